@@ -1,0 +1,47 @@
+"""Read-only knowledge: organisations, ports, threat feeds, whitelist.
+
+Loaded once at start into in-memory structures built for the lookup (DESIGN
+rule 4): sorted ranges for CIDRs, sets for ASNs and hashes, suffix-aware
+domain matching. Detectors reach it as ``ctx.knowledge``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from flowalerts.core.knowledge.feeds import ThreatFeeds
+from flowalerts.core.knowledge.orgs import Organizations
+from flowalerts.core.knowledge.ports import PortRegistry
+from flowalerts.core.knowledge.whitelist import Whitelist
+
+if TYPE_CHECKING:
+    from flowalerts.core.config import Config
+
+
+@dataclasses.dataclass
+class Knowledge:
+    orgs: Organizations
+    ports: PortRegistry
+    feeds: ThreatFeeds
+    whitelist: Whitelist
+
+    @classmethod
+    def empty(cls) -> Knowledge:
+        """No data at all: every lookup misses. For unit tests."""
+        return cls(
+            orgs=Organizations.empty(),
+            ports=PortRegistry.empty(),
+            feeds=ThreatFeeds.empty(),
+            whitelist=Whitelist.empty(),
+        )
+
+    @classmethod
+    def load(cls, config: Config, notify=print) -> Knowledge:
+        """The shipped data files plus the feed and whitelist files in config."""
+        return cls(
+            orgs=Organizations.load_default(),
+            ports=PortRegistry.load_default(),
+            feeds=ThreatFeeds.load(config, notify=notify),
+            whitelist=Whitelist.load(config, notify=notify),
+        )

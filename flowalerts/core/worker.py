@@ -1,0 +1,102 @@
+"""The module's side of the bus: consume record batches, publish evidence.
+
+It decodes each bus message, runs FlowAlerts on every record, drives the
+flow-time watermark and window closing, enriches the evidence from what the
+traffic taught us (SNI, DNS names, rDNS, AS), publishes it on the evidence
+topic, and writes the detector state behind to Redis once per message.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from flowalerts.core import codec
+from flowalerts.core.bus import BATCH, Topic
+from flowalerts.core.evidence import Evidence, Ioc, IoCType
+from flowalerts.core.messages import INPUT_END, MODULE_DONE, TW_CLOSED, TwClosed
+from flowalerts.core.records import BY_CHANNEL
+from flowalerts.modules.flow_alerts.module import FlowAlerts
+
+_evidence_list = msgspec.json.Encoder()
+
+
+class ModuleWorker:
+    def __init__(self, module: FlowAlerts, records: Topic, evidence: Topic, disabled: set[str] | None = None) -> None:
+        self.module = module
+        self.records = records
+        self.evidence = evidence
+        self.done = False
+        self.published_evidence = 0
+
+    def pump(self, block_ms: int | None = None) -> int:
+        """Process what is waiting on the records topic; returns messages handled."""
+        handled = 0
+        while not self.done:
+            messages = self.records.receive(count=16, block_ms=block_ms)
+            if not messages:
+                break
+            for kind, payload in messages:
+                self._handle(kind, payload)
+            handled += len(messages)
+            self.records.mark_consumed(len(messages))
+            block_ms = None
+        return handled
+
+    def _handle(self, kind: str, payload: bytes) -> None:
+        module = self.module
+        out: list[Evidence] = []
+        if kind == BATCH:
+            for channel, msg in codec.decode_batch(payload):
+                if isinstance(msg, TwClosed):
+                    out.extend(module.tw_closed(msg.profile, msg.twid))
+                else:
+                    out.extend(module.handle(channel, msg))
+            out.extend(module.advance())
+        elif kind == INPUT_END:
+            out.extend(module.finish())
+            self._publish(out)
+            out = []
+            module.ctx.state.flush()
+            counts = {"processed": dict(module.processed), "errors": dict(module.errors)}
+            self.evidence.publish(MODULE_DONE, msgspec.json.encode(counts))
+            self.done = True
+            return
+        elif kind in BY_CHANNEL or kind == TW_CLOSED:
+            # A single Slips-style message.
+            msg = codec.decode_slips(kind, payload)
+            if isinstance(msg, TwClosed):
+                out.extend(module.tw_closed(msg.profile, msg.twid))
+            elif msg is not None:
+                out.extend(module.handle(kind, msg))
+                out.extend(module.advance())
+        self._publish(out)
+        module.ctx.state.flush()
+
+    def _publish(self, evidences: list[Evidence]) -> None:
+        if not evidences:
+            return
+        for evidence in evidences:
+            self.enrich(evidence)
+        self.evidence.publish("evidence", _evidence_list.encode(evidences))
+        self.published_evidence += len(evidences)
+
+    def enrich(self, evidence: Evidence) -> None:
+        """Add AS, SNI, rDNS and resolved domains to IP attackers/victims."""
+        for ioc in (evidence.attacker, evidence.victim):
+            if ioc is not None and ioc.ioc_type is IoCType.IP:
+                self._enrich_ip(ioc)
+
+    def _enrich_ip(self, ioc: Ioc) -> None:
+        facts = self.module.ctx.facts
+        ip = ioc.value
+        ioc.SNI = ioc.SNI or facts.sni_of(ip)
+        ioc.rDNS = ioc.rDNS or facts.rdns_of(ip) or self.module.ctx.lookups.rdns(ip)
+        domains = facts.domains_of_ip(ip)
+        if domains:
+            ioc.domains = domains[:10]
+        if ioc.AS is None:
+            asn = self.module.ctx.knowledge.orgs.asn_of(ip)
+            if asn is not None:
+                ioc.AS = f"AS{asn[0]} {asn[1]}".strip()
+            else:
+                ioc.AS = self.module.ctx.lookups.asn(ip)
