@@ -68,6 +68,37 @@ class LearnedFacts:
         self.ip_mac = state.table("ip_mac")  # ip -> mac
         self.local_network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
 
+    # -- local network ----------------------------------------------------------
+    def learn_local_network(self, source_ip: str, client_ips: list[str]) -> bool:
+        """Learn the local network once (spec 2.31): the first private CIDR in
+        ``client_ips``, else the /24 of the first RFC 1918 IPv4 source seen.
+        Returns True when it was learned by this call."""
+        if self.local_network is not None:
+            return False
+        for entry in client_ips:
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                continue
+            if network.prefixlen < network.max_prefixlen and network.is_private:
+                self.local_network = network
+                return True
+        from flowalerts.core.knowledge.ips import is_ipv4, is_rfc1918_or_ula
+
+        if is_ipv4(source_ip) and is_rfc1918_or_ula(source_ip):
+            self.local_network = ipaddress.ip_network(f"{source_ip}/24", strict=False)
+            return True
+        return False
+
+    def in_local_network(self, ip: str) -> bool | None:
+        """None while the local network is unknown."""
+        if self.local_network is None:
+            return None
+        try:
+            return ipaddress.ip_address(ip) in self.local_network
+        except ValueError:
+            return False
+
     # -- DNS ------------------------------------------------------------------
     def record_resolution(self, client: str, query: str, ip: str, ts: float) -> None:
         res = self.resolutions.get(ip)
