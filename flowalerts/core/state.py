@@ -83,15 +83,24 @@ class FlowTimeTable(Generic[V]):
         self._watermark = watermark
         limit = int(watermark // _BUCKET_SECONDS)
         removed = 0
-        for bucket in [b for b in self._buckets if b < limit]:
-            for key in self._buckets.pop(bucket):
+        for bucket in [b for b in self._buckets if b <= limit]:
+            keys = self._buckets.pop(bucket)
+            keep = set()
+            for key in keys:
                 entry = self._entries.get(key)
-                # A key re-set with a later expiry sits in a later bucket too.
-                if entry is not None and entry[0] < watermark:
-                    del self._entries[key]
-                    self.deleted.add(key)
-                    self.dirty.discard(key)
-                    removed += 1
+                if entry is None:
+                    continue
+                if entry[0] < watermark:
+                    # A key re-set with a later expiry sits in a later bucket too.
+                    if int(entry[0] // _BUCKET_SECONDS) == bucket:
+                        del self._entries[key]
+                        self.deleted.add(key)
+                        self.dirty.discard(key)
+                        removed += 1
+                elif bucket == limit and int(entry[0] // _BUCKET_SECONDS) == bucket:
+                    keep.add(key)
+            if keep:
+                self._buckets[bucket] = keep
         return removed
 
 
