@@ -11,6 +11,7 @@ type (``new_flow``, ``new_dns``, ...) - see ``decode_slips``.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import msgspec
@@ -61,6 +62,40 @@ _slips_flow_decoders = {
 }
 
 
+_SLIPS_TIME_FORMATS = ("%Y/%m/%d %H:%M:%S.%f%z", "%Y/%m/%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S%z", "%Y/%m/%d %H:%M:%S")
+
+
+def slips_time_to_epoch(value: object) -> float | None:
+    """Slips's ``starttime`` forms -> epoch seconds: a number, a numeric string,
+    an ISO 8601 string or ``%Y/%m/%d %H:%M:%S.%f`` (naive times are UTC)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parsed: dt.datetime | None = None
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        for fmt in _SLIPS_TIME_FORMATS:
+            try:
+                parsed = dt.datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
 def decode_slips(channel: str, data: bytes | str) -> Message[Any] | TwClosed | None:
     """One message from a Slips-style publisher, or None if unusable."""
     if isinstance(data, str):
@@ -74,7 +109,18 @@ def decode_slips(channel: str, data: bytes | str) -> Message[Any] | TwClosed | N
     record_type: type[Record] | None = BY_CHANNEL.get(channel)
     if record_type is None:
         return None
-    twin = _slips_flow_decoders[channel].decode(envelope.flow)
+    try:
+        twin = _slips_flow_decoders[channel].decode(envelope.flow)
+    except msgspec.ValidationError:
+        # Slips may send starttime as a datetime string: convert and retry.
+        fields = msgspec.json.decode(envelope.flow)
+        if not isinstance(fields, dict) or "starttime" not in fields:
+            raise
+        epoch = slips_time_to_epoch(fields["starttime"])
+        if epoch is None:
+            raise
+        fields["starttime"] = epoch
+        twin = _slips_flow_decoders[channel].decode(msgspec.json.encode(fields))
     flow = record_type(**msgspec.structs.asdict(twin))
     profile = parse_profileid(envelope.profileid) or flow.saddr
     twid = parse_twid(envelope.twid)

@@ -19,6 +19,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import redis
+
+from flowalerts.core.alerts import Alert, AlertTracker
 from flowalerts.core.bus import BATCH, Topic, connect
 from flowalerts.core.codec import encode_batch
 from flowalerts.core.config import Config
@@ -48,6 +51,8 @@ class RunSummary:
     module_errors: dict[str, int]
     interrupted: bool = False
     notes: list[str] = dataclasses.field(default_factory=list)
+    alerts: list[Alert] = dataclasses.field(default_factory=list)
+    profiles: Counter[str] = dataclasses.field(default_factory=Counter)
 
     @property
     def complete(self) -> bool:
@@ -69,12 +74,19 @@ class RunOptions:
     knowledge: Knowledge | None = None
     emit: Callable[[str], None] = print
     progress: Callable[[int], None] | None = None
+    # Live mode (--follow): a reader factory (path, warnings) -> reader whose
+    # iterator may yield None when idle, a stop event it honours, and live=True
+    # for the detectors (ctx.live / ctx.wall_clock).
+    live: bool = False
+    reader_factory: Callable[[str, InputWarnings], Any] | None = None
+    stop_event: Any = None
 
 
 class _StopFlag:
     """Set by SIGINT/SIGTERM; the read loop stops at the next record."""
 
     raised = False
+    event: Any = None
 
 
 def build_module(config: Config, state: State, knowledge: Knowledge, lookups: Lookups, emit: Callable[[str], None], live: bool = False) -> FlowAlerts:
@@ -95,7 +107,7 @@ def run(options: RunOptions) -> RunSummary:
     started = time.perf_counter()
     config = options.config
     warnings = InputWarnings(emit=options.emit)
-    reader = FolderReader(options.path, warnings)
+    reader = options.reader_factory(options.path, warnings) if options.reader_factory else FolderReader(options.path, warnings)
     client = connect(options.redis_url or config.redis.url)
     prefix = f"{config.redis.key_prefix}:{secrets.token_hex(4)}"
     transport = config.redis.transport
@@ -105,7 +117,7 @@ def run(options: RunOptions) -> RunSummary:
     knowledge = options.knowledge or Knowledge.load(config, notify=options.emit)
     lookups = options.lookups or NullLookups()
     state = State(mirror=StateMirror(client, prefix))
-    module = build_module(config, state, knowledge, lookups, options.emit)
+    module = build_module(config, state, knowledge, lookups, options.emit, live=options.live)
     worker = ModuleWorker(module, records, evidence_topic)
     sink = EvidenceSink(
         evidence_topic,
@@ -113,6 +125,8 @@ def run(options: RunOptions) -> RunSummary:
         disabled=set(config.DisabledAlerts.disabled_detections),
         json_name=config.output.alerts_json,
         log_name=config.output.alerts_log,
+        alerts=AlertTracker(config.detection.evidence_detection_threshold, config.parameters.width),
+        idmef=config.output.idmef,
     )
     profiler = Profiler(config)
 
@@ -121,12 +135,24 @@ def run(options: RunOptions) -> RunSummary:
         sink.pump()
 
     stop = _StopFlag()
+    stop.event = options.stop_event
     previous_handlers = _install_signal_handlers(stop)
     try:
         batch: list[Any] = []
         batch_size = config.redis.batch_size
         count = 0
         for record in reader:
+            if record is None:
+                # Live reader is idle: hand over what is batched, flush outputs.
+                if batch:
+                    count += len(batch)
+                    _publish(records, batch, pump)
+                    batch = []
+                pump()
+                sink.flush()
+                if options.progress:
+                    options.progress(count)
+                continue
             batch.append((record.channel, profiler.assign(record)))
             for closed in profiler.due_closures():
                 batch.append((TW_CLOSED, closed))
@@ -136,7 +162,7 @@ def run(options: RunOptions) -> RunSummary:
                 batch = []
                 if options.progress:
                     options.progress(count)
-            if stop.raised:
+            if stop.raised and not options.live:
                 options.emit("interrupted: settling pending work and flushing outputs")
                 break
         for closed in profiler.close_all():
@@ -152,7 +178,7 @@ def run(options: RunOptions) -> RunSummary:
         sink.close()
         records.close()
         evidence_topic.close()
-        state.mirror.clear() if state.mirror else None
+        _clear_mirror(state)
         lookups.close()
 
     report = sink.module_report or {}
@@ -169,9 +195,21 @@ def run(options: RunOptions) -> RunSummary:
         elapsed=time.perf_counter() - started,
         warnings=warnings.total,
         module_errors=report.get("errors", {}),
-        interrupted=stop.raised,
+        interrupted=stop.raised or bool(options.stop_event is not None and options.stop_event.is_set()),
         notes=warnings.notes,
+        alerts=list(sink.alerts),
+        profiles=sink.profile_counts,
     )
+
+
+def _clear_mirror(state: State) -> None:
+    """Best effort: a dead connection here must not mask the error that stopped the run."""
+    if state.mirror is None:
+        return
+    try:
+        state.mirror.clear()
+    except (redis.RedisError, OSError):
+        pass
 
 
 def _publish(records: Topic, batch: list[Any], pump: Callable[[], None]) -> None:
@@ -184,6 +222,8 @@ def _publish(records: Topic, batch: list[Any], pump: Callable[[], None]) -> None
 def _install_signal_handlers(stop: _StopFlag) -> dict[int, Any]:
     def handler(signum: int, frame: Any) -> None:
         stop.raised = True
+        if stop.event is not None:
+            stop.event.set()
 
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):

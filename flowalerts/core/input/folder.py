@@ -87,16 +87,21 @@ class FolderReader:
         self.readers = [
             ZeekFileReader(file_path, BY_LOG_TYPE[log_type], self.warnings) for log_type, file_path in self.files
         ]
+        self._handed_on: Counter[str] = Counter({log_type: 0 for log_type, _ in self.files})
 
     def __iter__(self) -> Iterator[Record]:
-        return heapq.merge(*self.readers, key=_ts)
+        # Count a record as read when it is handed on, not when a file reader
+        # parsed it: heapq.merge holds one parsed record per file ahead, and a
+        # run stopped by a signal never sees those.
+        counts = self._handed_on
+        for record in heapq.merge(*self.readers, key=_ts):
+            counts[record.log_type] += 1
+            yield record
 
     @property
     def read_counts(self) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for reader in self.readers:
-            counts[reader.record_type.log_type] += reader.read
-        return counts
+        """Records handed on to the caller, per log type."""
+        return Counter(self._handed_on)
 
     @property
     def skipped_counts(self) -> Counter[str]:

@@ -39,9 +39,10 @@ class Knowledge:
     @classmethod
     def load(cls, config: Config, notify=print) -> Knowledge:
         """The shipped data files plus the feed and whitelist files in config."""
+        orgs = Organizations.load_default()
         return cls(
-            orgs=Organizations.load_default(),
+            orgs=orgs,
             ports=PortRegistry.load_default(),
             feeds=ThreatFeeds.load(config, notify=notify),
-            whitelist=Whitelist.load(config, notify=notify),
+            whitelist=Whitelist.load(config, notify=notify, orgs=orgs),
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from flowalerts.core.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
-from flowalerts.core.knowledge.ips import is_multicast
+from flowalerts.core.knowledge.ips import is_ip, is_multicast
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
@@ -24,6 +24,8 @@ class LongConnection(Detector):
 
     def handle(self, msg: Message[ConnRecord]) -> Result:
         flow = msg.flow
+        if not (is_ip(flow.saddr) and is_ip(flow.daddr)):
+            return None
         duration = flow.dur
         if not duration > self.config.long_connection_threshold or not math.isfinite(duration):
             return None

@@ -8,7 +8,7 @@ log 0, so only TCP and UDP are checked (spec 5.3 item 26).
 from __future__ import annotations
 
 from flowalerts.core.evidence import Direction, EvidenceType, Ioc, IoCType, ThreatLevel
-from flowalerts.core.knowledge.ips import is_multicast
+from flowalerts.core.knowledge.ips import is_ip, is_multicast
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
@@ -26,6 +26,8 @@ class PortZero(Detector):
 
     def handle(self, msg: Message[ConnRecord]) -> Result:
         flow = msg.flow
+        if not (is_ip(flow.saddr) and is_ip(flow.daddr)):
+            return None
         if flow.sport != 0 and flow.dport != 0:
             return None
         if flow.proto.lower() not in PORTED_PROTOCOLS or is_multicast(flow.daddr):

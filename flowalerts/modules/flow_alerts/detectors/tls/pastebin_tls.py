@@ -1,0 +1,98 @@
+"""Pastebin downloads over TLS (spec 2.20, INTENT; the reference's TLS path
+crashes): the SNI contains "pastebin" and the connection's downloaded bytes
+(its conn.log ``dbytes``, joined by uid) are at least
+``pastebin_download_threshold``.
+
+The conn record may be logged after the ssl record, so the ssl record waits
+(pending table) until its conn record is known or flow time passes
+``ts + CONN_WAIT``, and is settled at end of input. INFO, confidence 1.0,
+attacker the client. Once per uid.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from flowalerts.core.evidence import Evidence, EvidenceType, ThreatLevel, src_ip
+from flowalerts.core.messages import Message
+from flowalerts.core.records import SslRecord
+from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
+
+CONN_WAIT = 300.0
+PENDING_TTL = CONN_WAIT + 3600.0
+DONE_TTL = 4 * 3600.0
+
+
+class PendingPastebin(msgspec.Struct, kw_only=True, gc=False, array_like=True):
+    profile: str
+    twid: int
+    starttime: float
+    saddr: str
+    daddr: str
+    sport: int
+    dport: int
+    server_name: str
+
+
+class PastebinTls(Detector):
+    """A download of at least the threshold from a pastebin host over TLS."""
+
+    channels = ("new_ssl",)
+    evidence_types = (EvidenceType.PASTEBIN_DOWNLOAD,)
+    threat_level = ThreatLevel.INFO
+    confidence = 1.0
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.pending = self.state.table("pastebin_tls_pending")
+        self.done = self.state.table("pastebin_tls_done")
+
+    def handle(self, msg: Message[SslRecord]) -> Result:
+        flow = msg.flow
+        if "pastebin" not in flow.server_name.lower() or not flow.uid:
+            return None
+        if self.done.get(flow.uid) is not None or self.pending.get(flow.uid) is not None:
+            return None
+        entry = PendingPastebin(profile=msg.profile, twid=msg.twid, starttime=flow.starttime, saddr=flow.saddr,
+                                daddr=flow.daddr, sport=flow.sport, dport=flow.dport, server_name=flow.server_name)
+        self.pending.set(flow.uid, entry, flow.starttime + PENDING_TTL)
+        return self._settle([flow.uid], self.state.watermark, final=False)
+
+    def on_watermark(self, watermark: float) -> Result:
+        return self._settle([uid for uid, _ in self.pending.items()], watermark, final=False)
+
+    def finish(self) -> Result:
+        return self._settle([uid for uid, _ in self.pending.items()], float("inf"), final=True)
+
+    def _settle(self, uids: list[str], watermark: float, final: bool) -> list[Evidence]:
+        out: list[Evidence] = []
+        for uid in uids:
+            entry = self.pending.get(uid)
+            if entry is None:
+                continue
+            conn = self.facts.conn_of_uid(uid)
+            if conn is None and not final and watermark < entry.starttime + CONN_WAIT:
+                continue
+            self.pending.delete(uid)
+            if conn is None or conn.dbytes < self.config.pastebin_download_threshold:
+                continue
+            self.done.set(uid, True, entry.starttime + DONE_TTL)
+            out.append(
+                make_evidence(
+                    EvidenceType.PASTEBIN_DOWNLOAD,
+                    description=(
+                        f"Download from pastebin over TLS: {entry.saddr} received {conn.dbytes / 1e6:g} MB "
+                        f"from {entry.server_name} ({entry.daddr})"
+                    ),
+                    attacker=src_ip(entry.saddr),
+                    threat_level=self.threat_level,
+                    confidence=self.confidence,
+                    profile=entry.profile,
+                    twid=entry.twid,
+                    timestamp=entry.starttime,
+                    uids=[uid],
+                    src_port=entry.sport,
+                    dst_port=entry.dport,
+                )
+            )
+        return out
