@@ -121,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     module.add_argument("--format", choices=("json", "idmef"), default=None, help="with -o: idmef also writes alerts.idmef.json")
     module.add_argument("--offline", action="store_true", help="no network lookups at all")
     module.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+
+    feeds = sub.add_parser(
+        "update-feeds",
+        help="download the threat-intelligence feeds named in the config (JA3, SSL SHA1, Tor exit nodes)",
+        description=(
+            "Refresh the local feed files from their URLs (threatintelligence.*_url), with a timeout; a failed or "
+            "empty download keeps the last good copy. 'run' also refreshes feeds older than a day in the "
+            "background unless --offline."
+        ),
+    )
+    feeds.add_argument("-c", "--config", help="configuration file (default: ./slips.yaml, else the repository's slips.yaml)")
     return parser
 
 
@@ -140,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         config, config_warnings = _load(args)
-        if not args.quiet:
+        if not getattr(args, "quiet", False):
             for warning in config_warnings:
                 print(f"warning: {warning}", file=sys.stderr)
         if getattr(args, "format", None) == "idmef":
@@ -149,6 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, config)
         if args.command == "module":
             return _module(args, config)
+        if args.command == "update-feeds":
+            from flowalerts.core.knowledge.feeds import refresh_feeds
+
+            results = refresh_feeds(config, notify=lambda text: print(escape_text(text), file=sys.stderr))
+            return 0 if results and all(results.values()) else 1
     except (ConfigError, InputError, BusError) as exc:
         print(f"flowalerts: error: {escape_text(str(exc))}", file=sys.stderr)
         return 2
@@ -272,6 +288,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         emit=emit,
         progress=progress,
     )
+    if not options.offline:
+        _refresh_stale_feeds_in_background(config, emit)
     if args.follow:
         from flowalerts.core.input.follow import FollowReader
 
@@ -293,6 +311,29 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         print("flowalerts: error: some records were read but not processed", file=sys.stderr)
         return 1
     return 130 if summary.interrupted else 0
+
+
+FEED_MAX_AGE_SECONDS = 86400.0
+
+
+def _refresh_stale_feeds_in_background(config: Config, emit) -> threading.Thread | None:
+    """Refresh feed files older than a day, off the hot path.
+
+    The feeds of this run are already loaded; a refresh serves the next run.
+    The thread is a daemon: a slow download never delays the end of a run.
+    """
+    import time
+
+    from flowalerts.core.knowledge.feeds import refresh_feeds
+
+    ti = config.threatintelligence
+    paths = [config.path(p) for p in (ti.ja3_feed, ti.ssl_feed, ti.tor_exit_nodes) if p]
+    now = time.time()
+    if not any(not p.exists() or now - p.stat().st_mtime > FEED_MAX_AGE_SECONDS for p in paths):
+        return None
+    thread = threading.Thread(target=refresh_feeds, args=(config, emit), name="feed-refresh", daemon=True)
+    thread.start()
+    return thread
 
 
 def _module(args: argparse.Namespace, config: Config) -> int:

@@ -29,7 +29,7 @@ from flowalerts.core.facts import LearnedFacts
 from flowalerts.core.input.folder import FolderReader
 from flowalerts.core.input.warnings import InputWarnings
 from flowalerts.core.knowledge import Knowledge
-from flowalerts.core.lookups import Lookups, NullLookups
+from flowalerts.core.lookups import Lookups, make_lookups
 from flowalerts.core.messages import INPUT_END, TW_CLOSED
 from flowalerts.core.profiler import Profiler
 from flowalerts.core.records import BY_CHANNEL
@@ -115,7 +115,7 @@ def run(options: RunOptions) -> RunSummary:
     evidence_topic = Topic(client, "evidence", transport, prefix, config.redis.max_pending_messages)
 
     knowledge = options.knowledge or Knowledge.load(config, notify=options.emit)
-    lookups = options.lookups or NullLookups()
+    lookups = options.lookups or make_lookups(config, options.offline, redis_client=client)
     state = State(mirror=StateMirror(client, prefix))
     module = build_module(config, state, knowledge, lookups, options.emit, live=options.live)
     worker = ModuleWorker(module, records, evidence_topic)

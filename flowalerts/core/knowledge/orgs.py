@@ -79,6 +79,10 @@ class _Ranges:
         return len(self.starts)
 
 
+# Entries per lookup cache (cleared when full: memory stays bounded).
+_CACHE_SIZE = 65536
+
+
 @functools.lru_cache(maxsize=65536)
 def _db_network(ip: str) -> tuple[int, str] | None:
     """(ASN, name) of a global IP from the offline database, or None."""
@@ -139,6 +143,8 @@ class Organizations:
         use_asn_db: bool = False,
     ) -> None:
         self.use_asn_db = use_asn_db
+        self._org_of_ip_cache: dict[str, str | None] = {}
+        self._org_of_domain_cache: dict[str, str | None] = {}
         self.asns: dict[str, frozenset[int]] = {org: frozenset(v) for org, v in (asns or {}).items()}
         self._asn_to_org: dict[int, str] = {}
         for org in reversed(SUPPORTED_ORGS):
@@ -199,6 +205,17 @@ class Organizations:
         return ranges is not None and int(address) in ranges
 
     def org_of_ip(self, ip: str) -> str | None:
+        # The same addresses recur constantly; remember the answers (bounded).
+        cache = self._org_of_ip_cache
+        if ip in cache:
+            return cache[ip]
+        org = self._org_of_ip(ip)
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[ip] = org
+        return org
+
+    def _org_of_ip(self, ip: str) -> str | None:
         address = parse_ip(ip) if isinstance(ip, str) else None
         if address is None:
             return None
@@ -231,6 +248,17 @@ class Organizations:
 
     def org_of_domain(self, domain: str) -> str | None:
         """Exact match, or a subdomain of an org domain within the same registrable domain."""
+        cache = self._org_of_domain_cache
+        if domain in cache:
+            return cache[domain]
+        org = self._org_of_domain(domain)
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        if isinstance(domain, str):
+            cache[domain] = org
+        return org
+
+    def _org_of_domain(self, domain: str) -> str | None:
         domain = _normalise_domain(domain)
         if not domain or not self._domain_to_org:
             return None

@@ -85,7 +85,8 @@ class ConnectionWithoutDns(Detector):
         key = (msg.profile, msg.twid, daddr)
         if self.seen.get(key) is not None:
             return None
-        if self._exempt(daddr) or self._resolved(daddr, flow.starttime):
+        # The resolution check is a dict lookup; the exemptions cost more.
+        if self._resolved(daddr, flow.starttime) or self._exempt(daddr):
             return None
         expires = flow.starttime + self.ctx.config.parameters.width + 3600.0
         self.seen.set(key, True, expires)
@@ -139,7 +140,7 @@ class ConnectionWithoutDns(Detector):
         out: list[Evidence] = []
         for key, entry in sorted(due, key=lambda item: item[1].starttime):
             self.pending.delete(key)
-            if self._exempt(entry.daddr) or self._resolved(entry.daddr, entry.starttime):
+            if self._resolved(entry.daddr, entry.starttime) or self._exempt(entry.daddr):
                 continue
             confidence = self.confidence
             if self.ctx.live and self._live_elapsed() < LIVE_LOW_CONFIDENCE_SECONDS:
