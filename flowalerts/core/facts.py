@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 
 # How long facts are kept, in seconds of flow time.
 RESOLUTION_TTL = 86400.0 + 3600.0
-CONN_BY_UID_TTL = 4 * 3600.0
-CONTACT_TTL = 2 * 3600.0
+# Kept past the later of the record's ts and the watermark (a conn.log line
+# arrives when the connection ends, possibly long after its ts).
+CONN_BY_UID_TTL = 900.0
+# DNS-without-connection looks back at most its 30-minute wait.
+CONTACT_TTL = 2700.0
 LEARNED_SERVER_TTL = 7 * 86400.0
 MAC_TTL = 7 * 86400.0
 CNAME_MAX_DEPTH = 8
@@ -49,6 +52,14 @@ class ConnSummary(msgspec.Struct, kw_only=True, gc=False):
     state: str
 
 
+_JOINED_SERVICES = ("ssh", "ssl")
+_JOINED_PORTS = frozenset({22, 443})
+
+
+def _joinable(flow: ConnRecord) -> bool:
+    return flow.dport in _JOINED_PORTS or any(name in flow.appproto for name in _JOINED_SERVICES)
+
+
 class LearnedFacts:
     """Typed access to the shared fact tables."""
 
@@ -67,6 +78,8 @@ class LearnedFacts:
         self.mac_ips = state.table("mac_ips")  # mac -> list[ip], first first
         self.ip_mac = state.table("ip_mac")  # ip -> mac
         self.local_network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+        self._in_local_cache: dict[str, bool] = {}
+        self._in_local_cache_network: object = None
 
     # -- local network ----------------------------------------------------------
     def learn_local_network(self, source_ip: str, client_ips: list[str]) -> bool:
@@ -92,12 +105,23 @@ class LearnedFacts:
 
     def in_local_network(self, ip: str) -> bool | None:
         """None while the local network is unknown."""
-        if self.local_network is None:
+        network = self.local_network
+        if network is None:
             return None
-        try:
-            return ipaddress.ip_address(ip) in self.local_network
-        except ValueError:
-            return False
+        cache = self._in_local_cache
+        if self._in_local_cache_network is not network:
+            cache.clear()
+            self._in_local_cache_network = network
+        answer = cache.get(ip)
+        if answer is None:
+            from flowalerts.core.knowledge.ips import parse_ip
+
+            address = parse_ip(ip)
+            answer = address is not None and address.version == network.version and address in network
+            if len(cache) >= 65536:
+                cache.clear()
+            cache[ip] = answer
+        return answer
 
     # -- DNS ------------------------------------------------------------------
     def record_resolution(self, client: str, query: str, ip: str, ts: float) -> None:
@@ -183,23 +207,26 @@ class LearnedFacts:
 
     # -- connections ----------------------------------------------------------
     def record_conn(self, flow: ConnRecord) -> None:
+        """Remember the conn record of SSH and TLS connections by uid, for the
+        ssh.log and ssl.log detections that need its byte counts."""
+        if not flow.uid or not _joinable(flow):
+            return
         ts = flow.starttime
-        if flow.uid:
-            self.conn_by_uid.set(
-                flow.uid,
-                ConnSummary(
-                    starttime=ts,
-                    saddr=flow.saddr,
-                    daddr=flow.daddr,
-                    sport=flow.sport,
-                    dport=flow.dport,
-                    sbytes=flow.sbytes,
-                    dbytes=flow.dbytes,
-                    dur=flow.dur,
-                    state=flow.state,
-                ),
-                ts + CONN_BY_UID_TTL,
-            )
+        self.conn_by_uid.set(
+            flow.uid,
+            ConnSummary(
+                starttime=ts,
+                saddr=flow.saddr,
+                daddr=flow.daddr,
+                sport=flow.sport,
+                dport=flow.dport,
+                sbytes=flow.sbytes,
+                dbytes=flow.dbytes,
+                dur=flow.dur,
+                state=flow.state,
+            ),
+            max(ts, self.state.watermark) + CONN_BY_UID_TTL,
+        )
 
     def conn_of_uid(self, uid: str) -> ConnSummary | None:
         return self.conn_by_uid.get(uid)
@@ -207,7 +234,7 @@ class LearnedFacts:
     def record_contact(self, profile: str, ip: str, ts: float) -> None:
         previous = self.contacts.get((profile, ip))
         if previous is None or ts > previous:
-            self.contacts.set((profile, ip), ts, ts + CONTACT_TTL)
+            self.contacts.set((profile, ip), ts, max(ts, self.state.watermark) + CONTACT_TTL)
 
     def last_contact(self, profile: str, ip: str) -> float | None:
         return self.contacts.get((profile, ip))

@@ -57,6 +57,10 @@ Resolver = Callable[[str], Any]
 class Lookups:
     """Interface; see NullLookups for the offline behaviour."""
 
+    # False when no lookup can ever answer (offline): callers skip the work
+    # of preparing a question.
+    online = True
+
     def __init__(self) -> None:
         self.notes: Counter[str] = Counter()
 
@@ -75,6 +79,8 @@ class Lookups:
 
 class NullLookups(Lookups):
     """No network at all: every answer is None (counted as ``lookups_offline``)."""
+
+    online = False
 
     def creation_date(self, domain: str) -> dt.datetime | None:
         self.notes["lookups_offline"] += 1

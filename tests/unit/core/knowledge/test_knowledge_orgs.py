@@ -205,3 +205,19 @@ def test_load_dir_skips_bad_lines(tmp_path):
     assert loaded.org_of_ip("104.244.48.0") is None
     assert loaded.org_of_domain("#") is None
     assert loaded.asns["google"] == frozenset()  # missing files are empty
+
+
+def test_asn_database_caches_are_capped():
+    # plevin's own caches would keep thousands of LZMA decompressors alive
+    # (about a gigabyte); the reader we open must have every cache capped.
+    from plevin.reader import Cache
+
+    from flowalerts.core.knowledge.orgs import _AsnDatabase, _cap_caches
+
+    database = _AsnDatabase()
+    reader = database._open()
+    assert _cap_caches(reader, _AsnDatabase.BLOCK_CACHE) > 0
+    limits = [value.limit for value in vars(reader).values() if isinstance(value, Cache)]
+    assert limits and all(limit <= _AsnDatabase.BLOCK_CACHE for limit in limits)
+    assert database.lookup("8.8.8.8")[0] == 15169
+    assert database.lookup("10.0.0.1") is None

@@ -17,6 +17,8 @@ destination (HIGH, profile of the destination).
 
 from __future__ import annotations
 
+import functools
+
 from flowalerts.core.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, link, src_ip
 from flowalerts.core.knowledge.ips import is_ip, parse_ip
 from flowalerts.core.messages import Message
@@ -27,6 +29,7 @@ MB = 1_000_000
 MAX_UIDS = 50
 
 
+@functools.lru_cache(maxsize=65536)
 def ignored_for_upload(ip_text: str) -> bool:
     ip = parse_ip(ip_text)
     return ip is None or ip.is_multicast or ip.is_link_local or ip.is_reserved or ip.is_unspecified

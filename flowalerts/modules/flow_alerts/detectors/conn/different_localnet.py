@@ -13,6 +13,8 @@ never alert. One evidence per (profile, window, side, address, port).
 
 from __future__ import annotations
 
+import functools
+
 from flowalerts.core.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.knowledge.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.core.messages import Message
@@ -22,6 +24,7 @@ from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evide
 DNS_PORT = 53
 
 
+@functools.lru_cache(maxsize=65536)
 def _usable_ipv4(text: str) -> bool:
     ip = parse_ip(text)
     return (
@@ -46,15 +49,16 @@ class DifferentLocalnet(Detector):
         proto = flow.proto.lower()
         if flow.dport == DNS_PORT and proto == "udp":
             return None
-        if not (_usable_ipv4(flow.saddr) and _usable_ipv4(flow.daddr)):
-            return None
-        src_private = is_rfc1918_or_ula(flow.saddr)
+        # Cheapest tests first: most flows go to public destinations.
         dst_private = is_rfc1918_or_ula(flow.daddr)
         if not dst_private:
             return None
         localnet = self.facts.local_network
         if localnet is None:
             return None
+        if not (_usable_ipv4(flow.saddr) and _usable_ipv4(flow.daddr)):
+            return None
+        src_private = is_rfc1918_or_ula(flow.saddr)
         out = []
         seen = None
         for side, ip, private in (("src", flow.saddr, src_private), ("dst", flow.daddr, dst_private)):

@@ -13,6 +13,8 @@ address).
 
 from __future__ import annotations
 
+import functools
+
 from flowalerts.core.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.knowledge.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.core.messages import Message
@@ -22,6 +24,7 @@ from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evide
 DNS_PORT = 53
 
 
+@functools.lru_cache(maxsize=65536)
 def _checkable(text: str) -> bool:
     ip = parse_ip(text)
     return (

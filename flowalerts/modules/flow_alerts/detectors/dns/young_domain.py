@@ -53,6 +53,9 @@ class YoungDomain(Detector):
     confidence = 1.0
 
     def handle(self, msg: Message[DnsRecord]) -> Result:
+        if not self.ctx.lookups.online:
+            self.ctx.lookups.notes["lookups_offline"] += 1
+            return None
         flow = msg.flow
         query = names.normalize(flow.query)
         if (

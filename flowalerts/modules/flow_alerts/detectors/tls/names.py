@@ -8,10 +8,11 @@ on attacker-controlled text), so hostile subjects or SNIs cannot slow us down.
 from __future__ import annotations
 
 import functools
-import ipaddress
 from typing import TYPE_CHECKING
 
 import msgspec
+
+from flowalerts.core.knowledge.ips import parse_ip
 
 if TYPE_CHECKING:
     from flowalerts.core.state import State
@@ -35,11 +36,13 @@ class CertConn(msgspec.Struct, kw_only=True, gc=False, array_like=True):
     starttime: float
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_dn(subject: str, limit: int = 64) -> dict[str, list[str]]:
     """Split an RFC 4514-ish distinguished name into attribute -> values.
 
     Handles backslash-escaped characters (``O=Foo\\, Inc.``); attribute names
     are upper-cased, values stripped. At most ``limit`` attributes are read.
+    The result is cached (servers repeat their certificates): do not mutate it.
     """
     out: dict[str, list[str]] = {}
     if not subject:
@@ -80,11 +83,7 @@ def normalise_host(name: str) -> str:
 
 
 def is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+    return parse_ip(text) is not None
 
 
 def wildcard_match(pattern: str, host: str) -> bool:
@@ -117,6 +116,7 @@ def _extractor():
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@functools.lru_cache(maxsize=16384)
 def registrable_domain(name: str) -> str:
     """``a.b.example.co.uk`` -> ``example.co.uk``; "" for IPs or bare suffixes."""
     name = normalise_host(name).lstrip("*.")

@@ -11,12 +11,24 @@ from tests.harness import T0, Pipeline, config, conn
 
 def test_records_uid_contact_and_mac():
     pipe = Pipeline()
-    pipe.feed(conn(uid="Cu1", smac="AA:BB:CC:00:00:01", sbytes=7, dbytes=9))
+    pipe.feed(conn(uid="Cu1", dport=443, appproto="ssl", smac="AA:BB:CC:00:00:01", sbytes=7, dbytes=9))
     assert pipe.errors() == {}
     summary = pipe.facts.conn_of_uid("Cu1")
     assert (summary.saddr, summary.daddr, summary.sbytes, summary.dbytes) == ("192.168.1.10", "93.184.216.34", 7, 9)
     assert pipe.facts.last_contact("192.168.1.10", "93.184.216.34") == T0
     assert pipe.facts.ips_of_mac("aa:bb:cc:00:00:01") == ["192.168.1.10"]
+
+
+@pytest.mark.parametrize(
+    ("dport", "appproto", "kept"),
+    [(22, "", True), (2222, "ssh", True), (8443, "ssl", True), (443, "", True), (80, "http", False), (53, "dns", False)],
+)
+def test_only_ssh_and_tls_conns_are_kept_for_uid_joins(dport, appproto, kept):
+    # Only ssh.log and ssl.log detections join to conn records: keeping the
+    # others would cost memory for nothing.
+    pipe = Pipeline()
+    pipe.feed(conn(uid="Cj", dport=dport, appproto=appproto))
+    assert (pipe.facts.conn_of_uid("Cj") is not None) is kept
 
 
 @pytest.mark.parametrize(
