@@ -56,6 +56,21 @@ def is_rfc1918_or_ula(text: str) -> bool:
     return ip in _ULA
 
 
+@functools.lru_cache(maxsize=65536)
+def is_unicast_ipv4(text: str) -> bool:
+    """An IPv4 address that is none of 0.0.0.0, 255.255.255.255, loopback or
+    multicast: one that can stand for a host on a network."""
+    ip = parse_ip(text)
+    return (
+        ip is not None
+        and ip.version == 4
+        and not ip.is_unspecified
+        and not ip.is_loopback
+        and not ip.is_multicast
+        and int(ip) != 0xFFFFFFFF
+    )
+
+
 def is_multicast(text: str) -> bool:
     ip = parse_ip(text)
     return ip is not None and ip.is_multicast

@@ -102,3 +102,14 @@ def test_render_line_is_one_safe_line():
 
 def test_long_strings_are_cut():
     assert len(escape_text("a" * 10_000, limit=100)) < 200
+
+
+@pytest.mark.parametrize(
+    ("ip", "expected"),
+    [("192.168.1.5", True), ("8.8.8.8", True), ("0.0.0.0", False), ("255.255.255.255", False),
+     ("127.0.0.1", False), ("224.0.0.251", False), ("fe80::1", False), ("nonsense", False)],
+)
+def test_is_unicast_ipv4(ip, expected):
+    from flowalerts.core.knowledge.ips import is_unicast_ipv4
+
+    assert is_unicast_ipv4(ip) is expected

@@ -13,28 +13,13 @@ never alert. One evidence per (profile, window, side, address, port).
 
 from __future__ import annotations
 
-import functools
-
 from flowalerts.core.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
-from flowalerts.core.knowledge.ips import is_rfc1918_or_ula, parse_ip
+from flowalerts.core.knowledge.ips import is_rfc1918_or_ula, is_unicast_ipv4
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
 
 DNS_PORT = 53
-
-
-@functools.lru_cache(maxsize=65536)
-def _usable_ipv4(text: str) -> bool:
-    ip = parse_ip(text)
-    return (
-        ip is not None
-        and ip.version == 4
-        and not ip.is_unspecified
-        and not ip.is_loopback
-        and not ip.is_multicast
-        and str(ip) != "255.255.255.255"
-    )
 
 
 class DifferentLocalnet(Detector):
@@ -56,7 +41,7 @@ class DifferentLocalnet(Detector):
         localnet = self.facts.local_network
         if localnet is None:
             return None
-        if not (_usable_ipv4(flow.saddr) and _usable_ipv4(flow.daddr)):
+        if not (is_unicast_ipv4(flow.saddr) and is_unicast_ipv4(flow.daddr)):
             return None
         src_private = is_rfc1918_or_ula(flow.saddr)
         out = []

@@ -13,29 +13,13 @@ address).
 
 from __future__ import annotations
 
-import functools
-
 from flowalerts.core.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
-from flowalerts.core.knowledge.ips import is_rfc1918_or_ula, parse_ip
+from flowalerts.core.knowledge.ips import is_rfc1918_or_ula, is_unicast_ipv4
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
 
 DNS_PORT = 53
-
-
-@functools.lru_cache(maxsize=65536)
-def _checkable(text: str) -> bool:
-    ip = parse_ip(text)
-    return (
-        ip is not None
-        and ip.version == 4
-        and not ip.is_unspecified
-        and not ip.is_loopback
-        and not ip.is_multicast
-        and str(ip) != "255.255.255.255"
-        and is_rfc1918_or_ula(text)
-    )
 
 
 class DnsDifferentLocalnet(Detector):
@@ -54,7 +38,7 @@ class DnsDifferentLocalnet(Detector):
             return None
         out = []
         for side, ip in (("src", flow.saddr), ("dst", flow.daddr)):
-            if not _checkable(ip) or self.facts.in_local_network(ip) or self.facts.is_dns_server(ip):
+            if not (is_unicast_ipv4(ip) and is_rfc1918_or_ula(ip)) or self.facts.in_local_network(ip) or self.facts.is_dns_server(ip):
                 continue
             seen = self.state.window("dns_different_localnet", msg.profile, msg.twid)
             if (side, ip) in seen:
