@@ -221,9 +221,9 @@ class Organizations:
     ) -> None:
         self.use_asn_db = use_asn_db
         # Whether an IP outside the ranges still belongs to an org by its ASN
-        # (a database lookup, ~1 ms per new address). The shipped ranges are
-        # generated from the same database (scripts/build_org_data.py), so the
-        # shipped data does not need it at run time.
+        # (a database lookup, ~1 ms per new address, then cached). The
+        # shipped ranges do not cover every prefix of every ASN (cloud ranges
+        # such as AS396982 are missing), so the shipped data uses it.
         self.asn_membership = use_asn_db if asn_membership is None else asn_membership
         self._org_of_ip_cache: dict[str, str | None] = {}
         self._org_of_domain_cache: dict[str, str | None] = {}
@@ -275,7 +275,7 @@ class Organizations:
             asns[org] = [a for a in map(_parse_asn, _lines(folder / f"{org}_asn")) if a is not None]
             domains[org] = list(_lines(folder / f"{org}_domains"))
             ranges[org] = list(_lines(folder / f"{org}_ip_ranges"))
-        return cls(asns=asns, domains=domains, ranges=ranges, use_asn_db=use_asn_db, asn_membership=False)
+        return cls(asns=asns, domains=domains, ranges=ranges, use_asn_db=use_asn_db)
 
     # IPs ---------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import logging
 import pkgutil
 from collections import Counter
 from collections.abc import Iterable
+from sys import intern
 from typing import Any
 
 from flowalerts.core.evidence import Evidence
@@ -58,6 +59,12 @@ class FlowAlerts:
     # -- records ---------------------------------------------------------------
     def handle(self, channel: str, msg: Message[Any]) -> list[Evidence]:
         """Run the detectors of ``channel`` on one message."""
+        # Addresses become keys of many state tables: one shared string per
+        # address instead of one per record keeps long runs small.
+        flow = msg.flow
+        flow.saddr = intern(flow.saddr)
+        flow.daddr = intern(flow.daddr)
+        msg.profile = intern(msg.profile)
         out: list[Evidence] = []
         for detector in self.routes.get(channel, ()):
             try:

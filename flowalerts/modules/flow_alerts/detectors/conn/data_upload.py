@@ -18,6 +18,7 @@ destination (HIGH, profile of the destination).
 from __future__ import annotations
 
 import functools
+import sys
 
 from flowalerts.core.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, link, src_ip
 from flowalerts.core.knowledge.ips import is_ip, parse_ip
@@ -27,6 +28,11 @@ from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evide
 
 MB = 1_000_000
 MAX_UIDS = 50
+# Uids are kept for a destination once its window sum passes this share of
+# the threshold; the evidence lists the flows that brought it over.
+CANDIDATE_SHARE = 0.05
+# Marks a (source, destination, window) already reported.
+REPORTED = -1
 
 
 @functools.lru_cache(maxsize=65536)
@@ -52,20 +58,27 @@ class DataUpload(Detector):
         single = flow.sbytes >= self.config.single_flow_upload_threshold * MB
         if single:
             out += self._pair(msg, flow.sbytes, [flow.uid], "in one connection")
+        # Per window: destination -> bytes so far (or REPORTED). Most pairs
+        # never come near the threshold, so only an int is kept per pair and
+        # the uids are kept only for destinations past CANDIDATE_SHARE of it.
         sums = self.state.window("data_upload", msg.profile, msg.twid)
-        entry = sums.get(flow.daddr)
-        if entry is None:
-            entry = sums[flow.daddr] = [0, [], False]
-        if entry[2]:
+        daddr = sys.intern(flow.daddr)
+        total = sums.get(daddr, 0)
+        if total == REPORTED:
             return out
-        entry[0] += flow.sbytes
-        if flow.uid:
-            entry[1].append(flow.uid)
-            del entry[1][:-MAX_UIDS]
-        if entry[0] >= self.config.data_exfiltration_threshold * MB:
-            entry[2] = True
-            if not (single and entry[0] == flow.sbytes):
-                out += self._pair(msg, entry[0], entry[1], "in this time window")
+        total += flow.sbytes
+        threshold = self.config.data_exfiltration_threshold * MB
+        if total >= threshold * CANDIDATE_SHARE and flow.uid:
+            uids = self.state.window("data_upload_uids", msg.profile, msg.twid).setdefault(daddr, [])
+            uids.append(flow.uid)
+            del uids[:-MAX_UIDS]
+        if total >= threshold:
+            sums[daddr] = REPORTED
+            if not (single and total == flow.sbytes):
+                uids = self.state.window("data_upload_uids", msg.profile, msg.twid).get(daddr, [flow.uid])
+                out += self._pair(msg, total, uids, "in this time window")
+        else:
+            sums[daddr] = total
         return out
 
     def _pair(self, msg: Message[ConnRecord], sent: int, uids: list[str], scope: str) -> list[Evidence]:

@@ -77,3 +77,15 @@ def test_single_flow_crossing_window_is_not_reported_twice():
     assert [uids for _, _, uids, _ in pairs(pipe.of_type("DATA_UPLOAD"))] == [["C0"]]
     pipe.feed(conn(uid="C1", daddr="8.8.8.8", sbytes=150 * MB, starttime=T0 + 1))
     assert [uids for _, _, uids, _ in pairs(pipe.of_type("DATA_UPLOAD"))] == [["C0"], ["C1"]]
+
+
+def test_small_flows_keep_no_uids_until_the_pair_is_a_candidate():
+    # Memory: most (source, destination) pairs never approach the threshold;
+    # they cost one int per window, and uids are kept only past 5% of it.
+    from harness import Pipeline, conn
+
+    pipe = Pipeline()
+    pipe.feed(*[conn(uid=f"Csmall{i}", sbytes=1000, daddr=f"198.51.100.{i % 50 + 1}") for i in range(200)])
+    assert pipe.state.peek_window("data_upload_uids", "192.168.1.10", 1) is None
+    sums = pipe.state.peek_window("data_upload", "192.168.1.10", 1)
+    assert len(sums) == 50 and set(sums.values()) == {4000}
