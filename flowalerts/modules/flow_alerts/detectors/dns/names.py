@@ -68,13 +68,20 @@ def is_blocking_answer(text: str) -> bool:
     return ip in _BLOCKING_V6
 
 
+@functools.lru_cache(maxsize=65536)
+def canonical_ip(text: str) -> str | None:
+    """``text`` as an IP in canonical form, or None if it is not an IP."""
+    ip = parse_ip(text.strip())
+    return None if ip is None else str(ip)
+
+
 def answer_ips(answers: list[str]) -> list[str]:
     """The answers that are IP addresses, canonical form, in order, no repeats."""
     out: dict[str, None] = {}
     for answer in answers or ():
-        ip = parse_ip(answer.strip()) if isinstance(answer, str) else None
+        ip = canonical_ip(answer) if isinstance(answer, str) else None
         if ip is not None:
-            out[str(ip)] = None
+            out[ip] = None
     return list(out)
 
 
