@@ -18,12 +18,8 @@ import msgspec
 from flowalerts.core.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SshRecord
-from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
-
-# Seconds of flow time to wait for the conn record of an ssh record.
-CONN_WAIT = 300.0
-PENDING_TTL = CONN_WAIT + 3600.0
-DONE_TTL = 4 * 3600.0
+from flowalerts.modules.flow_alerts.conn_join import ConnJoinDetector
+from flowalerts.modules.flow_alerts.detector import Result, make_evidence
 
 
 class PendingSsh(msgspec.Struct, kw_only=True, gc=False, array_like=True):
@@ -35,7 +31,7 @@ class PendingSsh(msgspec.Struct, kw_only=True, gc=False, array_like=True):
     auth_success: bool
 
 
-class SshSuccessful(Detector):
+class SshSuccessful(ConnJoinDetector):
     """An SSH connection that authenticated (Zeek's verdict or byte count)."""
 
     channels = ("new_ssh",)
@@ -43,44 +39,15 @@ class SshSuccessful(Detector):
     threat_level = ThreatLevel.INFO
     confidence = 0.8
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.pending = self.state.table("ssh_successful_pending")
-        self.done = self.state.table("ssh_successful_done")
+    table_prefix = "ssh_successful"
 
     def handle(self, msg: Message[SshRecord]) -> Result:
         flow = msg.flow
-        if not flow.uid or self.done.get(flow.uid) is not None or self.pending.get(flow.uid) is not None:
-            return None
         entry = PendingSsh(profile=msg.profile, twid=msg.twid, starttime=flow.starttime, saddr=flow.saddr,
                            daddr=flow.daddr, auth_success=flow.auth_success is True)
-        self.pending.set(flow.uid, entry, flow.starttime + PENDING_TTL)
-        return self._settle(self.state.watermark, final=False, only=flow.uid)
+        return self.wait_for_conn(flow.uid, entry, flow.starttime)
 
-    def on_watermark(self, watermark: float) -> Result:
-        return self._settle(watermark, final=False)
-
-    def finish(self) -> Result:
-        return self._settle(float("inf"), final=True)
-
-    def _settle(self, watermark: float, final: bool, only: str | None = None) -> list[Evidence]:
-        out: list[Evidence] = []
-        keys = [only] if only is not None else [uid for uid, _ in self.pending.items()]
-        for uid in keys:
-            entry = self.pending.get(uid)
-            if entry is None:
-                continue
-            conn = self.facts.conn_of_uid(uid)
-            if conn is None and not final and watermark < entry.starttime + CONN_WAIT:
-                continue
-            self.pending.delete(uid)
-            evidence = self._decide(uid, entry, conn)
-            if evidence is not None:
-                self.done.set(uid, True, entry.starttime + DONE_TTL)
-                out.append(evidence)
-        return out
-
-    def _decide(self, uid: str, entry: PendingSsh, conn) -> Evidence | None:
+    def decide(self, uid: str, entry: PendingSsh, conn) -> Evidence | None:
         size = conn.sbytes + conn.dbytes if conn is not None else None
         if entry.auth_success:
             method = "Zeek (auth_success)"

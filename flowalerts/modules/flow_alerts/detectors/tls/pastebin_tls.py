@@ -16,11 +16,8 @@ import msgspec
 from flowalerts.core.evidence import Evidence, EvidenceType, ThreatLevel, src_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord
-from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
-
-CONN_WAIT = 300.0
-PENDING_TTL = CONN_WAIT + 3600.0
-DONE_TTL = 4 * 3600.0
+from flowalerts.modules.flow_alerts.conn_join import ConnJoinDetector
+from flowalerts.modules.flow_alerts.detector import Result, make_evidence
 
 
 class PendingPastebin(msgspec.Struct, kw_only=True, gc=False, array_like=True):
@@ -34,7 +31,7 @@ class PendingPastebin(msgspec.Struct, kw_only=True, gc=False, array_like=True):
     server_name: str
 
 
-class PastebinTls(Detector):
+class PastebinTls(ConnJoinDetector):
     """A download of at least the threshold from a pastebin host over TLS."""
 
     channels = ("new_ssl",)
@@ -42,57 +39,32 @@ class PastebinTls(Detector):
     threat_level = ThreatLevel.INFO
     confidence = 1.0
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.pending = self.state.table("pastebin_tls_pending")
-        self.done = self.state.table("pastebin_tls_done")
+    table_prefix = "pastebin_tls"
 
     def handle(self, msg: Message[SslRecord]) -> Result:
         flow = msg.flow
-        if "pastebin" not in flow.server_name.lower() or not flow.uid:
-            return None
-        if self.done.get(flow.uid) is not None or self.pending.get(flow.uid) is not None:
+        if "pastebin" not in flow.server_name.lower():
             return None
         entry = PendingPastebin(profile=msg.profile, twid=msg.twid, starttime=flow.starttime, saddr=flow.saddr,
                                 daddr=flow.daddr, sport=flow.sport, dport=flow.dport, server_name=flow.server_name)
-        self.pending.set(flow.uid, entry, flow.starttime + PENDING_TTL)
-        return self._settle([flow.uid], self.state.watermark, final=False)
+        return self.wait_for_conn(flow.uid, entry, flow.starttime)
 
-    def on_watermark(self, watermark: float) -> Result:
-        return self._settle([uid for uid, _ in self.pending.items()], watermark, final=False)
-
-    def finish(self) -> Result:
-        return self._settle([uid for uid, _ in self.pending.items()], float("inf"), final=True)
-
-    def _settle(self, uids: list[str], watermark: float, final: bool) -> list[Evidence]:
-        out: list[Evidence] = []
-        for uid in uids:
-            entry = self.pending.get(uid)
-            if entry is None:
-                continue
-            conn = self.facts.conn_of_uid(uid)
-            if conn is None and not final and watermark < entry.starttime + CONN_WAIT:
-                continue
-            self.pending.delete(uid)
-            if conn is None or conn.dbytes < self.config.pastebin_download_threshold:
-                continue
-            self.done.set(uid, True, entry.starttime + DONE_TTL)
-            out.append(
-                make_evidence(
-                    EvidenceType.PASTEBIN_DOWNLOAD,
-                    description=(
-                        f"Download from pastebin over TLS: {entry.saddr} received {conn.dbytes / 1e6:g} MB "
-                        f"from {entry.server_name} ({entry.daddr})"
-                    ),
-                    attacker=src_ip(entry.saddr),
-                    threat_level=self.threat_level,
-                    confidence=self.confidence,
-                    profile=entry.profile,
-                    twid=entry.twid,
-                    timestamp=entry.starttime,
-                    uids=[uid],
-                    src_port=entry.sport,
-                    dst_port=entry.dport,
-                )
-            )
-        return out
+    def decide(self, uid: str, entry: PendingPastebin, conn) -> Evidence | None:
+        if conn is None or conn.dbytes < self.config.pastebin_download_threshold:
+            return None
+        return make_evidence(
+            EvidenceType.PASTEBIN_DOWNLOAD,
+            description=(
+                f"Download from pastebin over TLS: {entry.saddr} received {conn.dbytes / 1e6:g} MB "
+                f"from {entry.server_name} ({entry.daddr})"
+            ),
+            attacker=src_ip(entry.saddr),
+            threat_level=self.threat_level,
+            confidence=self.confidence,
+            profile=entry.profile,
+            twid=entry.twid,
+            timestamp=entry.starttime,
+            uids=[uid],
+            src_port=entry.sport,
+            dst_port=entry.dport,
+        )
