@@ -13,10 +13,10 @@ Once per (profile, window, registrable domain).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 from flowalerts.core.evidence import EvidenceType, ThreatLevel, dst_domain, dst_ip, link, src_ip
 from flowalerts.core.knowledge.ips import is_ip
+from flowalerts.core.knowledge.orgs import registered_domain
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
@@ -25,24 +25,9 @@ from flowalerts.modules.flow_alerts.detectors.dns import names
 SECONDS_PER_DAY = 86400.0
 
 
-@functools.lru_cache(maxsize=1)
-def _extractor():
-    import tldextract
-
-    # Offline: the public suffix list bundled with tldextract, no download, no cache dir.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-
-@functools.lru_cache(maxsize=65536)
 def registrable_domain(name: str) -> str | None:
     """``a.b.example.co.uk`` -> ``example.co.uk``; None without a public suffix."""
-    try:
-        parts = _extractor()(name)
-    except Exception:
-        return None
-    if not parts.domain or not parts.suffix:
-        return None
-    return f"{parts.domain}.{parts.suffix}"
+    return registered_domain(name) or None
 
 
 class YoungDomain(Detector):

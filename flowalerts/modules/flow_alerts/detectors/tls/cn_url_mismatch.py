@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from flowalerts.core.evidence import Evidence, EvidenceType, ThreatLevel, dst_domain, link, src_ip
+from flowalerts.core.knowledge.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord, X509Record
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
@@ -31,7 +32,6 @@ from flowalerts.modules.flow_alerts.detectors.tls.names import (
     X509_SAN_TABLE,
     cert_conn_of,
     first_attr,
-    is_ip,
     normalise_host,
     registrable_domain,
     wildcard_match,

@@ -16,10 +16,11 @@ Once per (profile, window, server, claimed organisation).
 from __future__ import annotations
 
 from flowalerts.core.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.knowledge.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
-from flowalerts.modules.flow_alerts.detectors.tls.names import is_ip, normalise_host, parse_dn
+from flowalerts.modules.flow_alerts.detectors.tls.names import normalise_host, parse_dn
 
 
 class IncompatibleCn(Detector):

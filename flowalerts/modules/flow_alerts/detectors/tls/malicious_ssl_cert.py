@@ -17,11 +17,12 @@ from typing import Any
 
 from flowalerts.core.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, link, src_ip
 from flowalerts.core.knowledge.feeds import FeedEntry
+from flowalerts.core.knowledge.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import FilesRecord, SslRecord, X509Record
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
 from flowalerts.modules.flow_alerts.detectors.tls.malicious_ja3 import feed_suffix
-from flowalerts.modules.flow_alerts.detectors.tls.names import cert_conn_of, is_ip
+from flowalerts.modules.flow_alerts.detectors.tls.names import cert_conn_of
 
 SEEN_TTL_WINDOWS = 2
 

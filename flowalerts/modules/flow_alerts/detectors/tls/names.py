@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from flowalerts.core.knowledge.ips import parse_ip
+from flowalerts.core.knowledge.ips import is_ip
+from flowalerts.core.knowledge.orgs import registered_domain
 
 if TYPE_CHECKING:
     from flowalerts.core.state import State
@@ -82,10 +83,6 @@ def normalise_host(name: str) -> str:
     return name.strip().rstrip(".").lower()
 
 
-def is_ip(text: str) -> bool:
-    return parse_ip(text) is not None
-
-
 def wildcard_match(pattern: str, host: str) -> bool:
     """RFC 6125 6.4.3 matching of a certificate name against a host name.
 
@@ -108,24 +105,15 @@ def wildcard_match(pattern: str, host: str) -> bool:
     return bool(h_labels[0]) and p_labels[1:] == h_labels[1:]
 
 
-@functools.cache
-def _extractor():
-    import tldextract
-
-    # Offline: the public suffix list bundled with tldextract, no cache dir.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-
-@functools.lru_cache(maxsize=16384)
 def registrable_domain(name: str) -> str:
-    """``a.b.example.co.uk`` -> ``example.co.uk``; "" for IPs or bare suffixes."""
+    """``a.b.example.co.uk`` -> ``example.co.uk``; "" for IPs or bare suffixes.
+
+    A certificate wildcard (``*.example.com``) counts as its base name.
+    """
     name = normalise_host(name).lstrip("*.")
-    if not name or is_ip(name) or len(name) > 253:
+    if len(name) > 253:
         return ""
-    result = _extractor()(name)
-    if not result.domain or not result.suffix:
-        return ""
-    return f"{result.domain}.{result.suffix}"
+    return registered_domain(name)
 
 
 def cert_conn_of(state: State, key: str) -> CertConn | None:
