@@ -15,8 +15,8 @@ import resource
 import sys
 import time
 
-from flowalerts.core import worker
-from flowalerts.core.cli import main as flowalerts_main
+from flowalerts import worker
+from flowalerts.cli import main as flowalerts_main
 
 
 def main(argv: list[str]) -> int:

@@ -1,11 +1,17 @@
-"""Test helpers: typed records with readable defaults, and an in-memory
-pipeline (profiler -> FlowAlerts) whose flow clock the test advances by hand.
+"""Test helpers: typed records with readable defaults, and a harness that runs
+one detection (plus exactly the learners it declares it needs) through the
+real profiler, clock and driver, re-raising any detection error.
 
 Example::
 
-    pipe = Pipeline()
-    pipe.feed(conn(dur=2000))
-    assert pipe.types() == ["LONG_CONNECTION"]
+    h = Harness(LongConnection)
+    h.feed(conn(dur=2000))
+    assert h.evidence() == [...]
+
+``feed`` processes records in the order given (use ``in_zeek_order`` for the
+order Zeek writes them); ``advance(ts)`` moves flow time by hand;
+``evidence()`` ends the input and returns the final evidence (an update of the
+same id replaces the earlier version).
 """
 
 from __future__ import annotations
@@ -15,14 +21,16 @@ from typing import Any
 
 import msgspec
 
-from flowalerts.core.config import Config, parse_config
-from flowalerts.core.evidence import Evidence
-from flowalerts.core.facts import LearnedFacts
-from flowalerts.core.knowledge import Knowledge
-from flowalerts.core.lookups import Lookups, NullLookups
-from flowalerts.core.messages import Message
-from flowalerts.core.profiler import Profiler
-from flowalerts.core.records import (
+from flowalerts.config import Config, parse_config
+from flowalerts.evidence import Evidence
+from flowalerts.knowledge import Knowledge
+from flowalerts.lookups import Lookups, NullLookups
+from flowalerts.messages import Advance, Message, TwClosed
+from flowalerts.modules.flow_alerts.detection import Detection, Learner, config_sections
+from flowalerts.modules.flow_alerts.driver import ModuleDriver
+from flowalerts.profiler import Profiler
+from flowalerts.records import (
+    ArpRecord,
     ConnRecord,
     DhcpRecord,
     DnsRecord,
@@ -39,18 +47,123 @@ from flowalerts.core.records import (
     WeirdRecord,
     X509Record,
 )
-from flowalerts.core.state import State
-from flowalerts.modules.flow_alerts.detector import DetectorContext
-from flowalerts.modules.flow_alerts.module import FlowAlerts
 
 T0 = 1_600_000_000.0
 CLIENT = "192.168.1.10"
 SERVER = "93.184.216.34"
 
 
-def config(**sections: dict[str, Any]) -> Config:
-    """A Config with some keys overridden, e.g. config(flow_alerts={"x": 1})."""
-    return parse_config(sections)[0]
+def config(**sections: Any) -> Config:
+    """A Config with some sections overridden, e.g. config(flow_alerts={"long_connection": {"threshold": 10}})."""
+    return parse_config(sections, sections=config_sections())[0]
+
+
+class Harness:
+    def __init__(
+        self,
+        *detections: type[Detection],
+        learners: Iterable[type[Learner]] | None = None,
+        cfg: Config | None = None,
+        knowledge: Knowledge | None = None,
+        lookups: Lookups | None = None,
+        available_logs: set[str] | None = None,
+        strict: bool = True,
+        live: bool = False,
+        wall_clock: Any = None,
+    ) -> None:
+        self.config = cfg or config()
+        self.notes: list[str] = []
+        self.driver = ModuleDriver(
+            self.config,
+            knowledge or Knowledge.empty(),
+            lookups or NullLookups(),
+            detections=detections or None,
+            learners=learners,
+            available_logs=available_logs,
+            strict=strict,
+            live=live,
+            wall_clock=wall_clock or (lambda: 0.0),
+            notify=self.notes.append,
+        )
+        t = self.config.time
+        from flowalerts.clock import ClockPolicy
+
+        self.profiler = Profiler(
+            self.config.parameters.width,
+            ClockPolicy(t.allowed_lateness, t.clock_jump_threshold, t.clock_jump_confirmations),
+            t0_lookahead=t.t0_lookahead,
+        )
+        self.emitted: list[Evidence] = []
+        self.finished = False
+
+    def _run(self, items: list[Any]) -> None:
+        driver = self.driver
+        for item in items:
+            if isinstance(item, Message):
+                self.emitted.extend(driver.handle(item))
+            elif isinstance(item, TwClosed):
+                self.emitted.extend(driver.window_closed(item.profile, item.twid))
+            elif isinstance(item, Advance):
+                self.emitted.extend(driver.advance(item.watermark))
+
+    def feed(self, *records: Record) -> Harness:
+        for record in records:
+            self._run(self.profiler.assign(record))
+        return self
+
+    def advance(self, end_time: float) -> Harness:
+        """Flow time reaches ``end_time`` (as if a record ended then)."""
+        self._run(self.profiler.flush())
+        self._run(self.profiler.observe_time(end_time))
+        return self
+
+    def finish(self) -> Harness:
+        if not self.finished:
+            self._run(self.profiler.finish())
+            self.emitted.extend(self.driver.finish())
+            self.finished = True
+        return self
+
+    def evidence(self, evidence_type: str | None = None) -> list[Evidence]:
+        """The final evidence (after end of input), updates collapsed by id."""
+        self.finish()
+        return [e for e in final(self.emitted) if evidence_type is None or e.evidence_type == evidence_type]
+
+    def so_far(self) -> list[Evidence]:
+        """Evidence emitted until now (no end of input), updates collapsed.
+
+        Records held while the profiler chooses T0 (the first
+        ``time.t0_lookahead``) are released first."""
+        self._run(self.profiler.flush())
+        return final(self.emitted)
+
+
+def final(evidences: Iterable[Evidence]) -> list[Evidence]:
+    """Evidence by id, a later version replacing an earlier one, in first-seen order."""
+    by_id: dict[str, Evidence] = {}
+    for evidence in evidences:
+        by_id[evidence.id] = evidence
+    return list(by_id.values())
+
+
+def summary(evidence: Evidence) -> tuple[Any, ...]:
+    """The decided part of an evidence, for exact comparisons in tables."""
+    return (
+        evidence.evidence_type,
+        evidence.profile,
+        evidence.timewindow,
+        evidence.attacker.value,
+        evidence.victim.value if evidence.victim else None,
+        evidence.threat_level.value,
+        evidence.confidence,
+        evidence.count,
+        msgspec.to_builtins(evidence.details),
+    )
+
+
+def in_zeek_order(records: Iterable[Record]) -> list[Record]:
+    """The order Zeek writes records: by end time (``ts + duration`` for conn)."""
+    return sorted(records, key=lambda record: record.end_time)
 
 
 def _record(cls: type[Record], defaults: dict[str, Any], overrides: dict[str, Any]) -> Any:
@@ -79,138 +192,72 @@ def ssl(**kw: Any) -> SslRecord:
 
 def http(**kw: Any) -> HttpRecord:
     defaults = dict(starttime=T0, uid="Chttp1", saddr=CLIENT, sport=50002, daddr=SERVER, dport=80,
-                    method="GET", host="example.com", uri="/", status_code=200)
+                    method="GET", host="example.com", uri="/", version="1.1", user_agent="curl/8",
+                    request_body_len=0, response_body_len=100, status_code=200, status_msg="OK")
     return _record(HttpRecord, defaults, kw)
 
 
 def ssh(**kw: Any) -> SshRecord:
-    defaults = dict(starttime=T0, uid="Cssh1", saddr=CLIENT, sport=50003, daddr=SERVER, dport=22, version=2)
+    defaults = dict(starttime=T0, uid="Cssh1", saddr=CLIENT, sport=50003, daddr=SERVER, dport=22,
+                    version=2, auth_success=None, auth_attempts=1, client="SSH-2.0-OpenSSH_8.9",
+                    server="SSH-2.0-OpenSSH_8.4")
     return _record(SshRecord, defaults, kw)
 
 
 def smtp(**kw: Any) -> SmtpRecord:
-    defaults = dict(starttime=T0, uid="Csmtp1", saddr=CLIENT, sport=50004, daddr=SERVER, dport=25)
+    defaults = dict(starttime=T0, uid="Csmtp1", saddr=CLIENT, sport=50004, daddr=SERVER, dport=25,
+                    last_reply="250 OK")
     return _record(SmtpRecord, defaults, kw)
 
 
 def notice(**kw: Any) -> NoticeRecord:
-    defaults = dict(starttime=T0, uid="", saddr=CLIENT, daddr=CLIENT)
+    defaults = dict(starttime=T0, uid="", saddr=CLIENT, daddr=SERVER, note="Scan::Port_Scan", msg="", sub="")
     return _record(NoticeRecord, defaults, kw)
 
 
 def software(**kw: Any) -> SoftwareRecord:
-    defaults = dict(starttime=T0, saddr=CLIENT, software="SSH::CLIENT", software_name="OpenSSH")
+    defaults = dict(starttime=T0, saddr=CLIENT, sport=0, software="SSH::CLIENT", software_name="OpenSSH",
+                    version_major=8, version_minor=9, unparsed_version="OpenSSH_8.9")
     return _record(SoftwareRecord, defaults, kw)
 
 
 def tunnel(**kw: Any) -> TunnelRecord:
-    defaults = dict(starttime=T0, uid="Ctun1", saddr=CLIENT, daddr=SERVER, tunnel_type="Tunnel::GRE",
-                    action="Tunnel::DISCOVER")
+    defaults = dict(starttime=T0, uid="Ctun1", saddr=CLIENT, sport=0, daddr=SERVER, dport=0,
+                    tunnel_type="Tunnel::GRE", action="Tunnel::DISCOVER")
     return _record(TunnelRecord, defaults, kw)
 
 
 def weird(**kw: Any) -> WeirdRecord:
-    defaults = dict(starttime=T0, uid="Cweird1", saddr=CLIENT, sport=50005, daddr=SERVER, dport=80)
+    defaults = dict(starttime=T0, uid="Cweird1", saddr=CLIENT, sport=50005, daddr=SERVER, dport=80,
+                    name="unknown_HTTP_method", addl="FOO")
     return _record(WeirdRecord, defaults, kw)
 
 
 def files(**kw: Any) -> FilesRecord:
-    defaults = dict(starttime=T0, uid="Ffile1", saddr=SERVER, daddr=CLIENT, tx_hosts=[SERVER], rx_hosts=[CLIENT],
-                    source="SSL", analyzers=["SHA1", "MD5"])
+    defaults = dict(starttime=T0, uid="Ffile1", saddr=SERVER, daddr=CLIENT, source="SSL", sha1="",
+                    conn_uids=["Cssl1"])
     return _record(FilesRecord, defaults, kw)
 
 
 def x509(**kw: Any) -> X509Record:
-    return _record(X509Record, dict(starttime=T0, uid="Fcert1"), kw)
+    defaults = dict(starttime=T0, uid="Fcert1", fingerprint="", subject="CN=example.com", issuer="CN=Example CA",
+                    not_valid_before=T0 - 86400, not_valid_after=T0 + 86400 * 90, san_dns=["example.com"])
+    return _record(X509Record, defaults, kw)
 
 
 def login(**kw: Any) -> LoginRecord:
-    defaults = dict(starttime=T0, uid="Clogin1", saddr=CLIENT, sport=40422, daddr=SERVER, dport=23, proto="telnet")
+    defaults = dict(starttime=T0, uid="Clogin1", saddr=CLIENT, sport=50006, daddr=SERVER, dport=23,
+                    proto="telnet", success=True, confused=False, user="root")
     return _record(LoginRecord, defaults, kw)
 
 
 def dhcp(**kw: Any) -> DhcpRecord:
-    defaults = dict(starttime=T0, uid="Cdhcp1", saddr=CLIENT, daddr="192.168.1.1", mac="aa:bb:cc:dd:ee:ff")
+    defaults = dict(starttime=T0, uid="Cdhcp1", saddr=CLIENT, daddr="192.168.1.1", mac="aa:bb:cc:dd:ee:ff",
+                    assigned_addr=CLIENT)
     return _record(DhcpRecord, defaults, kw)
 
 
-class Pipeline:
-    """Profiler + FlowAlerts in memory, no bus. Time advances with the records
-    fed (their ``starttime``) or by hand with ``advance_to``."""
-
-    def __init__(
-        self,
-        cfg: Config | None = None,
-        knowledge: Knowledge | None = None,
-        lookups: Lookups | None = None,
-        live: bool = False,
-        wall_clock: Any = None,
-        t0: float = T0,
-    ) -> None:
-        self.config = cfg or Config()
-        self.state = State()
-        self.notes: list[str] = []
-        self.ctx = DetectorContext(
-            config=self.config,
-            state=self.state,
-            facts=LearnedFacts(self.state),
-            knowledge=knowledge or Knowledge.empty(),
-            lookups=lookups or NullLookups(),
-            live=live,
-            wall_clock=wall_clock or (lambda: 0.0),
-            notify=self.notes.append,
-        )
-        self.module = FlowAlerts(self.ctx)
-        self.profiler = Profiler(self.config)
-        self.profiler.t0 = t0
-        self.evidence: list[Evidence] = []
-
-    @property
-    def facts(self) -> LearnedFacts:
-        return self.ctx.facts
-
-    def feed(self, *records: Record, profile: str | None = None) -> list[Evidence]:
-        """Process records in the order given; returns the new evidence."""
-        new: list[Evidence] = []
-        for record in records:
-            msg = self.profiler.assign(record)
-            if profile is not None:
-                msg = Message(profile=profile, twid=msg.twid, flow=record)
-            new.extend(self.module.handle(record.channel, msg))
-            for closed in self.profiler.due_closures():
-                new.extend(self.module.tw_closed(closed.profile, closed.twid))
-            new.extend(self.module.advance())
-        self.evidence.extend(new)
-        return new
-
-    def advance_to(self, ts: float) -> list[Evidence]:
-        """Move the flow clock without a record (as if other logs moved it)."""
-        self.module.watermark = max(self.module.watermark, ts)
-        self.profiler.watermark = max(self.profiler.watermark, ts)
-        new: list[Evidence] = []
-        for closed in self.profiler.due_closures():
-            new.extend(self.module.tw_closed(closed.profile, closed.twid))
-        new.extend(self.module.advance())
-        self.evidence.extend(new)
-        return new
-
-    def finish(self) -> list[Evidence]:
-        new: list[Evidence] = []
-        for closed in self.profiler.close_all():
-            new.extend(self.module.tw_closed(closed.profile, closed.twid))
-        new.extend(self.module.finish())
-        self.evidence.extend(new)
-        return new
-
-    def of_type(self, name: str, evidences: Iterable[Evidence] | None = None) -> list[Evidence]:
-        return [e for e in (self.evidence if evidences is None else evidences) if e.evidence_type.value == name]
-
-    def types(self, evidences: Iterable[Evidence] | None = None) -> list[str]:
-        return [e.evidence_type.value for e in (self.evidence if evidences is None else evidences)]
-
-    def errors(self) -> dict[str, int]:
-        return dict(self.module.errors)
-
-
-def as_dict(evidence: Evidence) -> dict[str, Any]:
-    return msgspec.to_builtins(evidence)
+def arp(**kw: Any) -> ArpRecord:
+    defaults = dict(starttime=T0, uid="", saddr=CLIENT, daddr="192.168.1.1", operation="request",
+                    smac="aa:bb:cc:dd:ee:ff", dmac="ff:ff:ff:ff:ff:ff")
+    return _record(ArpRecord, defaults, kw)

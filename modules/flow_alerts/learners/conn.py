@@ -1,0 +1,92 @@
+"""Learners of conn.log facts.
+
+* ``conn_by_uid`` (partition): the conn record of SSH, TLS and HTTP
+  connections by uid, for the ssh/ssl/http detections that need its byte
+  counts or state (joined on flow time through the timer service);
+* ``contacts`` (partition): when a profile contacted an IP (earliest and
+  latest), for DNS-without-connection;
+* ``layer_two`` (global): which IPs a MAC address used (devices changing IPs,
+  the other IP version of a host) and, once, the local network (the first
+  private CIDR of ``parameters.client_ips``, else the /24 of the first
+  RFC 1918 IPv4 source seen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flowalerts.facts import ConnSeen, ConnSummary, Contact, Fact, LocalNetwork, MacAddress, local_network_of
+from flowalerts.knowledge.ips import canonical_ip
+from flowalerts.messages import Message
+from flowalerts.modules.flow_alerts.detection import Learner
+from flowalerts.records import ConnRecord
+
+# Connections other logs join to by uid.
+JOINED_SERVICES = ("ssh", "ssl", "http")
+JOINED_PORTS = frozenset({22, 80, 443, 8080, 8443})
+# A MAC/IP pair is re-announced at most this often (flow time), so the
+# replicated MAC table stays fresh without one update per record.
+MAC_REFRESH = 3600.0
+
+
+def is_joinable(flow: ConnRecord) -> bool:
+    return flow.dport in JOINED_PORTS or any(name in flow.appproto for name in JOINED_SERVICES)
+
+
+class ConnByUid(Learner):
+    """Remembers the conn record of SSH/TLS/HTTP connections by uid."""
+
+    id = "conn_by_uid"
+    channels = ("new_flow",)
+    scope = "partition"
+
+    def learn(self, msg: Message[ConnRecord]) -> Iterable[Fact] | None:
+        flow = msg.flow
+        if not flow.uid or not is_joinable(flow):
+            return None
+        summary = ConnSummary(
+            starttime=flow.starttime, saddr=flow.saddr, daddr=flow.daddr, sport=flow.sport, dport=flow.dport,
+            proto=flow.proto, appproto=flow.appproto, state=flow.state, history=flow.history,
+            sbytes=flow.sbytes, dbytes=flow.dbytes, dur=flow.dur,
+        )
+        return (ConnSeen(uid=flow.uid, conn=summary),)
+
+
+class Contacts(Learner):
+    """Remembers when each profile contacted each destination."""
+
+    id = "contacts"
+    channels = ("new_flow",)
+    scope = "partition"
+
+    def learn(self, msg: Message[ConnRecord]) -> Iterable[Fact] | None:
+        if not msg.flow.daddr:
+            return None
+        return (Contact(profile=msg.profile, ip=msg.flow.daddr, ts=msg.flow.starttime),)
+
+
+class LayerTwo(Learner):
+    """Learns the MAC table and the local network from conn records."""
+
+    id = "layer_two"
+    channels = ("new_flow",)
+
+    def learn(self, msg: Message[ConnRecord]) -> Iterable[Fact] | None:
+        flow = msg.flow
+        facts: list[Fact] = []
+        if self.facts.local_network is None and flow.saddr:
+            network = local_network_of(flow.saddr, self.ctx.config.parameters.client_ips)
+            if network is not None:
+                facts.append(LocalNetwork(cidr=network))
+        if flow.smac and flow.saddr:
+            mac = flow.smac.lower()
+            ip = canonical_ip(flow.saddr)
+            if ip is not None:
+                announced = self.table("announced")
+                last = announced.get((mac, ip))
+                ts = flow.starttime
+                if last is None or ts < last[0] or ts >= last[1] + MAC_REFRESH:
+                    first = ts if last is None else min(last[0], ts)
+                    announced.set((mac, ip), (first, ts), ts + MAC_REFRESH * 2)
+                    facts.append(MacAddress(mac=mac, ip=ip, ts=ts))
+        return facts

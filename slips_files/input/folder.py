@@ -1,0 +1,130 @@
+"""Find the Zeek logs of a folder (or one file) and merge them.
+
+Records from all logs are merged by their end time (``ts + duration`` for
+conn records, ``ts`` for the others): the order in which Zeek writes them, so
+replaying a finished folder sees records in the same order as following a
+live one (``flowalerts.clock`` explains why this order, and what a record that
+arrives late means). Each file is read lazily; ``heapq.merge`` keeps one
+record per file in memory. Ties keep file order (files are sorted by name), so
+a replay is deterministic.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from flowalerts.input.warnings import InputWarnings
+from flowalerts.input.zeek import ZeekFileReader
+from flowalerts.records import BY_LOG_TYPE, Record
+
+# conn.log, conn.log.gz, conn.00:00:00-01:00:00.log.gz, conn.2024-01-01-10-00-00.log
+_LOG_NAME = re.compile(r"^(?P<type>[A-Za-z0-9_]+)(\.[^/]*)?\.log(\.gz)?$")
+
+
+class InputError(Exception):
+    """The input path cannot be used at all (missing, unreadable, empty)."""
+
+
+def log_type_of(filename: str) -> str | None:
+    match = _LOG_NAME.match(filename)
+    return match.group("type") if match else None
+
+
+def discover(path: str, warnings: InputWarnings) -> list[tuple[str, str]]:
+    """(log type, file path) for every known Zeek log under ``path``, sorted."""
+    if not os.path.exists(path):
+        raise InputError(f"input path does not exist: {path}")
+    if os.path.isfile(path):
+        log_type = log_type_of(os.path.basename(path))
+        if log_type is None or log_type not in BY_LOG_TYPE:
+            # A single file with an unusual name: guess from its contents later.
+            log_type = _sniff_type(path) or log_type
+        if log_type not in BY_LOG_TYPE:
+            raise InputError(f"cannot tell which Zeek log {path} is (expected a name like conn.log)")
+        return [(log_type, path)]
+    if not os.path.isdir(path):
+        raise InputError(f"input path is neither a file nor a folder: {path}")
+    found: list[tuple[str, str]] = []
+    unknown: Counter[str] = Counter()
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            log_type = log_type_of(name)
+            if log_type is None:
+                continue
+            if log_type not in BY_LOG_TYPE:
+                unknown[log_type] += 1
+                continue
+            found.append((log_type, os.path.join(root, name)))
+    for log_type in sorted(unknown):
+        warnings.note(f"skipping {unknown[log_type]} file(s) of unsupported log type '{log_type}'")
+    if not found:
+        raise InputError(f"no Zeek logs found in {path}")
+    return found
+
+
+def _sniff_type(path: str) -> str | None:
+    """The ``#path`` header of a TSV log, if it has one."""
+    from flowalerts.input.zeek import open_binary
+
+    try:
+        with open_binary(path) as handle:
+            for _, raw in zip(range(20), handle):
+                if raw.startswith(b"#path"):
+                    return raw.split()[1].decode("ascii", errors="replace")
+    except (OSError, EOFError, IndexError):
+        return None
+    return None
+
+
+class FolderReader:
+    """Merged, typed records of every log under a path."""
+
+    def __init__(self, path: str, warnings: InputWarnings | None = None) -> None:
+        self.warnings = warnings or InputWarnings()
+        self.files = discover(path, self.warnings)
+        self.readers = [
+            ZeekFileReader(file_path, BY_LOG_TYPE[log_type], self.warnings) for log_type, file_path in self.files
+        ]
+        self._handed_on: Counter[str] = Counter({log_type: 0 for log_type, _ in self.files})
+        self.where = ""
+
+    def __iter__(self) -> Iterator[Record]:
+        # Count a record as read when it is handed on, not when a file reader
+        # parsed it: heapq.merge holds one parsed record per file ahead, and a
+        # run stopped by a signal never sees those.
+        counts = self._handed_on
+        for record, path, line_no in heapq.merge(*(_located(reader) for reader in self.readers), key=_end):
+            counts[record.log_type] += 1
+            self.where = f"{path}:{line_no}"
+            yield record
+
+    @property
+    def available_logs(self) -> set[str]:
+        """Log types with at least one file that could be opened."""
+        return {reader.record_type.log_type for reader in self.readers if reader.opened}
+
+    @property
+    def read_counts(self) -> Counter[str]:
+        """Records handed on to the caller, per log type."""
+        return Counter(self._handed_on)
+
+    @property
+    def skipped_counts(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for reader in self.readers:
+            counts[reader.record_type.log_type] += sum(reader.skipped.values())
+        return counts
+
+
+def _located(reader: ZeekFileReader) -> Iterator[tuple[Record, str, int]]:
+    for record in reader:
+        yield record, reader.path, reader.line_no
+
+
+def _end(item: tuple[Record, str, int]) -> float:
+    return item[0].end_time

@@ -1,0 +1,258 @@
+"""``flowalerts run``: the standalone host, in one process.
+
+Zeek logs -> readers (typed records) -> profiler (profiles, windows, flow
+time) -> module driver (learners, detections, timers) -> sink (alerts.json,
+alerts.log, alerts, IDMEF). One process does everything, so nothing goes
+through Redis on the way (``flowalerts.workers`` spreads the same pipeline
+over processes and a Redis).
+
+The run ends when the input ends (or on SIGINT/SIGTERM): the watermark goes
+to +inf, every timer fires, every window closes and every detection settles
+before the outputs are closed. Read == processed is checked per log type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from flowalerts.alerts import Alert, AlertTracker
+from flowalerts.clock import ClockPolicy
+from flowalerts.config import Config
+from flowalerts.evidence import Evidence
+from flowalerts.input.folder import FolderReader
+from flowalerts.input.warnings import InputWarnings
+from flowalerts.knowledge import Knowledge
+from flowalerts.lookups import Lookups, make_lookups
+from flowalerts.messages import Advance, Message, TwClosed
+from flowalerts.modules.flow_alerts.driver import Health, ModuleDriver
+from flowalerts.profiler import Profiler
+from flowalerts.records import BY_CHANNEL
+from flowalerts.sink import EvidenceSink
+
+# Exit statuses (README, "Exit status").
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
+EXIT_DEGRADED = 3
+EXIT_INPUT_UNUSABLE = 4
+EXIT_INTERRUPTED = 130
+
+
+@dataclasses.dataclass
+class RunSummary:
+    read: Counter[str]
+    processed: Counter[str]
+    skipped: Counter[str]
+    evidence: Counter[str]
+    elapsed: float
+    warnings: int
+    health: Health
+    interrupted: bool = False
+    notes: list[str] = dataclasses.field(default_factory=list)
+    alerts: list[Alert] = dataclasses.field(default_factory=list)
+    profiles: Counter[str] = dataclasses.field(default_factory=Counter)
+    late: Counter[str] = dataclasses.field(default_factory=Counter)
+    clock_jumps: Counter[str] = dataclasses.field(default_factory=Counter)
+    updates: int = 0
+    duplicates: int = 0
+    exit_zero_when_degraded: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return all(self.read[t] == self.processed[t] for t in self.read)
+
+    @property
+    def total_read(self) -> int:
+        return sum(self.read.values())
+
+    @property
+    def exit_status(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if not self.complete:
+            return EXIT_INCOMPLETE
+        if self.health.degraded and not self.exit_zero_when_degraded:
+            return EXIT_DEGRADED
+        return EXIT_OK
+
+
+@dataclasses.dataclass
+class RunOptions:
+    path: str
+    outdir: str
+    config: Config
+    offline: bool = False
+    lookups: Lookups | None = None
+    knowledge: Knowledge | None = None
+    emit: Callable[[str], None] = print
+    progress: Callable[[int], None] | None = None
+    # Live mode (--follow): a reader factory (path, warnings) -> reader whose
+    # iterator yields None when idle, and a stop event it honours.
+    live: bool = False
+    reader_factory: Callable[[str, InputWarnings], Any] | None = None
+    stop_event: Any = None
+    # Tests: re-raise detection errors instead of isolating them.
+    strict: bool = False
+
+
+def clock_policy(config: Config) -> ClockPolicy:
+    t = config.time
+    return ClockPolicy(
+        allowed_lateness=t.allowed_lateness,
+        jump_threshold=t.clock_jump_threshold,
+        jump_confirmations=t.clock_jump_confirmations,
+    )
+
+
+class Pipeline:
+    """Profiler -> driver -> sink, in one process (also used by live mode and tests)."""
+
+    def __init__(self, config: Config, driver: ModuleDriver, sink: EvidenceSink | None, warn: Callable[[str, str], None]) -> None:
+        self.config = config
+        self.driver = driver
+        self.sink = sink
+        self.profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead, warn=warn)
+        self.evidence: list[Evidence] = []
+        self.keep_evidence = sink is None
+
+    def feed(self, record: Any, where: str = "") -> None:
+        self._dispatch(self.profiler.assign(record, where))
+
+    def idle(self, wall_now: float | None = None) -> None:
+        """The input is idle (live mode)."""
+        self._dispatch(self.profiler.flush())
+
+    def finish(self) -> None:
+        self._dispatch(self.profiler.finish())
+        self._emit(self.driver.finish())
+
+    def _dispatch(self, items: list[Any]) -> None:
+        driver = self.driver
+        for item in items:
+            if isinstance(item, Message):
+                found = driver.handle(item)
+            elif isinstance(item, TwClosed):
+                found = driver.window_closed(item.profile, item.twid)
+            elif isinstance(item, Advance):
+                found = driver.advance(item.watermark)
+            else:  # pragma: no cover - the profiler emits nothing else
+                continue
+            if found:
+                self._emit(found)
+
+    def _emit(self, evidences: list[Evidence]) -> None:
+        if self.sink is not None:
+            for evidence in evidences:
+                self.sink.add(evidence)
+        if self.keep_evidence:
+            self.evidence.extend(evidences)
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM; the read loop stops at the next record."""
+
+    raised = False
+    event: Any = None
+
+
+def run(options: RunOptions) -> RunSummary:
+    started = time.perf_counter()
+    config = options.config
+    warnings = InputWarnings(emit=options.emit)
+    reader = options.reader_factory(options.path, warnings) if options.reader_factory else FolderReader(options.path, warnings)
+    knowledge = options.knowledge or Knowledge.load(config, notify=options.emit)
+    lookups = options.lookups or make_lookups(config, options.offline)
+    driver = ModuleDriver(
+        config,
+        knowledge,
+        lookups,
+        available_logs=getattr(reader, "available_logs", None),
+        live=options.live,
+        wall_clock=time.time,
+        notify=options.emit,
+        strict=options.strict,
+    )
+    for ident, reason in sorted(driver.health.skipped.items()):
+        warnings.note(f"detection {ident} not run: it {reason}, which the input does not have")
+    sink = EvidenceSink(
+        options.outdir,
+        json_name=config.output.alerts_json,
+        log_name=config.output.alerts_log,
+        alerts=AlertTracker(config.detection.evidence_detection_threshold, config.parameters.width),
+        idmef=config.output.idmef,
+    )
+    pipeline = Pipeline(config, driver, sink, warn=warnings.warn)
+    stop = _StopFlag()
+    stop.event = options.stop_event
+    previous_handlers = _install_signal_handlers(stop)
+    count = 0
+    try:
+        for record in reader:
+            if record is None:
+                # Live reader is idle: release what waits, flush the outputs.
+                pipeline.idle(time.time())
+                sink.flush()
+                if options.progress:
+                    options.progress(count)
+                continue
+            pipeline.feed(record, getattr(reader, "where", ""))
+            count += 1
+            if options.progress and count % 1000 == 0:
+                options.progress(count)
+            if stop.raised and not options.live:
+                options.emit("interrupted: settling pending work and flushing outputs")
+                break
+        pipeline.finish()
+    finally:
+        _restore_signal_handlers(previous_handlers)
+        sink.close()
+        lookups.close()
+
+    processed: Counter[str] = Counter()
+    for channel, n in driver.processed.items():
+        record_type = BY_CHANNEL.get(channel)
+        if record_type is not None:
+            processed[record_type.log_type] += n
+    return RunSummary(
+        read=reader.read_counts,
+        processed=processed,
+        skipped=reader.skipped_counts,
+        evidence=sink.counts,
+        elapsed=time.perf_counter() - started,
+        warnings=warnings.total,
+        health=driver.health,
+        interrupted=stop.raised or bool(options.stop_event is not None and options.stop_event.is_set()),
+        notes=warnings.notes,
+        alerts=sink.alerts,
+        profiles=sink.profile_counts,
+        late=pipeline.profiler.late,
+        clock_jumps=pipeline.profiler.clock_jumps,
+        updates=sink.updates,
+        duplicates=sink.duplicates,
+        exit_zero_when_degraded=config.health.exit_zero_when_degraded,
+    )
+
+
+def _install_signal_handlers(stop: _StopFlag) -> dict[int, Any]:
+    def handler(signum: int, frame: Any) -> None:
+        stop.raised = True
+        if stop.event is not None:
+            stop.event.set()
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread
+            pass
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)

@@ -1,0 +1,272 @@
+"""The state layer: everything a detection remembers, bounded by flow time.
+
+Detections keep no state of their own (no attributes that grow); they use
+three kinds of state, all owned by one ``State`` object so that a worker can
+snapshot it at a batch boundary and restore it after a restart:
+
+* **windows** - a dict per (owner, profile, time window), dropped when that
+  window closes. Per-window counters cannot outlive their window.
+* **tables** - ``FlowTimeTable``: a dict whose entries expire at a flow time
+  (learned facts, "seen" sets that span windows). Purged as the watermark
+  advances.
+* **timers** - ``Timers``: one flow-time timer service. A detection schedules
+  (key, due time, payload) and is called back when the watermark passes the
+  due time; at end of input every timer fires, in due order. Bounded: past
+  ``max_timers`` the timer due first fires early (counted).
+
+Nothing here reads the wall clock: time is the watermark the host passes to
+``advance``, so a replay is deterministic.
+"""
+
+from __future__ import annotations
+
+import heapq
+import io
+import pickle
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, Generic, TypeVar
+
+V = TypeVar("V")
+
+# Purge granularity: entries expire in buckets of this many seconds.
+_BUCKET_SECONDS = 60.0
+
+
+class FlowTimeTable(Generic[V]):
+    """A dict whose entries expire at a flow time.
+
+    ``set(key, value, expires_at)`` stores; ``get`` returns the default once
+    the watermark passed the expiry (even before the purge ran).
+    """
+
+    __slots__ = ("_buckets", "_entries", "_watermark", "max_entries", "name", "evicted")
+
+    def __init__(self, name: str, max_entries: int = 0) -> None:
+        self.name = name
+        self._entries: dict[Any, tuple[float, V]] = {}
+        self._buckets: dict[int, set[Any]] = {}
+        self._watermark = float("-inf")
+        # 0: unbounded by count (bounded by expiry only).
+        self.max_entries = max_entries
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: Any) -> bool:
+        return self.get(key) is not None
+
+    def get(self, key: Any, default: V | None = None) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < self._watermark:
+            return default
+        return entry[1]
+
+    def set(self, key: Any, value: V, expires_at: float) -> None:
+        entries = self._entries
+        if self.max_entries and key not in entries and len(entries) >= self.max_entries:
+            # Full: forget the oldest insertion (dicts keep insertion order).
+            del entries[next(iter(entries))]
+            self.evicted += 1
+        entries[key] = (expires_at, value)
+        self._buckets.setdefault(int(expires_at // _BUCKET_SECONDS), set()).add(key)
+
+    def delete(self, key: Any) -> None:
+        self._entries.pop(key, None)
+
+    def items(self) -> Iterator[tuple[Any, V]]:
+        watermark = self._watermark
+        for key, (expires_at, value) in list(self._entries.items()):
+            if expires_at >= watermark:
+                yield key, value
+
+    def purge(self, watermark: float) -> int:
+        """Forget entries whose expiry is before ``watermark``."""
+        if watermark <= self._watermark:
+            return 0
+        self._watermark = watermark
+        limit = int(watermark // _BUCKET_SECONDS) if watermark != float("inf") else None
+        removed = 0
+        entries = self._entries
+        for bucket in [b for b in self._buckets if limit is None or b <= limit]:
+            keep = set()
+            for key in self._buckets.pop(bucket):
+                entry = entries.get(key)
+                if entry is None:
+                    continue
+                if entry[0] < watermark:
+                    # A key re-set with a later expiry sits in a later bucket too.
+                    if int(entry[0] // _BUCKET_SECONDS) == bucket:
+                        del entries[key]
+                        removed += 1
+                elif int(entry[0] // _BUCKET_SECONDS) == bucket:
+                    keep.add(key)
+            if keep:
+                self._buckets[bucket] = keep
+        return removed
+
+
+class Timers:
+    """The flow-time timer service: (owner, key) -> (due, payload).
+
+    ``schedule`` replaces an existing timer of the same key; ``cancel``
+    removes it; ``pop_due(watermark)`` yields the timers whose due time is at
+    or before the watermark, in due order (ties in scheduling order). Owners
+    are detection ids. At most ``max_timers`` timers wait at once; scheduling
+    one more fires the earliest-due timer first (``fired_early`` counts them).
+    """
+
+    def __init__(self, max_timers: int = 1_000_000) -> None:
+        self.max_timers = max_timers
+        self._heap: list[tuple[float, int, str, Any]] = []
+        self._live: dict[tuple[str, Any], tuple[float, int, Any]] = {}
+        self._seq = 0
+        self.fired_early: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def schedule(self, owner: str, key: Any, due: float, payload: Any = None) -> list[tuple[str, Any, Any]]:
+        """Schedule; returns the timers that had to fire early to make room."""
+        early: list[tuple[str, Any, Any]] = []
+        if (owner, key) not in self._live:
+            while len(self._live) >= self.max_timers:
+                popped = self._pop_next()
+                if popped is None:
+                    break
+                self.fired_early[popped[0]] += 1
+                early.append(popped)
+        self._seq += 1
+        seq = self._seq
+        self._live[(owner, key)] = (due, seq, payload)
+        heapq.heappush(self._heap, (due, seq, owner, key))
+        return early
+
+    def cancel(self, owner: str, key: Any) -> None:
+        self._live.pop((owner, key), None)
+
+    def pending(self, owner: str, key: Any) -> Any:
+        entry = self._live.get((owner, key))
+        return None if entry is None else entry[2]
+
+    def next_due(self) -> float | None:
+        self._drop_stale_head()
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, watermark: float) -> Iterator[tuple[str, Any, Any]]:
+        """Timers due at or before ``watermark`` (owner, key, payload), in due order."""
+        while True:
+            self._drop_stale_head()
+            if not self._heap or self._heap[0][0] > watermark:
+                return
+            popped = self._pop_next()
+            if popped is not None:
+                yield popped
+
+    def _pop_next(self) -> tuple[str, Any, Any] | None:
+        while self._heap:
+            due, seq, owner, key = heapq.heappop(self._heap)
+            entry = self._live.get((owner, key))
+            if entry is not None and entry[1] == seq:
+                del self._live[(owner, key)]
+                return owner, key, entry[2]
+        return None
+
+    def _drop_stale_head(self) -> None:
+        heap = self._heap
+        while heap:
+            due, seq, owner, key = heap[0]
+            entry = self._live.get((owner, key))
+            if entry is not None and entry[1] == seq:
+                return
+            heapq.heappop(heap)
+
+
+WindowKey = tuple[str, int]
+
+
+class State:
+    """Windows, tables and timers of one module instance (see the module docstring)."""
+
+    def __init__(self, max_timers: int = 1_000_000) -> None:
+        self._windows: dict[tuple[str, str, int], dict[Any, Any]] = {}
+        self._owners_of: dict[WindowKey, set[str]] = {}
+        self._tables: dict[str, FlowTimeTable[Any]] = {}
+        self.timers = Timers(max_timers)
+        self.watermark = float("-inf")
+
+    # -- per-window state -------------------------------------------------
+    def window(self, owner: str, profile: str, twid: int) -> dict[Any, Any]:
+        """The mutable dict of ``owner`` for (profile, twid); created on first use."""
+        key = (owner, profile, twid)
+        data = self._windows.get(key)
+        if data is None:
+            data = self._windows[key] = {}
+            self._owners_of.setdefault((profile, twid), set()).add(owner)
+        return data
+
+    def peek_window(self, owner: str, profile: str, twid: int) -> dict[Any, Any] | None:
+        """The window dict if it exists, without creating it."""
+        return self._windows.get((owner, profile, twid))
+
+    def window_owners(self, profile: str, twid: int) -> set[str]:
+        return set(self._owners_of.get((profile, twid), ()))
+
+    def close_window(self, profile: str, twid: int) -> None:
+        for owner in self._owners_of.pop((profile, twid), ()):
+            self._windows.pop((owner, profile, twid), None)
+
+    def open_windows(self) -> list[WindowKey]:
+        return sorted(self._owners_of, key=lambda key: (key[1], key[0]))
+
+    # -- tables -------------------------------------------------------------
+    def table(self, name: str, max_entries: int = 0) -> FlowTimeTable[Any]:
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = FlowTimeTable(name, max_entries)
+        return table
+
+    def advance(self, watermark: float) -> None:
+        """Flow time moved on: purge expired table entries."""
+        if watermark > self.watermark:
+            self.watermark = watermark
+            for table in self._tables.values():
+                table.purge(watermark)
+
+    # -- sizes and persistence ----------------------------------------------
+    def size(self) -> dict[str, int]:
+        """Entry counts, for the bounded-memory tests and the summary."""
+        sizes = {"windows": len(self._windows), "timers": len(self.timers)}
+        for name, table in self._tables.items():
+            sizes[f"table:{name}"] = len(table)
+        return sizes
+
+    def snapshot(self) -> bytes:
+        """The whole state as bytes (a checkpoint taken at a batch boundary)."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def restore(data: bytes) -> State:
+        """A state from ``snapshot``. Only Flowalerts' own classes and plain
+        containers are accepted, so a tampered checkpoint cannot run code."""
+        state = _RestrictedUnpickler(io.BytesIO(data)).load()
+        if not isinstance(state, State):
+            raise ValueError("not a Flowalerts state checkpoint")
+        return state
+
+
+_SAFE_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "float", "int", "str", "bytes", "bool", "complex"})
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "builtins" and name in _SAFE_BUILTINS:
+            return super().find_class(module, name)
+        if module == "collections" and name in ("Counter", "OrderedDict", "defaultdict", "deque"):
+            return super().find_class(module, name)
+        if (module == "flowalerts" or module.startswith("flowalerts.")) and not name.startswith("_Restricted"):
+            return super().find_class(module, name)
+        if module == "ipaddress" and name in ("IPv4Network", "IPv6Network", "IPv4Address", "IPv6Address"):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"checkpoint refers to {module}.{name}, which is not allowed")
