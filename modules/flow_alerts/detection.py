@@ -150,11 +150,13 @@ class Learner(_Component):
 
     scope: ClassVar[str] = "global"
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("abstract", False):
             return
         cls._check_declaration()
+        if not register:  # a test's own learner: checked, not registered
+            return
         if cls.id in LEARNERS and LEARNERS[cls.id] is not cls:
             raise TypeError(f"learner id {cls.id!r} declared twice")
         LEARNERS[cls.id] = cls
@@ -194,13 +196,15 @@ class Detection(_Component):
     needs: ClassVar[tuple[type[Learner], ...]] = ()
     logs: ClassVar[tuple[str, ...] | None] = None
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("abstract", False):
             return
         cls._check_declaration()
         if not cls.evidence:
             raise TypeError(f"{cls.__name__}: declares no evidence kinds")
+        if not register:  # a test's own detection: checked, not registered
+            return
         if cls.id in DETECTIONS and DETECTIONS[cls.id] is not cls:
             raise TypeError(f"detection id {cls.id!r} declared twice ({DETECTIONS[cls.id].__name__}, {cls.__name__})")
         DETECTIONS[cls.id] = cls

@@ -1,0 +1,81 @@
+"""The state layer: expiring tables, windows and the timer service (issue 12)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from flowalerts.state import FlowTimeTable, State, Timers
+
+
+def test_table_entries_expire_with_flow_time():
+    table: FlowTimeTable[str] = FlowTimeTable("t")
+    table.set("a", "x", expires_at=100.0)
+    table.set("b", "y", expires_at=500.0)
+    table.purge(200.0)
+    assert (table.get("a"), table.get("b"), len(table)) == (None, "y", 1)
+    table.set("b", "z", expires_at=900.0)  # refreshed: lives on
+    table.purge(600.0)
+    assert table.get("b") == "z"
+
+
+def test_table_cap_forgets_the_oldest_insertion():
+    table: FlowTimeTable[int] = FlowTimeTable("t", max_entries=2)
+    for key in "abc":
+        table.set(key, 1, expires_at=1e9)
+    assert (sorted(k for k, _ in table.items()), table.evicted) == (["b", "c"], 1)
+
+
+def test_timers_fire_in_due_order_and_can_be_replaced_or_cancelled():
+    timers = Timers()
+    timers.schedule("d", "late", 30.0, "L")
+    timers.schedule("d", "early", 10.0, "E")
+    timers.schedule("d", "gone", 15.0, "G")
+    timers.schedule("d", "moved", 5.0, "M1")
+    timers.schedule("d", "moved", 20.0, "M2")  # replaces its first schedule
+    timers.cancel("d", "gone")
+    assert list(timers.pop_due(25.0)) == [("d", "early", "E"), ("d", "moved", "M2")]
+    assert list(timers.pop_due(float("inf"))) == [("d", "late", "L")]
+    assert len(timers) == 0
+
+
+def test_timer_service_is_bounded():
+    timers = Timers(max_timers=2)
+    timers.schedule("d", 1, 10.0)
+    timers.schedule("d", 2, 20.0)
+    early = timers.schedule("d", 3, 30.0)
+    assert early == [("d", 1, None)]
+    assert timers.fired_early["d"] == 1 and len(timers) == 2
+
+
+def test_windows_are_dropped_when_closed():
+    state = State()
+    state.window("x", "10.0.0.1", 1)["k"] = 1
+    state.window("y", "10.0.0.1", 1)["k"] = 2
+    state.window("x", "10.0.0.1", 2)["k"] = 3
+    state.close_window("10.0.0.1", 1)
+    assert state.peek_window("x", "10.0.0.1", 1) is None
+    assert state.open_windows() == [("10.0.0.1", 2)]
+
+
+def test_snapshot_restores_everything():
+    state = State()
+    state.window("x", "10.0.0.1", 1)["k"] = {1, 2}
+    state.table("t").set(("a", 1), [1.5], 100.0)
+    state.timers.schedule("x", "key", 50.0, {"p": 1})
+    state.advance(10.0)
+    copy = State.restore(state.snapshot())
+    assert copy.peek_window("x", "10.0.0.1", 1) == {"k": {1, 2}}
+    assert copy.table("t").get(("a", 1)) == [1.5]
+    assert list(copy.timers.pop_due(60.0)) == [("x", "key", {"p": 1})]
+    assert copy.watermark == 10.0
+
+
+def test_restore_refuses_foreign_classes():
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    with pytest.raises(pickle.UnpicklingError):
+        State.restore(pickle.dumps(Evil()))
