@@ -1,10 +1,13 @@
-"""Shared pytest fixtures.
+"""Shared pytest fixtures and options.
 
-* ``--redis-url`` (default redis://127.0.0.1:6379/15, or $FLOWALERTS_TEST_REDIS):
-  tests marked ``redis`` use it and are skipped with a clear reason when no
-  server answers there. The DB is flushed before and after each such test.
-* ``datasets``: the shared Zeek folders in ``../shared/datasets/slips`` (beside
-  the clone); tests that need them skip when the folder is absent.
+* ``datasets``: the shared Zeek folders in ``../shared/datasets/slips``
+  (beside the clone). Without them a test skips with the reason; under
+  ``CI=true`` it fails instead (CI must never pass without its key suites).
+* ``--regen-golden``: rewrite the golden files (``tests/golden/``) from the
+  current code instead of comparing; review the diff before committing.
+* ``FLOWALERTS_MUTATE=<detection id>:<raise|silent>`` (used by
+  ``scripts/check_mutations.py``): break one detection on purpose - every
+  ``handle`` raises, or it reports nothing - to prove the tests notice.
 """
 
 from __future__ import annotations
@@ -17,45 +20,58 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DATASETS = SHARED / "datasets" / "slips"
-FIXTURES = REPO / "tests" / "fixtures"
+GOLDEN = REPO / "tests" / "golden"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--redis-url",
-        default=os.environ.get("FLOWALERTS_TEST_REDIS", "redis://127.0.0.1:6379/15"),
-        help="Redis server for the integration tests marked 'redis'",
-    )
+    parser.addoption("--regen-golden", action="store_true", help="rewrite tests/golden/ from the current code")
 
 
-@pytest.fixture(scope="session")
-def redis_url_option(pytestconfig: pytest.Config) -> str:
-    return pytestconfig.getoption("--redis-url")
-
-
-@pytest.fixture
-def redis_url(redis_url_option: str):
-    """A real Redis URL with a clean DB, or skip."""
-    import redis
-
-    try:
-        client = redis.Redis.from_url(redis_url_option, socket_connect_timeout=2)
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        pytest.skip(f"no Redis server at {redis_url_option}: {exc}")
-    client.flushdb()
-    yield redis_url_option
-    client.flushdb()
-    client.close()
+def need(condition: bool, reason: str) -> None:
+    """Skip when a dependency is missing - or fail, under CI=true."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def datasets() -> pathlib.Path:
-    if not DATASETS.is_dir():
-        pytest.skip(f"shared datasets not found at {DATASETS} (they live beside the clone in ../shared)")
+    need(DATASETS.is_dir(), f"shared datasets not found at {DATASETS} (they live beside the clone in ../shared)")
     return DATASETS
 
 
 @pytest.fixture(scope="session")
-def fixtures_dir() -> pathlib.Path:
-    return FIXTURES
+def regen_golden(pytestconfig: pytest.Config) -> bool:
+    return bool(pytestconfig.getoption("--regen-golden"))
+
+
+def _apply_mutation(spec: str) -> None:
+    from flowalerts.modules.flow_alerts.detection import load_components
+
+    ident, _, mode = spec.partition(":")
+    detections, _ = load_components()
+    cls = detections.get(ident)
+    if cls is None:
+        raise pytest.UsageError(f"FLOWALERTS_MUTATE: no detection {ident!r}")
+    if mode == "raise":
+
+        def broken(self, *args, **kwargs):
+            raise RuntimeError(f"mutation: {ident} broken on purpose")
+
+        for hook in ("handle", "on_timer", "report_tally"):
+            if hook in vars(cls) or hook == "handle":
+                setattr(cls, hook, broken)
+    elif mode == "silent":
+        cls.report = lambda self, *args, **kwargs: None
+        cls.report_linked = lambda self, *args, **kwargs: []
+    else:
+        raise pytest.UsageError(f"FLOWALERTS_MUTATE: mode must be raise or silent, not {mode!r}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    spec = os.environ.get("FLOWALERTS_MUTATE")
+    if spec:
+        _apply_mutation(spec)
