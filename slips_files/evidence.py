@@ -246,9 +246,10 @@ class Evidence(msgspec.Struct, kw_only=True):
     id: str = ""
     rel_id: list[str] | None = None
 
-    # Most uids kept on one evidence (an aggregate of a scanner can stand for
-    # thousands of flows); ``count`` still says how many there were.
-    MAX_UIDS: ClassVar[int] = 1000
+    # Most uids kept on one evidence: every contributing flow, so an analyst
+    # (and ``flowalerts score``) can follow each one; the cap only bounds a
+    # pathological window. ``count`` still says how many there were.
+    MAX_UIDS: ClassVar[int] = 100_000
 
     def __post_init__(self) -> None:
         self.confidence = round(min(1.0, max(0.0, float(self.confidence))), 4)
