@@ -21,6 +21,7 @@ earliest and latest times, so the answer does not depend on arrival order.
 from __future__ import annotations
 
 import ipaddress
+import math
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import msgspec
@@ -86,7 +87,13 @@ class MacAddress(Fact, tag="mac"):
 
 
 class LocalNetwork(Fact, tag="net"):
+    """A candidate local network: from ``parameters.client_ips`` (``ts`` None,
+    final at once) or from a private source seen at flow time ``ts``. The
+    candidate with the earliest time wins, so the local network does not
+    depend on the order records arrive in."""
+
     cidr: str
+    ts: float | None = None
 
 
 class ConnSummary(msgspec.Struct, array_like=True, gc=False):
@@ -156,6 +163,9 @@ class Facts:
         self._mac_ips = state.table("facts.mac_ips")  # mac -> list[(first ts, ip)]
         self._ip_mac = state.table("facts.ip_mac")  # ip -> mac
         self.local_network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+        # Flow time of the record the local network was learned from (-inf:
+        # configured; +inf: none yet). It is final once the watermark passed it.
+        self.local_network_ts = math.inf
         self._in_local: dict[str, bool] = {}
 
     # -- updates -------------------------------------------------------------------
@@ -217,8 +227,12 @@ class Facts:
         self._ip_mac.set(fact.ip, fact.mac, fact.ts + MAC_TTL)
 
     def _apply_local_network(self, fact: LocalNetwork) -> None:
-        if self.local_network is None:
+        ts = -math.inf if fact.ts is None else fact.ts
+        if self.local_network is not None and self.state.watermark >= self.local_network_ts:
+            return  # final: an earlier source arriving now is beyond the allowed lateness
+        if self.local_network is None or ts < self.local_network_ts:
             self.local_network = ipaddress.ip_network(fact.cidr, strict=False)
+            self.local_network_ts = ts
             self._in_local.clear()
 
     def _apply_conn(self, fact: ConnSeen) -> None:
@@ -320,16 +334,24 @@ class Facts:
 def local_network_of(source_ip: str, client_ips: list[str]) -> str | None:
     """The local network (spec 2.31): the first private CIDR of ``client_ips``,
     else the /24 of ``source_ip`` when it is an RFC 1918 IPv4 address."""
+    fact = local_network_candidate(source_ip, client_ips, 0.0)
+    return None if fact is None else fact.cidr
+
+
+def local_network_candidate(source_ip: str, client_ips: list[str], ts: float) -> LocalNetwork | None:
+    """The ``LocalNetwork`` fact a record from ``source_ip`` at ``ts`` teaches:
+    the first private CIDR of ``client_ips`` (configured: no time), else the
+    /24 of an RFC 1918 IPv4 source (learned at ``ts``)."""
     for entry in client_ips:
         try:
             network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
             continue
         if network.prefixlen < network.max_prefixlen and network.is_private:
-            return str(network)
+            return LocalNetwork(cidr=str(network))
     canonical = canonical_ip(source_ip)
     if canonical is not None and is_ipv4(canonical) and is_rfc1918_or_ula(canonical):
-        return str(ipaddress.ip_network(f"{canonical}/24", strict=False))
+        return LocalNetwork(cidr=str(ipaddress.ip_network(f"{canonical}/24", strict=False)), ts=ts)
     return None
 
 

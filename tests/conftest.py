@@ -19,7 +19,8 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-DATASETS = SHARED / "datasets" / "slips"
+# $FLOWALERTS_DATASETS overrides it (a git worktree has no ../shared beside it).
+DATASETS = pathlib.Path(os.environ.get("FLOWALERTS_DATASETS") or SHARED / "datasets" / "slips")
 GOLDEN = REPO / "tests" / "golden"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

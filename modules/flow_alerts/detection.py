@@ -228,6 +228,14 @@ class Detection(_Component):
     def finish(self) -> None:
         """End of input, after every timer fired and every window closed."""
 
+    def window_close_delay(self) -> float:
+        """Seconds of flow time after a window ends during which this
+        detection's timers may still report into that window (e.g. the grace
+        it waits for other logs). The host closes every window this much later
+        (the largest value of the detections it runs), so such decisions are
+        counted in their own window's tallies. Default: 0."""
+        return 0.0
+
     # -- timers ----------------------------------------------------------------------
     def schedule(self, key: Any, due: float, payload: Any = None) -> None:
         """Call ``on_timer(key, payload)`` once the watermark reaches ``due``.
@@ -334,8 +342,18 @@ class Detection(_Component):
         id with the final count and every uid (hosts treat it as an update).
         So one (profile, window, key) never gives more than one evidence id.
         ``update(tally)`` runs after counting and before any report (to keep
-        extra facts in ``tally.extra``).
+        extra facts in ``tally.extra``). A late record (its window settled) is
+        counted by the host and not reported. May be called from ``on_timer``
+        with the message kept in the timer's payload.
         """
+        if msg.late:
+            # Its window was already settled: counted by the host (late
+            # window use), and never reported under the settled evidence's id
+            # (a count of 1 would replace the final count).
+            self.ctx.late_window_use(self.id)
+            entry = Tally()
+            entry.add(msg.flow.uid if uid is None else uid, msg.flow.starttime)
+            return entry
         tallies = self.window(msg).setdefault("__tallies__", {})
         entry = tallies.get(key)
         if entry is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -48,6 +49,9 @@ from flowalerts.state import State
 log = logging.getLogger(__name__)
 
 Role = Literal["all", "producer", "worker"]
+
+# Owner of the timers that close a window late (``Detection.window_close_delay``).
+CLOSE_OWNER = "__window_close__"
 
 
 @dataclasses.dataclass
@@ -149,6 +153,9 @@ class ModuleDriver:
         self.disabled = {name.upper() for name in config.DisabledAlerts.disabled_detections}
         self.processed: Counter[str] = Counter()
         self.watermark = float("-inf")
+        # Windows close this long after the host says they ended, so decisions
+        # that wait for other logs (timers) still count in their window.
+        self.close_delay = max((d.window_close_delay() for d in self.detections), default=0.0)
 
     # -- records -------------------------------------------------------------------
     def handle(self, msg: Message[Any]) -> list[Evidence]:
@@ -184,13 +191,37 @@ class ModuleDriver:
         if watermark <= self.watermark:
             return []
         self.watermark = watermark
+        timers = self.state.timers
+        while True:
+            due = timers.next_due()
+            if due is None or due > watermark:
+                break
+            # A timer runs with the state as of its due time: tables are not
+            # purged past it first (a gap in the capture must not expire the
+            # facts a pending decision needs).
+            if due < math.inf:
+                self.state.advance(due)
+            for owner, key, payload in timers.pop_due(due):
+                self._run_timer(owner, key, payload)
         self.state.advance(watermark)
-        for owner, key, payload in self.state.timers.pop_due(watermark):
-            self._run_timer(owner, key, payload)
         return self._take()
 
     def window_closed(self, profile: str, twid: int) -> list[Evidence]:
-        """A window ended: final tally reports, ``on_window_closed``, then its state goes."""
+        """A window ended: final tally reports, ``on_window_closed``, then its state goes.
+
+        With a ``close_delay`` (some detection decides after waiting for other
+        logs) the close happens once the watermark is ``close_delay`` past the
+        moment the host said the window ended (a timer of the driver's own).
+        """
+        if self.close_delay > 0 and -math.inf < self.watermark < math.inf:
+            due = self.watermark + self.close_delay
+            for owner, key, payload in self.state.timers.schedule(CLOSE_OWNER, (profile, twid), due):
+                self._fire_timer(owner, key, payload)
+            return self._take()
+        self._close_window(profile, twid)
+        return self._take()
+
+    def _close_window(self, profile: str, twid: int) -> None:
         owners = self.state.window_owners(profile, twid)
         for detection in self.detections:
             if detection.id in owners:
@@ -198,7 +229,6 @@ class ModuleDriver:
             self._call(detection, "window_closed", detection.on_window_closed, profile, twid)
         self.state.close_window(profile, twid)
         self.processed["tw_closed"] += 1
-        return self._take()
 
     def finish(self) -> list[Evidence]:
         """End of input: every timer fires, every window closes, detections settle."""
@@ -212,6 +242,9 @@ class ModuleDriver:
 
     # -- internals -------------------------------------------------------------------
     def _run_timer(self, owner: str, key: Any, payload: Any) -> None:
+        if owner == CLOSE_OWNER:
+            self._close_window(*key)
+            return
         detection = self.by_id.get(owner)
         if detection is not None:
             self._call(detection, "timer", detection.on_timer, key, payload)

@@ -6,16 +6,16 @@
 * ``contacts`` (partition): when a profile contacted an IP (earliest and
   latest), for DNS-without-connection;
 * ``layer_two`` (global): which IPs a MAC address used (devices changing IPs,
-  the other IP version of a host) and, once, the local network (the first
-  private CIDR of ``parameters.client_ips``, else the /24 of the first
-  RFC 1918 IPv4 source seen).
+  the other IP version of a host) and the local network (the first
+  private CIDR of ``parameters.client_ips``, else the /24 of the RFC 1918
+  IPv4 source with the earliest flow time: the same in any arrival order).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flowalerts.facts import ConnSeen, ConnSummary, Contact, Fact, LocalNetwork, MacAddress, local_network_of
+from flowalerts.facts import ConnSeen, ConnSummary, Contact, Fact, MacAddress, local_network_candidate
 from flowalerts.knowledge.ips import canonical_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Learner
@@ -74,10 +74,11 @@ class LayerTwo(Learner):
     def learn(self, msg: Message[ConnRecord]) -> Iterable[Fact] | None:
         flow = msg.flow
         facts: list[Fact] = []
-        if self.facts.local_network is None and flow.saddr:
-            network = local_network_of(flow.saddr, self.ctx.config.parameters.client_ips)
+        if flow.starttime < self.facts.local_network_ts and flow.saddr:
+            # An earlier private source than the one the network was learned from.
+            network = local_network_candidate(flow.saddr, self.ctx.config.parameters.client_ips, flow.starttime)
             if network is not None:
-                facts.append(LocalNetwork(cidr=network))
+                facts.append(network)
         if flow.smac and flow.saddr:
             mac = flow.smac.lower()
             ip = canonical_ip(flow.saddr)

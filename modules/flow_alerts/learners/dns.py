@@ -8,14 +8,14 @@
 * DNS servers by traffic heuristic (spec 2.32): a private (RFC 1918, ULA or
   link-local) destination of port-53 DNS that answered ("Detected DNS server
   by traffic heuristic: <ip>" is printed once each);
-* the local network, from private sources.
+* the local network, from private sources (the earliest in flow time wins).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flowalerts.facts import Fact, LocalNetwork, PtrName, Resolution, Server, local_network_of
+from flowalerts.facts import Fact, PtrName, Resolution, Server, local_network_candidate
 from flowalerts.knowledge.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Learner
@@ -40,10 +40,11 @@ class DnsFacts(Learner):
         flow = msg.flow
         ts = flow.starttime
         facts: list[Fact] = []
-        if self.facts.local_network is None and flow.saddr:
-            network = local_network_of(flow.saddr, self.ctx.config.parameters.client_ips)
+        if flow.starttime < self.facts.local_network_ts and flow.saddr:
+            # An earlier private source than the one the network was learned from.
+            network = local_network_candidate(flow.saddr, self.ctx.config.parameters.client_ips, flow.starttime)
             if network is not None:
-                facts.append(LocalNetwork(cidr=network))
+                facts.append(network)
         if flow.dport == 53 and flow.answers and is_private_dns_server_candidate(flow.daddr):
             if not self.facts.is_dns_server(flow.daddr):
                 self.ctx.notify(f"Detected DNS server by traffic heuristic: {flow.daddr}")
