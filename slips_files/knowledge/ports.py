@@ -6,13 +6,17 @@ API used by detectors (keep it stable):
 * ``org_ports(port, proto) -> list[OrgPort]`` rows of ports_used_by_specific_orgs.csv
   matching the port; each has ``org`` (lower-case name) and ``network``
   (an ipaddress network, or None when the row has no IP).
+* ``device_service(port, proto) -> str | None`` the service of a common home
+  or office device on that port (device_ports.csv: Google Cast, AirPlay,
+  Sonos, printers ...); meaningful for hosts of the local network only.
 
 A row without an IP only says the organisation uses that port somewhere; the
 reference treated it as "any host" (spec 5.3 item 21), so detectors should
 also require the destination to belong to the organisation.
 
 Data: ``slips_files/ports_info/services.csv`` (written by
-``scripts/build_services_csv.py``) and ``ports_used_by_specific_orgs.csv``.
+``scripts/build_services_csv.py``), ``ports_used_by_specific_orgs.csv`` and
+``device_ports.csv`` (our own list, ``port,proto,service,devices``).
 Malformed rows are skipped and counted in ``bad_rows``.
 """
 
@@ -62,6 +66,7 @@ class PortRegistry:
     def __init__(self) -> None:
         self._services: dict[tuple[int, str], str] = {}
         self._org_ports: dict[tuple[int, str], list[OrgPort]] = {}
+        self._device_ports: dict[tuple[int, str], str] = {}
         self.bad_rows = 0
 
     @classmethod
@@ -70,7 +75,8 @@ class PortRegistry:
 
     @classmethod
     def load_default(cls) -> PortRegistry:
-        return cls.load_files(DATA_DIR / "services.csv", DATA_DIR / "ports_used_by_specific_orgs.csv")
+        return cls.load_files(DATA_DIR / "services.csv", DATA_DIR / "ports_used_by_specific_orgs.csv",
+                              device_ports=DATA_DIR / "device_ports.csv")
 
     @classmethod
     def load_files(
@@ -78,12 +84,15 @@ class PortRegistry:
         services: str | pathlib.Path | None = None,
         org_ports: str | pathlib.Path | None = None,
         notify=None,
+        device_ports: str | pathlib.Path | None = None,
     ) -> PortRegistry:
         registry = cls()
         if services is not None:
             registry.bad_rows += registry._load_services(_read_lines(services, notify))
         if org_ports is not None:
             registry.bad_rows += registry._load_org_ports(_read_lines(org_ports, notify))
+        if device_ports is not None:
+            registry.bad_rows += registry._load_device_ports(_read_lines(device_ports, notify))
         if registry.bad_rows and notify is not None:
             notify(f"ports: skipped {registry.bad_rows} malformed row(s)")
         return registry
@@ -126,6 +135,26 @@ class PortRegistry:
                 if entry not in rows:
                     rows.append(entry)
         return bad
+
+    def _load_device_ports(self, lines: list[str]) -> int:
+        bad = 0
+        for row in csv.reader(line for line in lines if line.strip() and not line.lstrip().startswith("#")):
+            if len(row) < 3:
+                bad += 1
+                continue
+            if row[0].strip().lower() == "port" and row[1].strip().lower() == "proto":
+                continue  # the header
+            port, proto, name = _port(row[0]), _proto(row[1]), row[2].strip()
+            if port is None or proto is None or not name:
+                bad += 1
+                continue
+            self._device_ports.setdefault((port, proto), name)
+        return bad
+
+    def device_service(self, port: int, proto: str) -> str | None:
+        if not isinstance(proto, str):
+            return None
+        return self._device_ports.get((port, proto.lower()))
 
     def service(self, port: int, proto: str) -> str | None:
         if not isinstance(proto, str):
