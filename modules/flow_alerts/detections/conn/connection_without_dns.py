@@ -1,68 +1,116 @@
-"""Connections without a DNS resolution (spec 2.3, seed).
+"""Connections without a DNS resolution (seed "Connections without DNS
+resolution"; spec 2.3).
 
-A connection to a public address that no host resolved within
-``connection_without_dns_lookback`` seconds (24 h) of flow time before it, or
-within ``connection_without_dns_grace`` seconds after it (Zeek logs the query
-and the connection it enables close together, in either order). The DNS
-learner records the final A/AAAA answers of every query, so CNAME chains are
-already covered. Decisions are pending until the flow-time watermark passes
-ts + grace, and are settled at end of input.
+A connection to a public address that no host resolved (an A/AAAA answer in
+dns.log, CNAME chains included) within ``lookback`` seconds (24 h) of flow
+time before it, or ``grace`` seconds (30) after it: software that reaches an
+IP it did not look up (hard-coded C2, scanners, some malware) is slightly
+suspicious. Informational.
 
-Exempt destinations: private, loopback, reserved, link-local, multicast and
-broadcast (``is_ignored_ip``); learned DHCP servers and DoH servers;
-``client_ips`` (an IP or a CIDR); addresses of a well-known organisation
-(Google, Microsoft, Apple, Facebook, Twitter: by IP range/ASN, or by the SNI,
-rDNS or resolved domains seen for the IP); addresses whose resolved domains
-are whitelisted. Flows whose service is dns or icmp are skipped.
+Order: Zeek logs a DNS answer when it is seen, and a connection when it ends,
+with the time it started; the answer can also be logged just after the
+connection starts. So a connection without a known resolution is decided
+when the watermark passes its start + ``grace`` (a flow-time timer): every
+record starting before then has arrived, and the answer is the same in any
+arrival order within the allowed lateness. A resolution counts whoever made
+it (the reference does the same).
 
-Live mode only: nothing during the first ``live_warmup_minutes`` of wall
-clock, and confidence 0.1 instead of 0.8 during the first 5 hours.
-One evidence per (profile, window, destination). The destination is set as
-victim so whitelisting by destination works (spec 5, item 45).
+Exceptions (seed), and why:
+
+* destinations that never need DNS: private, loopback, link-local,
+  multicast, reserved (255.255.255.255 included);
+* Zeek's service ``dns`` or ``icmp``: the resolver itself, pings;
+* learned DHCP servers and DNS-over-HTTPS servers (their names are resolved
+  inside TLS, invisible to dns.log), and ``parameters.client_ips``;
+* well-known organisations (Google, Microsoft, Apple, Facebook, Twitter) by
+  IP range/ASN, or by the SNI, rDNS or any name resolved earlier for the IP:
+  their apps resolve through DoH or keep addresses for a long time;
+* addresses, or names resolved earlier for them, whitelisted for alerts to
+  the destination in the local whitelist;
+* live mode: nothing during the first ``live_warmup_minutes`` (30) of wall
+  clock (connections resolved before Flowalerts started), and confidence 0.1
+  instead of 0.8 during the first ``live_low_confidence_hours`` (5).
+
+Without dns.log in the folder the detection still runs, as Slips does: Zeek
+writes no dns.log when it saw no DNS at all, and then no connection had one.
+
+Repeated: one evidence per (profile, window, destination), reported at the
+first decided connection and updated at window close with the count, the
+ports and every uid. It stays INFO (context, never alert weight); its
+confidence grows with the count (``scale_with_count``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-import msgspec
-
-from flowalerts.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, src_ip
-from flowalerts.knowledge.ips import is_ignored_ip, is_ip, parse_ip
+from flowalerts.config import SectionConfig
+from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.messages import Message
+from flowalerts.modules.flow_alerts.detection import Detection, Tally
+from flowalerts.modules.flow_alerts.learners.dhcp import DhcpFacts
+from flowalerts.modules.flow_alerts.learners.dns import DnsFacts
+from flowalerts.modules.flow_alerts.learners.tls import TlsFacts
+from flowalerts.modules.flow_alerts.shared.conn_flows import NO_DNS_NEEDED, IpInfo, ip_info, repeat_level, top
 from flowalerts.records import ConnRecord
-from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
 
 SKIPPED_SERVICES = frozenset({"dns", "icmp"})
-LIVE_LOW_CONFIDENCE_SECONDS = 5 * 3600.0
-LOW_CONFIDENCE = 0.1
+LIVE_LOW_CONFIDENCE = 0.1
+# Entries of the per-address verdict memo (cleared when full).
+MEMO_SIZE = 65536
 
 
-class PendingConn(msgspec.Struct, kw_only=True, gc=False, array_like=True):
-    profile: str
-    twid: int
-    starttime: float
-    uid: str
-    saddr: str
-    sport: int
-    daddr: str
-    dport: int
-    proto: str
+class ConnectionWithoutDnsConfig(SectionConfig):
+    lookback: float = 86400.0  # seconds of flow time before the connection
+    grace: float = 30.0  # seconds after the connection's start
+    live_warmup_minutes: float = 30.0  # live mode: nothing at all during this much wall clock
+    live_low_confidence_hours: float = 5.0  # live mode: confidence 0.1 during this much wall clock
+
+    slips_keys = {
+        "connection_without_dns_lookback": "lookback",
+        "connection_without_dns_grace": "grace",
+        "live_warmup_minutes": "live_warmup_minutes",
+    }
 
 
-class ConnectionWithoutDns(Detector):
-    """A connection to a public IP nobody resolved around that time."""
+class ConnectionWithoutDnsDetails(Details):
+    connections: int
+    dports: list[int]  # up to 32
+    lookback: float
+    grace: float
 
+
+CONNECTION_WITHOUT_DNS = EvidenceKind(
+    "CONNECTION_WITHOUT_DNS",
+    ThreatLevel.INFO,
+    confidence=0.8,
+    details=ConnectionWithoutDnsDetails,
+    category="Anomaly.Connection",
+    summary="a connection to a public IP nobody resolved within 24 h before or 30 s after; not well-known "
+    "orgs, DHCP/DoH servers; one per destination",
+)
+
+
+def _note(tally: Tally, dport: int) -> None:
+    ports = tally.extra.setdefault("dports", set())
+    if len(ports) < 64:
+        ports.add(dport)
+
+
+class ConnectionWithoutDns(Detection):
+    """A connection to a public IP that nobody resolved around that time."""
+
+    id = "connection_without_dns"
     channels = ("new_flow",)
-    evidence_types = (EvidenceType.CONNECTION_WITHOUT_DNS,)
-    threat_level = ThreatLevel.INFO
-    confidence = 0.8
+    Config = ConnectionWithoutDnsConfig
+    evidence = (CONNECTION_WITHOUT_DNS,)
+    needs = (DnsFacts, TlsFacts, DhcpFacts)
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.pending = self.state.table("conn_without_dns_pending")
-        # (profile, twid, daddr) already pending or reported.
-        self.seen = self.state.table("conn_without_dns_seen")
+    def __init__(self, ctx, config=None) -> None:
+        super().__init__(ctx, config)
+        # Constants of this run (not state): when live mode started, the
+        # client networks, and a memo of per-address verdicts that depend
+        # only on configuration and shipped knowledge.
         self.started = ctx.wall_clock() if ctx.live else 0.0
         self.client_nets = []
         for entry in ctx.config.parameters.client_ips:
@@ -70,96 +118,105 @@ class ConnectionWithoutDns(Detector):
                 self.client_nets.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 continue
+        self._static_memo: dict[str, bool] = {}
 
-    def handle(self, msg: Message[ConnRecord]) -> Result:
+    def window_close_delay(self) -> float:
+        return self.config.grace
+
+    def handle(self, msg: Message[ConnRecord]) -> None:
         flow = msg.flow
-        if not (is_ip(flow.saddr) and is_ip(flow.daddr)):
-            return None
+        destination = ip_info(flow.daddr)
+        if destination is None or destination.flags & NO_DNS_NEEDED or msg.late:
+            return
+        if flow.appproto and SKIPPED_SERVICES.intersection(flow.appproto.lower().split(",")):
+            return
         if self.ctx.live and self._live_elapsed() < self.config.live_warmup_minutes * 60:
-            return None
-        if SKIPPED_SERVICES.intersection(flow.appproto.lower().split(",")):
-            return None
-        daddr = flow.daddr
-        if not daddr or is_ignored_ip(daddr):
-            return None
-        key = (msg.profile, msg.twid, daddr)
-        if self.seen.get(key) is not None:
-            return None
-        # The resolution check is a dict lookup; the exemptions cost more.
-        if self._resolved(daddr, flow.starttime) or self._exempt(daddr):
-            return None
-        expires = flow.starttime + self.ctx.config.parameters.width + 3600.0
-        self.seen.set(key, True, expires)
-        uid_key = flow.uid or f"{flow.saddr}-{flow.sport}-{daddr}-{flow.starttime}"
-        self.pending.set(
-            uid_key,
-            PendingConn(profile=msg.profile, twid=msg.twid, starttime=flow.starttime, uid=flow.uid,
-                        saddr=flow.saddr, sport=flow.sport, daddr=daddr, dport=flow.dport, proto=flow.proto),
-            flow.starttime + self.config.connection_without_dns_grace + 3600.0,
-        )
-        return None
+            return
+        # Cheapest first: a table lookup, then a memo of per-address verdicts.
+        # What traffic may still teach (names, servers) is checked when deciding.
+        if self._resolved(destination.canonical, flow.starttime) or self._static_exempt(destination):
+            return
+        if ip_info(flow.saddr) is None:
+            return
+        key = flow.uid or (flow.saddr, flow.sport, flow.daddr, flow.starttime)
+        self.schedule(key, flow.starttime + self.config.grace, msg)
 
-    def on_watermark(self, watermark: float) -> Result:
-        return self._settle(watermark)
+    def on_timer(self, key: object, msg: Message[ConnRecord]) -> None:
+        flow = msg.flow
+        destination = ip_info(flow.daddr)
+        if self._resolved(destination.canonical, flow.starttime) or self._learned_exempt(destination.canonical):
+            return
+        dport = flow.dport
+        self.tally(msg, destination.canonical, 1, update=lambda tally: _note(tally, dport))
 
-    def finish(self) -> Result:
-        return self._settle(float("inf"))
-
-    # -- checks ----------------------------------------------------------------
+    # -- checks -----------------------------------------------------------------
     def _live_elapsed(self) -> float:
         return self.ctx.wall_clock() - self.started
 
-    def _exempt(self, daddr: str) -> bool:
+    def _resolved(self, ip: str, ts: float) -> bool:
+        names = self.facts.names_of_ip(ip)
+        if names is None:
+            return False
+        # Resolved by anyone between lookback before and grace after the start.
+        return names.last_ts >= ts - self.config.lookback and names.first_ts <= ts + self.config.grace
+
+    def _static_exempt(self, destination: IpInfo) -> bool:
+        """client_ips, well-known organisation by IP range or ASN, whitelisted
+        IP: answers that depend only on configuration and shipped data, kept
+        in a bounded memo (the ASN lookup costs about a millisecond)."""
+        ip = destination.canonical
+        memo = self._static_memo
+        verdict = memo.get(ip)
+        if verdict is None:
+            address = ipaddress.ip_address(ip)
+            verdict = (
+                any(address.version == net.version and address in net for net in self.client_nets)
+                or self.knowledge.orgs.org_of_ip(ip) is not None
+                or self.knowledge.whitelist.is_whitelisted_alert(ip, "ip", "dst")
+            )
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[ip] = verdict
+        return verdict
+
+    def _learned_exempt(self, ip: str) -> bool:
+        """What the traffic taught about the address: DHCP or DoH server, or an
+        SNI, rDNS or earlier resolved name of a well-known organisation or
+        whitelisted."""
         facts = self.facts
-        if facts.is_dhcp_server(daddr) or facts.is_doh_server(daddr):
-            return True
-        ip = parse_ip(daddr)
-        if any(ip is not None and ip.version == net.version and ip in net for net in self.client_nets):
+        if facts.is_dhcp_server(ip) or facts.is_doh_server(ip):
             return True
         orgs = self.knowledge.orgs
-        if orgs.org_of_ip(daddr):
-            return True
-        names = [n for n in (facts.sni_of(daddr), facts.rdns_of(daddr)) if n]
-        domains = facts.domains_of_ip(daddr)
+        names = [name for name in (facts.sni_of(ip), facts.ptr_of(ip)) if name]
+        domains = facts.domains_of_ip(ip)
         if any(orgs.org_of_domain(name) for name in (*names, *domains)):
             return True
         whitelist = self.knowledge.whitelist
-        return any(whitelist.domain_whitelisted(domain) for domain in domains)
+        return any(whitelist.is_whitelisted_alert(domain, "domain", "dst") for domain in domains)
 
-    def _resolved(self, daddr: str, ts: float) -> bool:
-        resolution = self.facts.resolution_of(daddr)
-        if resolution is None:
-            return False
-        # last_ts is the newest resolution: one after the connection also
-        # counts (the grace period), one older than the lookback does not.
-        return resolution.last_ts >= ts - self.config.connection_without_dns_lookback
-
-    def _settle(self, watermark: float) -> list[Evidence]:
-        grace = self.config.connection_without_dns_grace
-        due = [(k, e) for k, e in self.pending.items() if e.starttime + grace <= watermark]
-        out: list[Evidence] = []
-        for key, entry in sorted(due, key=lambda item: item[1].starttime):
-            self.pending.delete(key)
-            if self._resolved(entry.daddr, entry.starttime) or self._exempt(entry.daddr):
-                continue
-            confidence = self.confidence
-            if self.ctx.live and self._live_elapsed() < LIVE_LOW_CONFIDENCE_SECONDS:
-                confidence = LOW_CONFIDENCE
-            out.append(
-                make_evidence(
-                    EvidenceType.CONNECTION_WITHOUT_DNS,
-                    description=f"{entry.saddr} connected to {entry.daddr} port {entry.dport}/{entry.proto} "
-                    f"with no DNS resolution of that address seen",
-                    attacker=src_ip(entry.saddr),
-                    victim=dst_ip(entry.daddr),
-                    threat_level=self.threat_level,
-                    confidence=confidence,
-                    profile=entry.profile,
-                    twid=entry.twid,
-                    timestamp=entry.starttime,
-                    uids=[entry.uid],
-                    src_port=entry.sport,
-                    dst_port=entry.dport,
-                )
-            )
-        return out
+    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
+        level, confidence = repeat_level(CONNECTION_WITHOUT_DNS, tally.count)
+        if self.ctx.live and self._live_elapsed() < self.config.live_low_confidence_hours * 3600:
+            confidence = LIVE_LOW_CONFIDENCE
+        dports = top(tally.extra.get("dports", set()))
+        self.report(
+            CONNECTION_WITHOUT_DNS,
+            profile=profile,
+            twid=twid,
+            ts=tally.first_ts,
+            attacker=src_ip(profile),
+            victim=dst_ip(key),
+            uids=tally.uids,
+            threat_level=level,
+            confidence=confidence,
+            details=ConnectionWithoutDnsDetails(connections=tally.count, dports=dports,
+                                                lookback=self.config.lookback, grace=self.config.grace),
+            description=(
+                f"{tally.count} connection(s) from {profile} to {key} (ports {', '.join(map(str, dports))}) "
+                "with no DNS resolution of that address seen"
+            ),
+            dst_port=dports[0] if len(dports) == 1 else None,
+            count=tally.count,
+            occurrences=tally.count,
+            evidence_id=self.tally_id(CONNECTION_WITHOUT_DNS, profile, twid, key),
+        )

@@ -1,109 +1,191 @@
-"""Large data uploads (spec 2.6, 2.7, seed).
+"""Large data uploads (seed "Data Upload"; spec 2.6, 2.7).
 
-* One connection that sent >= ``single_flow_upload_threshold`` MB (10^6 bytes).
-* Per time window, the bytes a profile sent to one destination *in that
-  window* reaching ``data_exfiltration_threshold`` MB (default 100, as the
-  seed says). Reported as soon as the sum crosses the threshold (not at
-  window close, so the evidence is timely and carries the crossing flow's
-  time), once per (source, destination, window). When the crossing flow is
-  itself a single-flow upload already reported, the window evidence is not
-  repeated.
+A profile that sent a lot of data to one destination, as exfiltration does:
 
-Destinations that are multicast, link-local or reserved are ignored (we do
-not learn a gateway, so the reference's gateway exemption is not applied).
-Each detection is a linked pair: the source (INFO, its own profile) and the
-destination (HIGH, profile of the destination).
+* in one connection: at least ``single_flow_threshold_mb`` MB (100; MB =
+  10^6 bytes), or
+* in one time window: at least ``window_threshold_mb`` MB (100, as the seed
+  says) summed over that window's connections to one destination. Only the
+  window's own connections count (the reference summed every window of the
+  profile and re-reported the same bytes at each close: spec 5.2 item 14).
+
+Each finding is a linked pair (``rel_id``): the uploader (INFO, its own
+profile) and the receiver (HIGH, the destination's profile).
+
+Order: Zeek writes a connection when it ends, so a long upload arrives after
+the short connections of its window (issue 12: two 60 MB uploads, the second
+a 4,200 s connection written after window 1's other records). Windows stay
+open for the allowed lateness of ``flowalerts.clock``, so it still counts in
+its window. A connection arriving after its window was settled is counted by
+the host; if it alone is a single-flow upload it is reported on its own
+(with its own id, not as an update of the settled evidence).
+
+Exceptions, and why:
+
+* destinations that are multicast, link-local, reserved or unspecified:
+  streams and discovery, not uploads to a host (the reference also skips the
+  gateway, which a Zeek folder does not tell us).
+
+Repeated: one pair per (profile, window, destination), reported when the
+window sum or one connection crosses its threshold and updated at window
+close with the final bytes, connections and uids. The receiver's level and
+the confidence grow with the bytes over the window threshold
+(``scale_with_count``: x4 the threshold is one level more), and it weighs as
+one evidence per single-flow upload in it (at least one).
+
+Memory: a window keeps one integer per (profile, destination); flows and
+uids are kept only once the destination's sum passes 1% of the window
+threshold, so ``flows``/``uids`` are the connections from then on (the
+earlier ones carried under 1% of the bytes), ``bytes`` is the whole sum.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 
-from flowalerts.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, link, src_ip
-from flowalerts.knowledge.ips import is_ip, parse_ip
+from flowalerts.config import SectionConfig
+from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.messages import Message
+from flowalerts.modules.flow_alerts.detection import Detection, Tally
+from flowalerts.modules.flow_alerts.shared.conn_flows import UPLOAD_IGNORED, ip_info, repeat_level
 from flowalerts.records import ConnRecord
-from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
 
 MB = 1_000_000
-MAX_UIDS = 50
-# Uids are kept for a destination once its window sum passes this share of
-# the threshold; the evidence lists the flows that brought it over.
-CANDIDATE_SHARE = 0.05
-# Marks a (source, destination, window) already reported.
-REPORTED = -1
+# A destination's flows and uids are kept once its window sum passes this
+# share of the window threshold.
+CANDIDATE_SHARE = 0.01
+NEVER = sys.maxsize
 
 
-@functools.lru_cache(maxsize=65536)
-def ignored_for_upload(ip_text: str) -> bool:
-    ip = parse_ip(ip_text)
-    return ip is None or ip.is_multicast or ip.is_link_local or ip.is_reserved or ip.is_unspecified
+class DataUploadConfig(SectionConfig):
+    window_threshold_mb: float = 100.0  # MB to one destination in one time window
+    single_flow_threshold_mb: float = 100.0  # MB in one connection
+
+    slips_keys = {
+        "data_exfiltration_threshold": "window_threshold_mb",
+        "single_flow_upload_threshold": "single_flow_threshold_mb",
+    }
 
 
-class DataUpload(Detector):
+class DataUploadDetails(Details):
+    bytes: int  # sent to the destination in this window
+    flows: int  # connections counted (see the module doc)
+    largest_flow_bytes: int
+    single_flow_uploads: int  # connections at or above the single-flow threshold
+    window_threshold_mb: float
+    single_flow_threshold_mb: float
+
+
+DATA_UPLOAD = EvidenceKind(
+    "DATA_UPLOAD",
+    ThreatLevel.HIGH,  # the receiver; the uploader's half of the pair is INFO
+    confidence=0.6,
+    details=DataUploadDetails,
+    category="Information.DataExfiltration",
+    summary=">= 100 MB sent to one IP in one connection or in one window; a linked pair (uploader INFO, "
+    "receiver HIGH); one per destination",
+)
+
+
+class DataUpload(Detection):
     """Large uploads in one connection or to one destination in a window."""
 
+    id = "data_upload"
     channels = ("new_flow",)
-    evidence_types = (EvidenceType.DATA_UPLOAD,)
-    confidence = 0.6
+    Config = DataUploadConfig
+    evidence = (DATA_UPLOAD,)
 
-    def handle(self, msg: Message[ConnRecord]) -> Result:
+    def handle(self, msg: Message[ConnRecord]) -> None:
         flow = msg.flow
-        if not (is_ip(flow.saddr) and is_ip(flow.daddr)):
-            return None
-        if flow.sbytes <= 0 or not flow.daddr or ignored_for_upload(flow.daddr):
-            return None
-        out: list[Evidence] = []
-        single = flow.sbytes >= self.config.single_flow_upload_threshold * MB
-        if single:
-            out += self._pair(msg, flow.sbytes, [flow.uid], "in one connection")
-        # Per window: destination -> bytes so far (or REPORTED). Most pairs
-        # never come near the threshold, so only an int is kept per pair and
-        # the uids are kept only for destinations past CANDIDATE_SHARE of it.
-        sums = self.state.window("data_upload", msg.profile, msg.twid)
-        daddr = sys.intern(flow.daddr)
-        total = sums.get(daddr, 0)
-        if total == REPORTED:
-            return out
-        total += flow.sbytes
-        threshold = self.config.data_exfiltration_threshold * MB
-        if total >= threshold * CANDIDATE_SHARE and flow.uid:
-            uids = self.state.window("data_upload_uids", msg.profile, msg.twid).setdefault(daddr, [])
-            uids.append(flow.uid)
-            del uids[:-MAX_UIDS]
-        if total >= threshold:
-            sums[daddr] = REPORTED
-            if not (single and total == flow.sbytes):
-                uids = self.state.window("data_upload_uids", msg.profile, msg.twid).get(daddr, [flow.uid])
-                out += self._pair(msg, total, uids, "in this time window")
-        else:
-            sums[daddr] = total
-        return out
+        sent = flow.sbytes
+        if sent <= 0:
+            return
+        daddr = flow.daddr
+        destination = ip_info(daddr)
+        if destination is None or destination.flags & UPLOAD_IGNORED:
+            return
+        config = self.config
+        single = sent >= config.single_flow_threshold_mb * MB
+        if msg.late:
+            if single:
+                self._report_late(msg, destination.canonical)
+            return
+        window_threshold = config.window_threshold_mb * MB
+        # One int per destination; the destination string is interned (it
+        # recurs in many windows and profiles).
+        sums = self.window(msg)
+        key = sys.intern(destination.canonical)
+        total = sums.get(key, 0) + sent
+        sums[key] = total
+        if total < window_threshold * CANDIDATE_SHARE and not single:
+            return
+        tally = self.tally(msg, key, NEVER, update=lambda entry: _add(entry, total, sent, single))
+        if not tally.reported and (single or total >= window_threshold):
+            tally.uids.sort()
+            self.report_tally(msg.profile, msg.twid, key, tally)
+            tally.reported = tally.count
 
-    def _pair(self, msg: Message[ConnRecord], sent: int, uids: list[str], scope: str) -> list[Evidence]:
+    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
+        extra = tally.extra
+        self._report_pair(profile, twid, key, tally.first_ts, tally.uids, extra["bytes"], tally.count,
+                          extra["largest"], extra.get("singles", 0),
+                          ids=(self.tally_id(DATA_UPLOAD, profile, twid, key),
+                               self.tally_id(DATA_UPLOAD, profile, twid, ("received", key))))
+
+    def _report_late(self, msg: Message[ConnRecord], daddr: str) -> None:
         flow = msg.flow
-        text = f"{sent / MB:.2f} MB uploaded from {flow.saddr} to {flow.daddr} {scope}"
-        source = make_evidence(
-            EvidenceType.DATA_UPLOAD,
-            description=f"Large data upload: {text}",
-            attacker=src_ip(flow.saddr),
+        self._report_pair(msg.profile, msg.twid, daddr, flow.starttime, [flow.uid], flow.sbytes, 1, flow.sbytes, 1,
+                          ids=("", ""))
+
+    def _report_pair(self, profile: str, twid: int, daddr: str, ts: float, uids: list[str], sent: int, flows: int,
+                     largest: int, singles: int, ids: tuple[str, str]) -> None:
+        if ip_info(profile) is None:
+            return  # a source that is not an address (hosts that do not check them)
+        config = self.config
+        ratio_base = max(1, round(config.window_threshold_mb))
+        level, confidence = repeat_level(DATA_UPLOAD, int(sent // MB), ratio_base)
+        details = DataUploadDetails(bytes=sent, flows=flows, largest_flow_bytes=largest, single_flow_uploads=singles,
+                                    window_threshold_mb=config.window_threshold_mb,
+                                    single_flow_threshold_mb=config.single_flow_threshold_mb)
+        text = f"{sent / MB:.2f} MB sent from {profile} to {daddr} in {flows} connection(s) in this time window"
+        uploader = self.report(
+            DATA_UPLOAD,
+            profile=profile,
+            twid=twid,
+            ts=ts,
+            attacker=src_ip(profile),
+            uids=uids,
             threat_level=ThreatLevel.INFO,
-            confidence=self.confidence,
-            profile=msg.profile,
-            twid=msg.twid,
-            timestamp=flow.starttime,
-            uids=uids,
+            confidence=confidence,
+            details=details,
+            description=f"large data upload: {text}",
+            count=flows,
+            evidence_id=ids[0],
+            send=False,
         )
-        destination = make_evidence(
-            EvidenceType.DATA_UPLOAD,
-            description=f"Large data upload received: {text}",
-            attacker=dst_ip(flow.daddr),
-            threat_level=ThreatLevel.HIGH,
-            confidence=self.confidence,
-            profile=flow.daddr,
-            twid=msg.twid,
-            timestamp=flow.starttime,
+        receiver = self.report(
+            DATA_UPLOAD,
+            profile=daddr,
+            twid=twid,
+            ts=ts,
+            attacker=dst_ip(daddr),
             uids=uids,
+            threat_level=level,
+            confidence=confidence,
+            details=details,
+            description=f"large data upload received: {text}",
+            count=flows,
+            occurrences=max(1, singles),
+            evidence_id=ids[1],
+            send=False,
         )
-        return link(source, destination)
+        self.report_linked(uploader, receiver)
+
+
+def _add(tally: Tally, total: int, sent: int, single: bool) -> None:
+    extra = tally.extra
+    extra["bytes"] = max(extra.get("bytes", 0), total)
+    if sent > extra.get("largest", 0):
+        extra["largest"] = sent
+    if single:
+        extra["singles"] = extra.get("singles", 0) + 1

@@ -1,96 +1,225 @@
-"""Private addresses outside the local network, conn.log path (spec 2.31).
+"""Private addresses outside the local network, conn.log path (seed
+"Connection to private IPs outside the current local network"; spec 2.31).
 
-The local network is learned once by the conn learner: the first private CIDR
-in ``parameters.client_ips``, else the /24 of the first RFC 1918 IPv4 source
-seen (our documented choice; the reference uses the whole RFC 1918 block).
+The local network comes from the learners (``layer_two``, ``dns_facts``):
+the first private CIDR of ``parameters.client_ips``, else the /24 of the
+RFC 1918 IPv4 source with the earliest flow time. A private IPv4 endpoint
+outside it is either forged or a route the network should not have:
 
-Only IPv4 flows between two private addresses, or from a public source to a
-private destination, are checked. A private source outside the network is
-LOW (unlikely, likely forged); a private destination outside it is HIGH.
-DNS over 53/udp belongs to the dns.log path; learned DNS servers on port 53
-never alert. One evidence per (profile, window, side, address, port).
+* a private *source* outside it: LOW (unlikely, probably spoofed), owned by
+  that source's profile, victim the destination;
+* a private *destination* outside it: HIGH, owned by the destination's
+  profile (it is the odd host), victim the source.
+
+Only IPv4 flows whose two ends are unicast hosts (not 0.0.0.0,
+255.255.255.255, loopback or multicast), and where both ends are private or
+the source is public and the destination private, are checked (as Slips).
+
+Order: a learned local network is final once the watermark passed the record
+it was learned from (no earlier record can still arrive). Until then (the
+first ``allowed_lateness`` of a capture) flows are kept per (window, source,
+destination) and judged when it is final (a flow-time timer), so the evidence
+is the same in any arrival order within the allowed lateness.
+
+Exceptions, and why:
+
+* DNS over UDP port 53: handled by the dns.log path (spec 2.32);
+* learned DNS servers on port 53 (TCP DNS): a resolver outside the local
+  network is a configuration, not an attack (seed);
+* IPv6: a /24 says nothing about IPv6 prefixes.
+
+Repeated: one evidence per (record's profile, window, side, outside address,
+other address), i.e. per pair and side, reported at the first judged
+connection and updated at window close with the count, the ports and every
+uid; threat level and confidence grow with the count (``scale_with_count``)
+and it weighs as ``count`` evidence for alerts.
 """
 
 from __future__ import annotations
 
-from flowalerts.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
-from flowalerts.knowledge.ips import is_rfc1918_or_ula, is_unicast_ipv4
+import math
+
+import msgspec
+
+from flowalerts.evidence import Details, Evidence, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.messages import Message
+from flowalerts.modules.flow_alerts.detection import Detection, Tally
+from flowalerts.modules.flow_alerts.learners.conn import LayerTwo
+from flowalerts.modules.flow_alerts.learners.dns import DnsFacts
+from flowalerts.modules.flow_alerts.shared.conn_flows import (
+    PRIVATE,
+    UNICAST_V4,
+    IpInfo,
+    ip_info,
+    repeat_level,
+    top,
+)
 from flowalerts.records import ConnRecord
-from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
 
 DNS_PORT = 53
+SETTLE = "settle"  # the timer key
+MAX_PENDING = 100_000  # (window, source, destination) entries waiting
+PENDING_SECONDS = 7 * 86400.0  # how long they may wait for a local network
 
 
-class DifferentLocalnet(Detector):
+class DifferentLocalnetDetails(Details):
+    side: str  # "source" or "destination": which end is outside the local network
+    outside: str  # that address
+    local_network: str
+    connections: int
+    dports: list[int]  # up to 32
+    protos: list[str]
+
+
+DIFFERENT_LOCALNET = EvidenceKind(
+    "DIFFERENT_LOCALNET",
+    ThreatLevel.HIGH,  # a private destination outside the network; LOW for a private source outside it
+    confidence=1.0,
+    details=DifferentLocalnetDetails,
+    category="Recon.Scanning",
+    summary="a private IPv4 outside the learned local network: destination HIGH, source LOW; not DNS; "
+    "one per pair and side",
+)
+
+
+class Pending(msgspec.Struct, gc=False):
+    """Flows of one (window, source, destination) waiting for the local network."""
+
+    msg: Message[ConnRecord]  # the first one (its profile and window)
+    tally: Tally
+
+
+def _merge(tally: Tally, counted: Tally, first_uid: str) -> None:
+    """``tally`` just counted ``counted``'s first flow (``first_uid``): add the others."""
+    tally.count += counted.count - 1
+    rest = counted.uids[1:] if counted.uids and counted.uids[0] == first_uid else counted.uids
+    tally.uids.extend(rest[: max(0, Evidence.MAX_UIDS - len(tally.uids))])
+    tally.first_ts = min(tally.first_ts, counted.first_ts)
+    tally.last_ts = max(tally.last_ts, counted.last_ts)
+    extra = tally.extra
+    ports = extra.setdefault("dports", set())
+    ports.update(list(counted.extra.get("dports", ()))[: max(0, 64 - len(ports))])
+    extra.setdefault("protos", set()).update(counted.extra.get("protos", ()))
+
+
+def _note(tally: Tally, dport: int, proto: str) -> None:
+    extra = tally.extra
+    ports = extra.setdefault("dports", set())
+    if len(ports) < 64:
+        ports.add(dport)
+    extra.setdefault("protos", set()).add(proto)
+
+
+class DifferentLocalnet(Detection):
     """A private IPv4 endpoint that is not in the learned local network."""
 
+    id = "different_localnet"
     channels = ("new_flow",)
-    evidence_types = (EvidenceType.DIFFERENT_LOCALNET,)
-    confidence = 1.0
+    evidence = (DIFFERENT_LOCALNET,)
+    needs = (LayerTwo, DnsFacts)
 
-    def handle(self, msg: Message[ConnRecord]) -> Result:
+    def handle(self, msg: Message[ConnRecord]) -> None:
         flow = msg.flow
+        dport = flow.dport
         proto = flow.proto.lower()
-        if flow.dport == DNS_PORT and proto == "udp":
-            return None
+        if dport == DNS_PORT and proto == "udp":
+            return
         # Cheapest tests first: most flows go to public destinations.
-        dst_private = is_rfc1918_or_ula(flow.daddr)
-        if not dst_private:
-            return None
-        localnet = self.facts.local_network
-        if localnet is None:
-            return None
-        if not (is_unicast_ipv4(flow.saddr) and is_unicast_ipv4(flow.daddr)):
-            return None
-        src_private = is_rfc1918_or_ula(flow.saddr)
-        out = []
-        seen = None
-        for side, ip, private in (("src", flow.saddr, src_private), ("dst", flow.daddr, dst_private)):
-            if not private or self.facts.in_local_network(ip):
-                continue
-            if flow.dport == DNS_PORT and self.facts.is_dns_server(ip):
-                continue
-            if seen is None:
-                seen = self.state.window("different_localnet", msg.profile, msg.twid)
-            key = (side, ip, flow.dport)
-            if key in seen:
-                continue
-            seen[key] = True
-            out.append(self._evidence(msg, side, localnet))
-        return out
+        destination = ip_info(flow.daddr)
+        if destination is None or not destination.flags & PRIVATE or not destination.flags & UNICAST_V4:
+            return
+        source = ip_info(flow.saddr)
+        if source is None or not source.flags & UNICAST_V4:
+            return
+        facts = self.facts
+        if facts.local_network is not None and self.watermark >= facts.local_network_ts:
+            waiting = self.pending(SETTLE)
+            if waiting is not None and waiting != facts.local_network_ts:
+                # Flows still wait for a network learned from dns.log: judge them next.
+                self.schedule(SETTLE, facts.local_network_ts, facts.local_network_ts)
+            self._judge(msg, source, destination, lambda tally: _note(tally, dport, proto or "unknown"))
+            return
+        if msg.late:
+            self.ctx.late_window_use(self.id)
+            return
+        # The local network is not final yet: keep the flow for the settle timer.
+        self.window(msg)  # (its window dict exists while the window is open)
+        key = (msg.profile, msg.twid, source.canonical, destination.canonical)
+        table = self.table("pending", MAX_PENDING)
+        entry = table.get(key)
+        if entry is None:
+            entry = Pending(msg=msg, tally=Tally())
+        entry.tally.add(flow.uid, flow.starttime)
+        _note(entry.tally, dport, proto or "unknown")
+        table.set(key, entry, flow.starttime + PENDING_SECONDS)
+        due = facts.local_network_ts if facts.local_network is not None else math.inf
+        if self.pending(SETTLE) != due:
+            self.schedule(SETTLE, due, due)
 
-    def _evidence(self, msg: Message[ConnRecord], side: str, localnet: object):
-        flow = msg.flow
-        port = f"{flow.dport}/{flow.proto}"
-        if side == "src":
-            return make_evidence(
-                EvidenceType.DIFFERENT_LOCALNET,
-                description=f"Traffic from private address {flow.saddr}, which is outside the local network "
-                f"{localnet}, to {flow.daddr} port {port}",
-                attacker=src_ip(flow.saddr),
-                victim=dst_ip(flow.daddr),
-                threat_level=ThreatLevel.LOW,
-                confidence=self.confidence,
-                profile=flow.saddr,
-                twid=msg.twid,
-                timestamp=flow.starttime,
-                uids=[flow.uid],
-                src_port=flow.sport,
-                dst_port=flow.dport,
-            )
-        return make_evidence(
-            EvidenceType.DIFFERENT_LOCALNET,
-            description=f"Traffic from {flow.saddr} to private address {flow.daddr}, which is outside the local "
-            f"network {localnet}, port {port}",
-            attacker=dst_ip(flow.daddr),
-            victim=src_ip(flow.saddr),
-            threat_level=ThreatLevel.HIGH,
-            confidence=self.confidence,
-            profile=flow.daddr,
-            twid=msg.twid,
-            timestamp=flow.starttime,
-            uids=[flow.uid],
-            src_port=flow.sport,
-            dst_port=flow.dport,
+    def on_timer(self, key: object, payload: object) -> None:
+        # The local network is final (or the input ended): judge what waited.
+        facts = self.facts
+        table = self.table("pending", MAX_PENDING)
+        for pending_key, entry in sorted(table.items(), key=lambda item: item[0]):
+            table.delete(pending_key)
+            if facts.local_network is None:
+                continue
+            profile, twid, source, destination = pending_key
+            counted = entry.tally
+            if self.window_of(profile, twid) is not None:
+                # Its window is still open: join (or start) the window's tallies.
+                first_uid = entry.msg.flow.uid
+                self._judge(entry.msg, ip_info(source), ip_info(destination),
+                            lambda tally, counted=counted, first_uid=first_uid: _merge(tally, counted, first_uid))
+                continue
+            for side_key in self._outside(ip_info(source), ip_info(destination), entry.msg.flow.dport):
+                counted.uids.sort()
+                self.report_tally(profile, twid, side_key, counted)
+
+    def _judge(self, msg: Message[ConnRecord], source: IpInfo, destination: IpInfo, update) -> None:
+        for side_key in self._outside(source, destination, msg.flow.dport):
+            self.tally(msg, side_key, 1, update=update)
+
+    def _outside(self, source: IpInfo, destination: IpInfo, dport: int) -> list[tuple[str, str, str]]:
+        facts = self.facts
+        found = []
+        for side, end, other in (("source", source, destination), ("destination", destination, source)):
+            if not end.flags & PRIVATE or facts.in_local_network(end.canonical):
+                continue
+            if dport == DNS_PORT and facts.is_dns_server(end.canonical):
+                continue
+            found.append((side, end.canonical, other.canonical))
+        return found
+
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str, str], tally: Tally) -> None:
+        side, outside, other = key
+        base = ThreatLevel.LOW if side == "source" else ThreatLevel.HIGH
+        level, confidence = repeat_level(DIFFERENT_LOCALNET, tally.count, base=base)
+        dports = top(tally.extra.get("dports", set()))
+        protos = sorted(tally.extra.get("protos", set()))
+        network = str(self.facts.local_network)
+        if side == "source":
+            attacker, victim = src_ip(outside), dst_ip(other)
+            text = f"from private address {outside}, outside the local network {network}, to {other}"
+        else:
+            attacker, victim = dst_ip(outside), src_ip(other)
+            text = f"from {other} to private address {outside}, outside the local network {network}"
+        self.report(
+            DIFFERENT_LOCALNET,
+            profile=outside,
+            twid=twid,
+            ts=tally.first_ts,
+            attacker=attacker,
+            victim=victim,
+            uids=tally.uids,
+            threat_level=level,
+            confidence=confidence,
+            details=DifferentLocalnetDetails(side=side, outside=outside, local_network=network,
+                                             connections=tally.count, dports=dports, protos=protos),
+            description=f"{tally.count} connection(s) {text} (ports {', '.join(map(str, dports))}) in this time window",
+            dst_port=dports[0] if len(dports) == 1 else None,
+            proto=protos[0] if len(protos) == 1 else None,
+            count=tally.count,
+            occurrences=tally.count,
+            evidence_id=self.tally_id(DIFFERENT_LOCALNET, profile, twid, key),
         )

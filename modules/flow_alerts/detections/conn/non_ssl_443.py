@@ -1,145 +1,174 @@
-"""Non-SSL established connections on port 443 (spec 2.29, seed).
+"""Non-SSL connections on port 443 (seed "Non-SSL connections on port 443";
+spec 2.29).
 
-A candidate is an established TCP flow to port 443 that carried bytes and
-whose Zeek service does not include ``ssl`` (a composite service such as
-``ssl,http`` contains ssl, so it counts as SSL, unlike the reference).
+An established TCP connection to port 443 that carried data and on which Zeek
+found no TLS (its ``service`` does not name ``ssl``; a composite such as
+``ssl,http`` counts as TLS): something uses the HTTPS port to get through
+firewalls without speaking TLS (tunnels, C2 over raw TCP).
 
-Zeek sometimes labels one connection of a pair as SSL and another, minutes
-apart, as not: so a candidate is dropped when any SSL was seen between the
-same two hosts within ``non_ssl_443_window`` seconds (300) of its flow time,
-before or after. SSL sightings come from conn.log (service has ssl) and from
-ssl.log. Decisions wait until the flow-time watermark passes ts + window,
-and are settled at end of input. One evidence per (profile, window,
-destination).
+Zeek sometimes recognises TLS on one connection between two hosts and not on
+another a moment later, so a candidate is dropped when any TLS was seen
+between the same two hosts (conn.log with an ssl service, or ssl.log, on port
+443) within ``window`` seconds (300) of its start, before or after. The
+decision waits (a flow-time timer) until the watermark passes the
+candidate's start + ``window``: every record starting before then has
+arrived, so the answer is the same in any arrival order within the allowed
+lateness. TLS sightings are kept per pair in buckets of ``window`` seconds
+(earliest and latest time each), so the check is exact and bounded.
+
+Exceptions, and why:
+
+* no handshake seen (``conn_state`` OTH, or a TCP history without an
+  originator SYN ``S``): the capture started mid-stream, after the TLS
+  handshake, so Zeek could not recognise TLS (issue 13: on one real capture
+  every such evidence was a mid-stream connection to a CDN);
+* not established, or no payload (0 bytes both ways): nothing spoke on it.
+
+Repeated: one evidence per (profile, window, destination), reported at the
+first decided connection and updated at window close with the count, the
+services Zeek saw and every uid; threat level and confidence grow with the
+count (``scale_with_count``), and it weighs as ``count`` evidence for alerts.
 """
 
 from __future__ import annotations
 
-import bisect
+import math
 
-import msgspec
-
-from flowalerts.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, src_ip
-from flowalerts.knowledge.ips import is_ip
+from flowalerts.config import SectionConfig
+from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.messages import Message
+from flowalerts.modules.flow_alerts.detection import Detection, Tally
+from flowalerts.modules.flow_alerts.shared.conn_flows import handshake_seen, ip_info, repeat_level, ssl_service
 from flowalerts.records import ConnRecord, SslRecord
-from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
 
 HTTPS_PORT = 443
-MAX_SIGHTINGS = 64
 
 
-class PendingNonSsl(msgspec.Struct, kw_only=True, gc=False, array_like=True):
-    profile: str
-    twid: int
-    starttime: float
-    uid: str
-    saddr: str
-    sport: int
-    daddr: str
-    dport: int
-    appproto: str
+class NonSsl443Config(SectionConfig):
+    window: float = 300.0  # seconds either side in which TLS between the same hosts clears a candidate
+
+    slips_keys = {"non_ssl_443_window": "window"}
 
 
-def _is_ssl(appproto: str) -> bool:
-    return "ssl" in appproto.lower().split(",")
+class NonSsl443Details(Details):
+    connections: int
+    services: list[str]  # Zeek's service values of the connections ("" when none)
+    window: float
+    bytes: int  # payload bytes, both directions, of all the connections
 
 
-class NonSsl443(Detector):
-    """Established non-SSL traffic to port 443 with no SSL nearby in time."""
+NON_SSL_PORT_443_CONNECTION = EvidenceKind(
+    "NON_SSL_PORT_443_CONNECTION",
+    ThreatLevel.MEDIUM,
+    confidence=0.8,
+    details=NonSsl443Details,
+    category="Suspicious.Traffic",
+    summary="established TCP to port 443 with payload, handshake seen, no TLS and no TLS between the same hosts "
+    "within 300 s; one per destination",
+)
 
+
+def _note(tally: Tally, service: str, payload: int) -> None:
+    extra = tally.extra
+    services = extra.setdefault("services", set())
+    if len(services) < 16:
+        services.add(service)
+    extra["bytes"] = extra.get("bytes", 0) + payload
+
+
+class NonSsl443(Detection):
+    """Established non-TLS traffic to port 443 with no TLS nearby in time."""
+
+    id = "non_ssl_443"
     channels = ("new_flow", "new_ssl")
-    evidence_types = (EvidenceType.NON_SSL_PORT_443_CONNECTION,)
-    threat_level = ThreatLevel.MEDIUM
-    confidence = 0.8
+    Config = NonSsl443Config
+    evidence = (NON_SSL_PORT_443_CONNECTION,)
+    logs = ("conn",)
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        # (saddr, daddr) -> sorted flow times of SSL sightings.
-        self.sightings = self.state.table("non_ssl_443_sightings")
-        # uid -> PendingNonSsl
-        self.pending = self.state.table("non_ssl_443_pending")
-        # (profile, twid, daddr) already reported. A flow-time table, not a
-        # window dict: a late decision must not recreate a closed window.
-        self.reported = self.state.table("non_ssl_443_reported")
+    def window_close_delay(self) -> float:
+        return self.config.window
 
-    @property
-    def window(self) -> float:
-        return self.config.non_ssl_443_window
-
-    def handle(self, msg: Message[ConnRecord | SslRecord]) -> Result:
+    def handle(self, msg: Message[ConnRecord | SslRecord]) -> None:
         flow = msg.flow
+        if flow.dport != HTTPS_PORT:
+            return
         if isinstance(flow, SslRecord):
             self._sighting(flow.saddr, flow.daddr, flow.starttime)
-            return None
-        if not (is_ip(flow.saddr) and is_ip(flow.daddr)):
-            return None
-        if _is_ssl(flow.appproto):
+            return
+        if ssl_service(flow.appproto):
             self._sighting(flow.saddr, flow.daddr, flow.starttime)
-            return None
+            return
         if (
-            flow.dport != HTTPS_PORT
+            msg.late
             or flow.proto.lower() != "tcp"
-            or not flow.is_established
             or flow.sbytes + flow.dbytes <= 0
+            or not flow.is_established
+            or not handshake_seen(flow)
+            or ip_info(flow.saddr) is None
+            or ip_info(flow.daddr) is None
         ):
-            return None
-        key = flow.uid or f"{flow.saddr}-{flow.sport}-{flow.daddr}-{flow.starttime}"
-        entry = PendingNonSsl(profile=msg.profile, twid=msg.twid, starttime=flow.starttime, uid=flow.uid,
-                              saddr=flow.saddr, sport=flow.sport, daddr=flow.daddr, dport=flow.dport,
-                              appproto=flow.appproto)
-        self.pending.set(key, entry, flow.starttime + 2 * self.window + 3600.0)
-        return None
+            return
+        key = flow.uid or (flow.saddr, flow.sport, flow.daddr, flow.starttime)
+        self.schedule(key, flow.starttime + self.config.window, msg)
 
-    def on_watermark(self, watermark: float) -> Result:
-        return self._settle(watermark)
+    def on_timer(self, key: object, msg: Message[ConnRecord]) -> None:
+        flow = msg.flow
+        if self._tls_near(flow.saddr, flow.daddr, flow.starttime):
+            return
+        service, payload = flow.appproto, flow.sbytes + flow.dbytes
+        self.tally(msg, ip_info(flow.daddr).canonical, 1, update=lambda tally: _note(tally, service, payload))
 
-    def finish(self) -> Result:
-        return self._settle(float("inf"))
+    # -- TLS sightings: per (source, destination, bucket of `window` seconds), earliest and latest time
+    def _bucket(self, ts: float) -> int:
+        return math.floor(ts / self.config.window)
 
     def _sighting(self, saddr: str, daddr: str, ts: float) -> None:
-        key = (saddr, daddr)
-        times = list(self.sightings.get(key) or ())
-        bisect.insort(times, ts)
-        # Keep the sightings that can still suppress a candidate.
-        newest = times[-1]
-        times = [t for t in times if t >= newest - 2 * self.window][-MAX_SIGHTINGS:]
-        self.sightings.set(key, times, newest + 2 * self.window)
+        window = self.config.window
+        bucket = self._bucket(ts)
+        key = (saddr, daddr, bucket)
+        table = self.table("tls_seen")
+        known = table.get(key)
+        span = (ts, ts) if known is None else (min(known[0], ts), max(known[1], ts))
+        # Kept until no candidate can still need it: candidates of the same
+        # window arrive until it closes (a window width later at most).
+        expires = (bucket + 2) * window + window + self.ctx.config.parameters.width
+        table.set(key, span, expires)
 
-    def _ssl_near(self, saddr: str, daddr: str, ts: float) -> bool:
-        times = self.sightings.get((saddr, daddr))
-        if not times:
-            return False
-        i = bisect.bisect_left(times, ts - self.window)
-        return i < len(times) and times[i] <= ts + self.window
+    def _tls_near(self, saddr: str, daddr: str, ts: float) -> bool:
+        window = self.config.window
+        bucket = self._bucket(ts)
+        table = self.table("tls_seen")
+        before = table.get((saddr, daddr, bucket - 1))
+        if before is not None and before[1] >= ts - window:
+            return True
+        if table.get((saddr, daddr, bucket)) is not None:
+            return True
+        after = table.get((saddr, daddr, bucket + 1))
+        return after is not None and after[0] <= ts + window
 
-    def _settle(self, watermark: float) -> list[Evidence]:
-        due = [(k, e) for k, e in self.pending.items() if e.starttime + self.window <= watermark]
-        out: list[Evidence] = []
-        for key, entry in sorted(due, key=lambda item: item[1].starttime):
-            self.pending.delete(key)
-            if self._ssl_near(entry.saddr, entry.daddr, entry.starttime):
-                continue
-            done = (entry.profile, entry.twid, entry.daddr)
-            if self.reported.get(done) is not None:
-                continue
-            self.reported.set(done, True, entry.starttime + self.ctx.config.parameters.width + 3600.0)
-            service = entry.appproto or "none"
-            out.append(
-                make_evidence(
-                    EvidenceType.NON_SSL_PORT_443_CONNECTION,
-                    description=f"Established connection from {entry.saddr} to {entry.daddr} port 443/tcp "
-                    f"without SSL/TLS (Zeek service: {service})",
-                    attacker=src_ip(entry.saddr),
-                    victim=dst_ip(entry.daddr),
-                    threat_level=self.threat_level,
-                    confidence=self.confidence,
-                    profile=entry.profile,
-                    twid=entry.twid,
-                    timestamp=entry.starttime,
-                    uids=[entry.uid],
-                    src_port=entry.sport,
-                    dst_port=entry.dport,
-                )
-            )
-        return out
+    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
+        level, confidence = repeat_level(NON_SSL_PORT_443_CONNECTION, tally.count)
+        services = sorted(tally.extra.get("services", set()))
+        shown = ", ".join(service or "none" for service in services)
+        self.report(
+            NON_SSL_PORT_443_CONNECTION,
+            profile=profile,
+            twid=twid,
+            ts=tally.first_ts,
+            attacker=src_ip(profile),
+            victim=dst_ip(key),
+            uids=tally.uids,
+            threat_level=level,
+            confidence=confidence,
+            details=NonSsl443Details(connections=tally.count, services=services, window=self.config.window,
+                                     bytes=tally.extra.get("bytes", 0)),
+            description=(
+                f"{tally.count} established connection(s) from {profile} to {key} port 443/tcp without TLS "
+                f"(Zeek service: {shown}) and no TLS between them within {self.config.window:g} s"
+            ),
+            dst_port=HTTPS_PORT,
+            proto="tcp",
+            count=tally.count,
+            occurrences=tally.count,
+            evidence_id=self.tally_id(NON_SSL_PORT_443_CONNECTION, profile, twid, key),
+        )

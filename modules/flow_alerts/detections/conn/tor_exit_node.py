@@ -1,52 +1,97 @@
-"""Connections to Tor exit nodes (spec 2.8).
+"""Connections to Tor exit nodes (seed "Tor Exit Nodes"; spec 2.8).
 
-The destination is in the Tor exit list loaded from the local feed file
-(``threatintelligence.tor_exit_nodes``). Only the destination is checked:
-traffic arriving *from* Tor is not flagged. One evidence per
-(profile, window, exit node).
+The destination is in the Tor exit-node list (``threatintelligence.
+tor_exit_nodes``, refreshed from the Tor project's bulk exit list when
+online). Informational: using Tor is a policy matter, not an attack by itself.
+The exit node is the attacker (DST), the profile's host the victim (SRC), as
+in Slips.
+
+Exceptions, and why:
+
+* only the destination is checked: traffic arriving *from* an exit node is
+  someone using Tor to reach us, which every public service sees.
+
+Repeated: one evidence per (profile, window, exit node), reported at the
+first connection and updated at window close with the count and every uid.
+It stays INFO (context, never alert weight); its confidence is already 1.
 """
 
 from __future__ import annotations
 
-from flowalerts.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
-from flowalerts.knowledge.ips import is_ip
+from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.messages import Message
+from flowalerts.modules.flow_alerts.detection import Detection, Tally
+from flowalerts.modules.flow_alerts.shared.conn_flows import ip_info, repeat_level, top
 from flowalerts.records import ConnRecord
-from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
 
 
-class TorExitNode(Detector):
+class TorExitNodeDetails(Details):
+    connections: int
+    dports: list[int]  # destination ports used (up to 32)
+
+
+TOR_EXIT_NODE = EvidenceKind(
+    "TOR_EXIT_NODE",
+    ThreatLevel.INFO,
+    confidence=1.0,
+    details=TorExitNodeDetails,
+    category="Other.Policy",
+    summary="a connection to a Tor exit node (Tor's exit list); one per exit node",
+)
+
+
+def _note(tally: Tally, dport: int) -> None:
+    ports = tally.extra.setdefault("dports", set())
+    if len(ports) < 64:
+        ports.add(dport)
+
+
+class TorExitNode(Detection):
     """A connection whose destination is a known Tor exit node."""
 
+    id = "tor_exit_node"
     channels = ("new_flow",)
-    evidence_types = (EvidenceType.TOR_EXIT_NODE,)
-    threat_level = ThreatLevel.INFO
-    confidence = 1.0
+    evidence = (TOR_EXIT_NODE,)
 
-    def handle(self, msg: Message[ConnRecord]) -> Result:
+    def handle(self, msg: Message[ConnRecord]) -> None:
+        exits = self.knowledge.feeds.tor_exits
+        if not exits:
+            return
         flow = msg.flow
-        if not (is_ip(flow.saddr) and is_ip(flow.daddr)):
-            return None
-        if not flow.daddr or flow.daddr not in self.knowledge.feeds.tor_exits:
-            return None
-        seen = self.state.window("tor_exit_node", msg.profile, msg.twid)
-        if flow.daddr in seen:
-            return None
-        seen[flow.daddr] = True
-        return [
-            make_evidence(
-                EvidenceType.TOR_EXIT_NODE,
-                description=f"Connection from {flow.saddr} to the Tor exit node {flow.daddr} "
-                f"(port {flow.dport}/{flow.proto})",
-                attacker=dst_ip(flow.daddr),
-                victim=src_ip(flow.saddr),
-                threat_level=self.threat_level,
-                confidence=self.confidence,
-                profile=msg.profile,
-                twid=msg.twid,
-                timestamp=flow.starttime,
-                uids=[flow.uid],
-                src_port=flow.sport,
-                dst_port=flow.dport,
-            )
-        ]
+        daddr = flow.daddr
+        if daddr not in exits:
+            # The list holds canonical addresses; only IPv6 has other spellings.
+            if ":" not in daddr:
+                return
+            info = ip_info(daddr)
+            if info is None or info.canonical not in exits:
+                return
+            daddr = info.canonical
+        if ip_info(flow.saddr) is None:
+            return
+        dport = flow.dport
+        self.tally(msg, daddr, 1, update=lambda tally: _note(tally, dport))
+
+    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
+        level, confidence = repeat_level(TOR_EXIT_NODE, tally.count)
+        dports = top(tally.extra.get("dports", set()))
+        self.report(
+            TOR_EXIT_NODE,
+            profile=profile,
+            twid=twid,
+            ts=tally.first_ts,
+            attacker=dst_ip(key),
+            victim=src_ip(profile),
+            uids=tally.uids,
+            threat_level=level,
+            confidence=confidence,
+            details=TorExitNodeDetails(connections=tally.count, dports=dports),
+            description=(
+                f"{tally.count} connection(s) from {profile} to the Tor exit node {key} "
+                f"(ports {', '.join(map(str, dports))}) in this time window"
+            ),
+            dst_port=dports[0] if len(dports) == 1 else None,
+            count=tally.count,
+            occurrences=tally.count,
+            evidence_id=self.tally_id(TOR_EXIT_NODE, profile, twid, key),
+        )

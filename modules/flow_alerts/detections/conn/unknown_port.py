@@ -1,108 +1,231 @@
-"""Connections to unknown destination ports (spec 2.5, seed).
+"""Connections to unknown destination ports (seed "Connection to unknown
+ports"; spec 2.5).
 
-A port is known when services.csv lists it for the protocol, or when
-ports_used_by_specific_orgs.csv lists it for an organisation the destination
-belongs to: inside the row's network, or (row without network) the
-destination IP, its TLS SNI, rDNS or resolved domains belong to that
-organisation. (No MAC-vendor source is available, so the vendor rule is not
-applied.)
+A connection to a destination port that no known service uses: backdoors and
+C2 often listen on arbitrary ports. A port is known when:
 
-Not reported: ICMP and port 0; sources flagged as port scanners in this
-window (the scan evidence covers them); peer-to-peer traffic, by the
-reference's heuristic but counted per profile and window (UDP to ports above
-30000, once 5 distinct such destinations were seen, or 6+ flows to one).
-At most one evidence per (destination, port, proto) per profile and window.
-HIGH when the connection was established, MEDIUM otherwise.
+* services.csv lists it for the transport;
+* ports_used_by_specific_orgs.csv lists it for an organisation the
+  destination belongs to: inside the row's network, or (row without network)
+  the destination IP, its TLS SNI, rDNS or any name it was resolved from
+  belongs to that organisation (the reference accepted any host for rows
+  without a network: spec 5.3 item 21);
+* the destination is a host of the local network and device_ports.csv lists
+  the port: service ports of common home and office devices (Google Cast
+  8008/8009/8443, AirPlay 7000/7100, Spotify Connect 57621, Sonos 1400,
+  printers 9100/631/515, DIAL ...) are devices doing their job (issue 13).
+
+Level: HIGH when the connection was established, MEDIUM otherwise (seed).
+"Established" needs a handshake Zeek saw: a connection whose capture started
+mid-stream (``conn_state`` OTH, or a TCP history without an originator SYN
+``S``) was never seen being set up, so it gets the not-established level
+(issue 13).
+
+Exceptions, and why:
+
+* ICMP, and port 0 (its own detection);
+* LAN chatter (issue 13): UDP between two hosts of the local network
+  (RFC 1918, ULA or link-local) where both ports are dynamic (49152-65535):
+  two clients' ephemeral sockets (media streaming, game and casting sessions)
+  have no "service" port at all;
+* replies of the local network's discovery protocols (issue 13): UDP between
+  two local hosts *from* SSDP 1900, mDNS 5353, WS-Discovery 3702, LLMNR 5355
+  or NetBIOS 137/138: the destination port is the querier's ephemeral port;
+* peer-to-peer (the reference's heuristic, counted per profile and window
+  instead of globally and forever: spec 5.2 item 22): UDP to ports above
+  30000 when the window has such flows to 5 or more destinations, or 6 or
+  more to one destination. Because this is a property of the whole window,
+  those candidates are decided (and reported) when the window closes, so the
+  result does not depend on the order the flows arrive in.
+
+Not applied (no source for them in a Zeek folder): the reference's MAC
+vendor rule, learned FTP data ports, and the port-scanner flag.
+
+Repeated: one evidence per (profile, window, destination, port, transport),
+reported at the first connection and updated at window close with the count
+and every uid; HIGH if any of its connections was established (with a
+handshake). Threat level and confidence grow with the count
+(``scale_with_count``) and it weighs as ``count`` evidence for alerts.
 """
 
 from __future__ import annotations
 
-from flowalerts.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
-from flowalerts.knowledge.ips import is_ip, parse_ip
+import ipaddress
+
+from flowalerts.config import SectionConfig
+from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.messages import Message
+from flowalerts.modules.flow_alerts.detection import Detection, Tally
+from flowalerts.modules.flow_alerts.learners.dns import DnsFacts
+from flowalerts.modules.flow_alerts.learners.tls import TlsFacts
+from flowalerts.modules.flow_alerts.shared.conn_flows import (
+    DISCOVERY_PORTS,
+    DYNAMIC_PORTS_START,
+    LAN,
+    IpInfo,
+    handshake_seen,
+    ip_info,
+    repeat_level,
+)
 from flowalerts.records import ConnRecord
-from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
 
-P2P_MIN_PORT = 30000
-P2P_DISTINCT_DESTINATIONS = 5
-P2P_FLOWS_TO_ONE = 6
-MAX_P2P_TRACKED = 256
+P2P_KEY = "__p2p__"  # window dict: high-UDP candidates and per-destination counts
 
 
-class UnknownPort(Detector):
-    """A connection to a destination port no known service or org uses."""
+class UnknownPortConfig(SectionConfig):
+    p2p_min_port: int = 30000  # UDP destination ports above this may be peer-to-peer
+    p2p_destinations: int = 5  # this many such destinations in a window: peer-to-peer
+    p2p_flows_to_one: int = 6  # this many such flows to one destination: peer-to-peer
 
+
+class UnknownPortDetails(Details):
+    dport: int
+    proto: str
+    connections: int
+    established: int  # connections established with a handshake Zeek saw
+
+
+UNKNOWN_PORT = EvidenceKind(
+    "UNKNOWN_PORT",
+    ThreatLevel.HIGH,  # established (handshake seen); MEDIUM otherwise
+    confidence=1.0,
+    details=UnknownPortDetails,
+    category="Anomaly.Connection",
+    summary="a connection to a port no known service, org or LAN device uses; HIGH if established with a "
+    "handshake, else MEDIUM; not LAN UDP chatter, discovery replies, P2P; one per (IP, port, proto)",
+)
+
+
+def _note(tally: Tally, established: bool) -> None:
+    if established:
+        tally.extra["established"] = tally.extra.get("established", 0) + 1
+
+
+class UnknownPort(Detection):
+    """A connection to a destination port no known service, org or device uses."""
+
+    id = "unknown_port"
     channels = ("new_flow",)
-    evidence_types = (EvidenceType.UNKNOWN_PORT,)
-    confidence = 1.0
+    Config = UnknownPortConfig
+    evidence = (UNKNOWN_PORT,)
+    needs = (DnsFacts, TlsFacts)
 
-    def handle(self, msg: Message[ConnRecord]) -> Result:
+    def handle(self, msg: Message[ConnRecord]) -> None:
         flow = msg.flow
-        if not (is_ip(flow.saddr) and is_ip(flow.daddr)):
-            return None
-        proto = flow.proto.lower()
-        if not flow.dport or not proto or "icmp" in proto or not flow.daddr:
-            return None
-        scanner = self.state.peek_window("port_scanner", msg.profile, msg.twid)
-        if scanner and scanner.get("flag"):
-            return None
-        if self.knowledge.ports.is_known(flow.dport, proto) or self._org_port(flow.daddr, flow.dport, proto):
-            return None
-        if self._p2p(msg, proto):
-            return None
-        seen = self.state.window("unknown_port", msg.profile, msg.twid)
-        key = (flow.daddr, flow.dport, proto)
-        if key in seen:
-            return None
-        seen[key] = True
-        established = flow.is_established
-        return [
-            make_evidence(
-                EvidenceType.UNKNOWN_PORT,
-                description=f"Connection to unknown destination port {flow.dport}/{proto} on {flow.daddr} "
-                f"from {flow.saddr} ({flow.interpreted_state.lower()})",
-                attacker=src_ip(flow.saddr),
-                victim=dst_ip(flow.daddr),
-                threat_level=ThreatLevel.HIGH if established else ThreatLevel.MEDIUM,
-                confidence=self.confidence,
-                profile=msg.profile,
-                twid=msg.twid,
-                timestamp=flow.starttime,
-                uids=[flow.uid],
-                src_port=flow.sport,
-                dst_port=flow.dport,
-            )
-        ]
+        dport = flow.dport
+        if not dport:
+            return
+        proto = flow.proto
+        if proto != "tcp" and proto != "udp":
+            proto = proto.lower()
+            if not proto or "icmp" in proto:
+                return
+        ports = self.knowledge.ports
+        if ports.is_known(dport, proto):
+            return
+        destination, source = ip_info(flow.daddr), ip_info(flow.saddr)
+        if destination is None or source is None:
+            return
+        if destination.flags & LAN:
+            if ports.device_service(dport, proto):
+                return
+            if proto == "udp" and source.flags & LAN:
+                sport = flow.sport
+                if sport >= DYNAMIC_PORTS_START and dport >= DYNAMIC_PORTS_START:
+                    return
+                if sport in DISCOVERY_PORTS:
+                    return
+        if self._org_port(destination, dport, proto):
+            return
+        established = flow.is_established and handshake_seen(flow)
+        key = (destination.canonical, dport, proto)
+        if proto == "udp" and dport > self.config.p2p_min_port:
+            self._p2p_candidate(msg, key, established)
+            return
+        self.tally(msg, key, 1, update=lambda tally: _note(tally, established))
 
-    def _org_port(self, daddr: str, dport: int, proto: str) -> bool:
+    # -- peer-to-peer: decided when the window closes -------------------------------
+    def _p2p_candidate(self, msg: Message[ConnRecord], key: tuple[str, int, str], established: bool) -> None:
+        if msg.late:
+            self.ctx.late_window_use(self.id)
+            return
+        p2p = self.window(msg).get(P2P_KEY)
+        if p2p is None:
+            p2p = self.window(msg)[P2P_KEY] = {"per_destination": {}, "candidates": {}, "is_p2p": False}
+        if p2p["is_p2p"]:
+            return  # the whole window's high-UDP traffic is peer-to-peer
+        per_destination = p2p["per_destination"]
+        daddr = key[0]
+        per_destination[daddr] = per_destination.get(daddr, 0) + 1
+        if len(per_destination) >= self.config.p2p_destinations:
+            # From now on nothing of this kind can be reported: keep nothing.
+            p2p.update(per_destination={}, candidates={}, is_p2p=True)
+            return
+        tally = p2p["candidates"].get(key)
+        if tally is None:
+            tally = p2p["candidates"][key] = Tally()
+        tally.add(msg.flow.uid, msg.flow.starttime)
+        _note(tally, established)
+
+    def on_window_closed(self, profile: str, twid: int) -> None:
+        window = self.window_of(profile, twid)
+        p2p = window.get(P2P_KEY) if window else None
+        if not p2p or p2p["is_p2p"]:
+            return
+        per_destination = p2p["per_destination"]
+        for key, tally in sorted(p2p["candidates"].items()):
+            if per_destination.get(key[0], 0) >= self.config.p2p_flows_to_one:
+                continue
+            tally.uids.sort()
+            self.report_tally(profile, twid, key, tally)
+
+    # -- organisations ---------------------------------------------------------------
+    def _org_port(self, destination: IpInfo, dport: int, proto: str) -> bool:
         rows = self.knowledge.ports.org_ports(dport, proto)
         if not rows:
             return False
-        ip = parse_ip(daddr)
+        ip = destination.canonical
+        address = ipaddress.ip_address(ip) if any(row.network is not None for row in rows) else None
         orgs = self.knowledge.orgs
         names: list[str] | None = None
         for row in rows:
             if row.network is not None:
-                if ip is not None and ip.version == row.network.version and ip in row.network:
+                if address.version == row.network.version and address in row.network:
                     return True
                 continue
-            if orgs.ip_in_org(daddr, row.org):
+            if orgs.ip_in_org(ip, row.org):
                 return True
             if names is None:
-                names = [n for n in (self.facts.sni_of(daddr), self.facts.rdns_of(daddr)) if n]
-                names += self.facts.domains_of_ip(daddr)
+                facts = self.facts
+                names = [name for name in (facts.sni_of(ip), facts.ptr_of(ip)) if name]
+                names += facts.domains_of_ip(ip)
             if any(orgs.domain_in_org(name, row.org) for name in names):
                 return True
         return False
 
-    def _p2p(self, msg: Message[ConnRecord], proto: str) -> bool:
-        flow = msg.flow
-        if proto != "udp" or flow.dport <= P2P_MIN_PORT:
-            return False
-        counts = self.state.window("p2p", msg.profile, msg.twid)
-        count = counts.get(flow.daddr, 0)
-        if count >= P2P_FLOWS_TO_ONE:
-            return True
-        if count or len(counts) < MAX_P2P_TRACKED:
-            counts[flow.daddr] = count + 1
-        return len(counts) >= P2P_DISTINCT_DESTINATIONS
+    def report_tally(self, profile: str, twid: int, key: tuple[str, int, str], tally: Tally) -> None:
+        daddr, dport, proto = key
+        established = tally.extra.get("established", 0)
+        base = ThreatLevel.HIGH if established else ThreatLevel.MEDIUM
+        level, confidence = repeat_level(UNKNOWN_PORT, tally.count, base=base)
+        self.report(
+            UNKNOWN_PORT,
+            profile=profile,
+            twid=twid,
+            ts=tally.first_ts,
+            attacker=src_ip(profile),
+            victim=dst_ip(daddr),
+            uids=tally.uids,
+            threat_level=level,
+            confidence=confidence,
+            details=UnknownPortDetails(dport=dport, proto=proto, connections=tally.count, established=established),
+            description=(
+                f"{tally.count} connection(s) from {profile} to unknown destination port {dport}/{proto} on "
+                f"{daddr} in this time window ({established} of them established)"
+            ),
+            dst_port=dport,
+            proto=proto,
+            count=tally.count,
+            occurrences=tally.count,
+            evidence_id=self.tally_id(UNKNOWN_PORT, profile, twid, key),
+        )
