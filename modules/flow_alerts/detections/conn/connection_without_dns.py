@@ -85,7 +85,7 @@ CONNECTION_WITHOUT_DNS = EvidenceKind(
     ThreatLevel.INFO,
     confidence=0.8,
     details=ConnectionWithoutDnsDetails,
-    category="Anomaly.Connection",
+    category="Other.Uncategorized",
     summary="a connection to a public IP nobody resolved within 24 h before or 30 s after; not well-known "
     "orgs, DHCP/DoH servers; one per destination",
 )

@@ -81,7 +81,7 @@ DATA_UPLOAD = EvidenceKind(
     ThreatLevel.HIGH,  # the receiver; the uploader's half of the pair is INFO
     confidence=0.6,
     details=DataUploadDetails,
-    category="Information.DataExfiltration",
+    category="Information.DataLeak",
     summary=">= 100 MB sent to one IP in one connection or in one window; a linked pair (uploader INFO, "
     "receiver HIGH); one per destination",
 )

@@ -47,7 +47,7 @@ DEVICE_CHANGING_IP = EvidenceKind(
     ThreatLevel.MEDIUM,
     confidence=0.8,
     details=DeviceChangingIpDetails,
-    category="Attempt.Exploit",
+    category="Fraud.Masquerade",
     summary="a MAC first seen with one private IPv4 now sourcing traffic from another; once per (MAC, IP)",
 )
 

@@ -62,7 +62,7 @@ NON_SSL_PORT_443_CONNECTION = EvidenceKind(
     ThreatLevel.MEDIUM,
     confidence=0.8,
     details=NonSsl443Details,
-    category="Suspicious.Traffic",
+    category="Other.Uncategorized",
     summary="established TCP to port 443 with payload, handshake seen, no TLS and no TLS between the same hosts "
     "within 300 s; one per destination",
 )

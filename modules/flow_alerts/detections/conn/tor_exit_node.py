@@ -35,7 +35,7 @@ TOR_EXIT_NODE = EvidenceKind(
     ThreatLevel.INFO,
     confidence=1.0,
     details=TorExitNodeDetails,
-    category="Other.Policy",
+    category="Other.Uncategorized",
     summary="a connection to a Tor exit node (Tor's exit list); one per exit node",
 )
 

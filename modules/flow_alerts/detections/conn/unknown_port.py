@@ -90,7 +90,7 @@ UNKNOWN_PORT = EvidenceKind(
     ThreatLevel.HIGH,  # established (handshake seen); MEDIUM otherwise
     confidence=1.0,
     details=UnknownPortDetails,
-    category="Anomaly.Connection",
+    category="Other.Uncategorized",
     summary="a connection to a port no known service, org or LAN device uses; HIGH if established with a "
     "handshake, else MEDIUM; not LAN UDP chatter, discovery replies, P2P; one per (IP, port, proto)",
 )
