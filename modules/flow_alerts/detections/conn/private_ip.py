@@ -65,6 +65,12 @@ def _note(tally: Tally, dport: int, proto: str) -> None:
     extra.setdefault("protos", set()).add(proto)
 
 
+def _where(dports: list[int], protos: list[str]) -> str:
+    ported = [port for port in dports if port]
+    text = "/".join(protos)
+    return f"{text}, ports {', '.join(map(str, ported))}" if ported else text
+
+
 class ConnectionToPrivateIp(Detection):
     """A private source connecting to a private destination."""
 
@@ -108,7 +114,7 @@ class ConnectionToPrivateIp(Detection):
             details=PrivateIpDetails(connections=tally.count, dports=dports, protos=protos),
             description=(
                 f"{tally.count} connection(s) from private address {profile} to private address {key} "
-                f"({'/'.join(protos)}, ports {', '.join(map(str, dports))}) in this time window"
+                f"({_where(dports, protos)}) in this time window"
             ),
             dst_port=dports[0] if len(dports) == 1 and dports[0] else None,
             proto=protos[0] if len(protos) == 1 and protos[0] in PORTED else None,

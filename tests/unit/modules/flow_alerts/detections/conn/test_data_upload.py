@@ -132,3 +132,9 @@ def test_small_flows_keep_no_uids_until_the_destination_is_a_candidate():
                                          for i in range(200)])
     window = harness.driver.state.peek_window("data_upload", CLIENT, 1)
     assert "__tallies__" not in window and len(window) == 50 and set(window.values()) == {4000}
+
+
+def test_single_flow_threshold_from_the_slips_key():
+    cfg = config(flow_alerts={"single_flow_upload_threshold": 20})
+    assert run(upload("Cup", 25), cfg=cfg) == [(DST, "high", 0.6, ["Cup"], d(25, singles=1, single=20.0))]
+    assert run(upload("Cup", 19), cfg=cfg) == []
