@@ -4,8 +4,9 @@
   (canonical form, version, private / LAN / multicast / ... flags), computed
   once per distinct address and kept in one bounded cache, so a record's
   addresses are parsed at most once whatever the number of detections;
-* ``handshake_seen(flow)``: whether Zeek saw the connection being set up
-  (issue 13: "established" and "no SSL" need a handshake Zeek saw);
+* ``start_seen(flow)``: whether Zeek saw the connection start (issue 13:
+  "established" and "no SSL" need a handshake Zeek saw, "no DNS" a
+  connection that began inside the capture);
 * ``ssl_service(appproto)``: Zeek found TLS on the connection;
 * ``repeat_level(kind, count, threshold)``: threat level and confidence of an
   evidence that stands for ``count`` occurrences.
@@ -34,6 +35,7 @@ NO_DNS_NEEDED = 16  # multicast, private (Python's broad sense), link-local, loo
 UPLOAD_IGNORED = 32  # multicast, link-local, reserved, unspecified
 UNICAST_V4 = 64  # IPv4, not 0.0.0.0, 255.255.255.255, loopback or multicast
 LOOPBACK = 128
+BROADCAST = 256  # 255.255.255.255
 
 _RFC1918 = (
     ipaddress.ip_network("10.0.0.0/8"),
@@ -76,6 +78,8 @@ def ip_info(text: str) -> IpInfo | None:
         flags |= UPLOAD_IGNORED
     if ip.version == 4 and not (ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip == _BROADCAST):
         flags |= UNICAST_V4
+    if ip == _BROADCAST:
+        flags |= BROADCAST
     return IpInfo(canonical=str(ip), version=ip.version, flags=flags)
 
 
@@ -94,20 +98,41 @@ DISCOVERY_PORTS = frozenset({1900, 5353, 3702, 5355, 137, 138})
 # -- connection state ---------------------------------------------------------------------
 
 
-def handshake_seen(flow: ConnRecord) -> bool:
-    """Zeek saw the connection being set up.
+def to_whole_segment(source: IpInfo, destination: IpInfo) -> bool:
+    """Sent to every host of the segment, not to one host: multicast, the
+    limited broadcast 255.255.255.255, or the x.y.z.255 broadcast of the
+    source's own /24 (the usual size of a LAN; a heuristic)."""
+    if destination.flags & (MULTICAST | BROADCAST):
+        return True
+    if destination.version != 4 or source.version != 4 or not destination.canonical.endswith(".255"):
+        return False
+    return source.canonical.rpartition(".")[0] == destination.canonical.rpartition(".")[0]
 
-    Not when ``conn_state`` is OTH (Zeek saw neither a SYN nor the end of a
-    setup: the capture started mid-stream), nor for TCP whose ``history``
-    has no originator SYN (``S``): e.g. ``DTaT`` or a flipped ``^h...``.
-    UDP has no handshake; a flow without a ``history`` (other sensors) is
-    judged by its state alone.
+
+# Zeek states that say it saw the originator's SYN (an attempt), and states
+# that say it never did (the capture started mid-stream).
+ATTEMPT_STATES = frozenset({"S0", "REJ", "SH", "RSTOS0"})
+MIDSTREAM_STATES = frozenset({"OTH", "SHR", "RSTRH"})
+
+
+def start_seen(flow: ConnRecord) -> bool:
+    """Zeek saw the connection start (the originator's SYN for TCP).
+
+    Not when ``conn_state`` says it never did (OTH: midstream traffic; SHR,
+    RSTRH: only the responder's SYN-ACK), nor for TCP whose ``history`` has
+    no originator SYN (``S``) and whose state is not an attempt Zeek saw
+    (S0, REJ, SH, RSTOS0): e.g. ``DTaT``, ``Aa`` or a flipped ``^aAdfF``, which
+    Zeek may still call S1 or SF. Such a connection began before the capture
+    (issue 13): Zeek saw neither its handshake nor what preceded it (its DNS
+    answer, its TLS handshake). UDP has no handshake; a flow without a
+    ``history`` (other sensors) is judged by its state alone.
     """
-    if flow.state == "OTH":
+    state = flow.state
+    if state in MIDSTREAM_STATES:
         return False
     history = flow.history
     if history and flow.proto.lower() == "tcp":
-        return "S" in history
+        return "S" in history or state in ATTEMPT_STATES
     return True
 
 

@@ -18,7 +18,16 @@ it (the reference does the same).
 Exceptions (seed), and why:
 
 * destinations that never need DNS: private, loopback, link-local,
-  multicast, reserved (255.255.255.255 included);
+  multicast, reserved (255.255.255.255 included), and the x.y.z.255
+  broadcast of the source's own /24 even when that network is public (the
+  seed exempts broadcasts "only if private" because it cannot tell a public
+  broadcast address; the source's segment tells it: on test10, Dropbox,
+  Syncthing and Spotify LAN discovery broadcasts of a university network);
+* connections Zeek saw mid-stream (``conn_state`` OTH, or a TCP history
+  without an originator SYN): they started before the capture, and so did
+  their DNS resolution, if any (issue 13's mid-stream class; the seed's live
+  warm-up has the same reason; on test10 these are 8 connections to Amazon,
+  GitHub, Cloudflare and Fastly);
 * Zeek's service ``dns`` or ``icmp``: the resolver itself, pings;
 * learned DHCP servers and DNS-over-HTTPS servers (their names are resolved
   inside TLS, invisible to dns.log), and ``parameters.client_ips``;
@@ -51,7 +60,15 @@ from flowalerts.modules.flow_alerts.detection import Detection, Tally
 from flowalerts.modules.flow_alerts.learners.dhcp import DhcpFacts
 from flowalerts.modules.flow_alerts.learners.dns import DnsFacts
 from flowalerts.modules.flow_alerts.learners.tls import TlsFacts
-from flowalerts.modules.flow_alerts.shared.conn_flows import NO_DNS_NEEDED, IpInfo, ip_info, repeat_level, top
+from flowalerts.modules.flow_alerts.shared.conn_flows import (
+    NO_DNS_NEEDED,
+    IpInfo,
+    ip_info,
+    repeat_level,
+    start_seen,
+    to_whole_segment,
+    top,
+)
 from flowalerts.records import ConnRecord
 
 SKIPPED_SERVICES = frozenset({"dns", "icmp"})
@@ -86,8 +103,8 @@ CONNECTION_WITHOUT_DNS = EvidenceKind(
     confidence=0.8,
     details=ConnectionWithoutDnsDetails,
     category="Other.Uncategorized",
-    summary="a connection to a public IP nobody resolved within 24 h before or 30 s after; not well-known "
-    "orgs, DHCP/DoH servers; one per destination",
+    summary="a connection (handshake seen) to a public IP nobody resolved within 24 h before or 30 s after; "
+    "not well-known orgs, DHCP/DoH servers, segment broadcasts; one per destination",
 )
 
 
@@ -130,13 +147,16 @@ class ConnectionWithoutDns(Detection):
             return
         if flow.appproto and SKIPPED_SERVICES.intersection(flow.appproto.lower().split(",")):
             return
+        if not start_seen(flow):
+            return  # started before the capture: so did its DNS answer, if any
         if self.ctx.live and self._live_elapsed() < self.config.live_warmup_minutes * 60:
             return
         # Cheapest first: a table lookup, then a memo of per-address verdicts.
         # What traffic may still teach (names, servers) is checked when deciding.
         if self._resolved(destination.canonical, flow.starttime) or self._static_exempt(destination):
             return
-        if ip_info(flow.saddr) is None:
+        source = ip_info(flow.saddr)
+        if source is None or to_whole_segment(source, destination):
             return
         key = flow.uid or (flow.saddr, flow.sport, flow.daddr, flow.starttime)
         self.schedule(key, flow.starttime + self.config.grace, msg)

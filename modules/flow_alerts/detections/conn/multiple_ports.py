@@ -40,9 +40,9 @@ from flowalerts.modules.flow_alerts.shared.conn_flows import (
     LOOPBACK,
     MULTICAST,
     UPLOAD_IGNORED,
-    handshake_seen,
     ip_info,
     repeat_level,
+    start_seen,
     top,
 )
 from flowalerts.records import ConnRecord
@@ -104,7 +104,7 @@ class MultiplePorts(Detection):
         if flow.appproto or flow.proto.lower() != "tcp" or not flow.is_established:
             return
         dport = flow.dport
-        if self.knowledge.ports.is_known(dport, "tcp") or not handshake_seen(flow):
+        if self.knowledge.ports.is_known(dport, "tcp") or not start_seen(flow):
             return
         destination = ip_info(flow.daddr)
         if destination is None or destination.flags & (MULTICAST | UPLOAD_IGNORED | LOOPBACK):

@@ -38,7 +38,7 @@ from flowalerts.config import SectionConfig
 from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
-from flowalerts.modules.flow_alerts.shared.conn_flows import handshake_seen, ip_info, repeat_level, ssl_service
+from flowalerts.modules.flow_alerts.shared.conn_flows import ip_info, repeat_level, ssl_service, start_seen
 from flowalerts.records import ConnRecord, SslRecord
 
 HTTPS_PORT = 443
@@ -103,7 +103,7 @@ class NonSsl443(Detection):
             or flow.proto.lower() != "tcp"
             or flow.sbytes + flow.dbytes <= 0
             or not flow.is_established
-            or not handshake_seen(flow)
+            or not start_seen(flow)
             or ip_info(flow.saddr) is None
             or ip_info(flow.daddr) is None
         ):

@@ -18,7 +18,10 @@ Exceptions (seed), and why:
   the gateway", which a Zeek folder does not tell; the protocol's own ports
   say it without depending on when dhcp.log's records arrive;
 * DHCPv6 (546/547): the same for IPv6, where the server often answers from
-  another address of the same device.
+  another address of the same device;
+* announcements to the whole segment (issue 13, LAN chatter): multicast, or
+  the x.y.z.255 broadcast of the source's /24 (on test9: NetBIOS name and
+  datagram broadcasts to 10.0.2.255): no host is being connected to.
 
 Repeated: one evidence per (profile, window, destination), reported at the
 first connection and updated at window close with the count, the ports and
@@ -31,7 +34,7 @@ from __future__ import annotations
 from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
-from flowalerts.modules.flow_alerts.shared.conn_flows import PRIVATE, ip_info, repeat_level, top
+from flowalerts.modules.flow_alerts.shared.conn_flows import PRIVATE, ip_info, repeat_level, to_whole_segment, top
 from flowalerts.records import ConnRecord
 
 DNS_PORT = 53
@@ -52,7 +55,7 @@ CONNECTION_TO_PRIVATE_IP = EvidenceKind(
     confidence=1.0,
     details=PrivateIpDetails,
     category="Recon.Scanning",
-    summary="a private (RFC 1918/ULA) host connecting to another; not DNS, DHCP (67<->68), DHCPv6; "
+    summary="a private (RFC 1918/ULA) host connecting to another; not DNS, DHCP (67<->68), DHCPv6, broadcasts; "
     "one per destination",
 )
 
@@ -84,7 +87,7 @@ class ConnectionToPrivateIp(Detection):
         if destination is None or not destination.flags & PRIVATE:
             return
         source = ip_info(flow.saddr)
-        if source is None or not source.flags & PRIVATE:
+        if source is None or not source.flags & PRIVATE or to_whole_segment(source, destination):
             return
         proto = flow.proto.lower()
         dport = flow.dport

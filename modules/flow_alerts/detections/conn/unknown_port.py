@@ -31,6 +31,11 @@ Exceptions, and why:
 * replies of the local network's discovery protocols (issue 13): UDP between
   two local hosts *from* SSDP 1900, mDNS 5353, WS-Discovery 3702, LLMNR 5355
   or NetBIOS 137/138: the destination port is the querier's ephemeral port;
+* announcements to the whole segment (issue 13, LAN chatter): multicast, the
+  limited broadcast 255.255.255.255, or the x.y.z.255 broadcast of the
+  source's own /24. No host is being connected to; on test10 these are
+  Dropbox LAN sync (17500), Syncthing (21027) and MikroTik neighbour
+  discovery (5678) broadcasts from a university network (public addresses);
 * peer-to-peer (the reference's heuristic, counted per profile and window
   instead of globally and forever: spec 5.2 item 22): UDP to ports above
   30000 when the window has such flows to 5 or more destinations, or 6 or
@@ -63,9 +68,10 @@ from flowalerts.modules.flow_alerts.shared.conn_flows import (
     DYNAMIC_PORTS_START,
     LAN,
     IpInfo,
-    handshake_seen,
     ip_info,
     repeat_level,
+    start_seen,
+    to_whole_segment,
 )
 from flowalerts.records import ConnRecord
 
@@ -92,7 +98,7 @@ UNKNOWN_PORT = EvidenceKind(
     details=UnknownPortDetails,
     category="Other.Uncategorized",
     summary="a connection to a port no known service, org or LAN device uses; HIGH if established with a "
-    "handshake, else MEDIUM; not LAN UDP chatter, discovery replies, P2P; one per (IP, port, proto)",
+    "handshake, else MEDIUM; not LAN UDP chatter, discovery replies, broadcasts, P2P; one per (IP, port, proto)",
 )
 
 
@@ -135,9 +141,9 @@ class UnknownPort(Detection):
                     return
                 if sport in DISCOVERY_PORTS:
                     return
-        if self._org_port(destination, dport, proto):
+        if to_whole_segment(source, destination) or self._org_port(destination, dport, proto):
             return
-        established = flow.is_established and handshake_seen(flow)
+        established = flow.is_established and start_seen(flow)
         key = (destination.canonical, dport, proto)
         if proto == "udp" and dport > self.config.p2p_min_port:
             self._p2p_candidate(msg, key, established)

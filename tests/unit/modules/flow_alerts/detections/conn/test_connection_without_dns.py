@@ -87,10 +87,26 @@ def test_positive_shape():
         ([resolution(T0 - 87000, "cdn.apple.com"), conn()], None),
         ([resolution(T0 - 87000, "www.example.org"), conn()], None),
         ([conn(daddr="203.0.113.9")], None),  # whitelisted IP
+        # Broadcast of the source's own /24, even of a public network (test10: LAN sync announcements).
+        ([conn(saddr="147.32.83.55", daddr="147.32.83.255", sport=17500, dport=17500, proto="udp")], None),
+        # Mid-stream (issue 13): started before the capture, and so did its DNS answer.
+        ([conn(state="OTH", history="Aa", dport=443)], None),
+        ([conn(state="S1", history="DdAa", dport=443)], None),
     ],
 )
 def test_exemptions(records, cfg):
     assert run(*records, cfg=cfg) == []
+
+
+def test_an_attempt_zeek_saw_is_judged_whatever_its_history():
+    # test14: REJ with history "D" (the attempt was seen and rejected).
+    assert run(conn(state="REJ", history="D", dport=547)) == [ev(dports=(547,))]
+
+
+def test_broadcast_of_another_segment_and_udp_without_handshake_are_judged():
+    assert run(conn(saddr="147.32.83.55", daddr="147.32.84.255", dport=17500, proto="udp")) == [
+        ev("147.32.84.255", profile="147.32.83.55", dports=(17500,))]
+    assert run(conn(proto="udp", state="SF", history="Dd", dport=4500)) == [ev(dports=(4500,))]
 
 
 def test_whitelist_for_flows_only_does_not_exempt():

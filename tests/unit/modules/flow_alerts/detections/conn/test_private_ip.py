@@ -39,6 +39,10 @@ def ev(saddr, daddr, d=None, count=1, twid=1):
         ("0.0.0.0", "255.255.255.255", 67, "udp", []),
         ("127.0.0.1", "127.0.0.1", 80, "tcp", []),
         ("169.254.1.1", "169.254.1.2", 80, "tcp", []),
+        # Broadcasts to the segment (test9: NetBIOS to 10.0.2.255); x.y.z.255 of another /24 is a host.
+        ("10.0.2.15", "10.0.2.255", 137, "udp", []),
+        ("10.0.2.15", "10.0.3.255", 137, "udp", [ev("10.0.2.15", "10.0.3.255", details(dports=(137,),
+                                                                                       protos=("udp",)))]),
         # DHCP (UDP between 67 and 68) is exempt; another source port to 67 is not DHCP.
         ("192.168.1.2", "192.168.1.1", 67, "udp", []),
         ("192.168.1.2", "192.168.1.1", 67, "tcp", [ev("192.168.1.2", "192.168.1.1", details(dports=(67,)))]),

@@ -88,6 +88,15 @@ def test_unknown_port(record, expected):
         (conn(daddr=LAN_PEER, sport=137, dport=41234, proto="udp"), []),
         (conn(daddr=LAN_PEER, sport=138, dport=41234, proto="udp"), []),
         (conn(daddr="93.184.216.35", sport=1900, dport=41234, proto="udp"), [ev("93.184.216.35", 41234, "udp")]),
+        # Announcements to the whole segment (test10: Dropbox LAN sync, Syncthing, MikroTik discovery).
+        (conn(saddr="147.32.83.55", daddr="255.255.255.255", sport=17500, dport=17500, proto="udp"), []),
+        (conn(saddr="147.32.83.55", daddr="147.32.83.255", sport=17500, dport=17500, proto="udp"), []),
+        (conn(saddr="147.32.83.50", daddr="147.32.83.255", sport=21027, dport=21027, proto="udp"), []),
+        (conn(daddr="239.255.255.250", sport=40000, dport=12345, proto="udp"), []),  # multicast
+        (conn(daddr="ff02::1:3", sport=40000, dport=12345, proto="udp"), []),
+        # ... but x.y.z.255 of another /24 is a host like any other.
+        (conn(saddr="147.32.83.55", daddr="147.32.84.255", sport=17500, dport=17500, proto="udp"),
+         [ev("147.32.84.255", 17500, "udp", level="high", saddr="147.32.83.55")]),
         # Service ports of home and office devices on the LAN ...
         (conn(daddr=LAN_PEER, dport=8009), []),  # Google Cast
         (conn(daddr=LAN_PEER, dport=8008), []),
