@@ -144,7 +144,7 @@ class DifferentLocalnet(Detection):
             return
         # The local network is not final yet: keep the flow for the settle timer.
         self.window(msg)  # (its window dict exists while the window is open)
-        key = (msg.profile, msg.twid, source.canonical, destination.canonical)
+        key = (msg.profile, msg.twid, source.canonical, destination.canonical, dport == DNS_PORT)
         table = self.table("pending", MAX_PENDING)
         entry = table.get(key)
         if entry is None:
@@ -164,7 +164,7 @@ class DifferentLocalnet(Detection):
             table.delete(pending_key)
             if facts.local_network is None:
                 continue
-            profile, twid, source, destination = pending_key
+            profile, twid, source, destination, _ = pending_key
             counted = entry.tally
             if self.window_of(profile, twid) is not None:
                 # Its window is still open: join (or start) the window's tallies.

@@ -141,3 +141,12 @@ def test_flows_waiting_for_the_network_join_their_window_or_are_reported_after_i
     out = harness(client_ips=()).feed(*records).evidence()
     assert sorted((e.timewindow, e.count) for e in out) == [(1, 4), (2, 4), (3, 2)]
     assert {e.details.local_network for e in out} == {"192.168.1.0/24"}
+
+
+def test_waiting_flows_keep_the_dns_server_exemption_per_port():
+    # Before the network is final: TCP DNS to a learned DNS server is exempt, its port 80 is not.
+    records = [dns(saddr="192.168.1.5", daddr="10.0.0.53", starttime=T0),
+               conn(uid="C53", saddr="192.168.1.1", daddr="10.0.0.53", dport=53, starttime=T0 + 1),
+               conn(uid="C80", saddr="192.168.1.1", daddr="10.0.0.53", dport=80, starttime=T0 + 2)]
+    out = harness(client_ips=()).feed(*records).evidence()
+    assert [(e.uids, e.details.dports) for e in out] == [(["C80"], [80])]
