@@ -9,6 +9,17 @@ over processes and a Redis).
 The run ends when the input ends (or on SIGINT/SIGTERM): the watermark goes
 to +inf, every timer fires, every window closes and every detection settles
 before the outputs are closed. Read == processed is checked per log type.
+
+Exit statuses (``RunSummary.exit_status``; the first that applies):
+
+* 130 interrupted (SIGINT/SIGTERM): the outputs cover what was read;
+* 4 input unusable: lines were read but not one record was usable (or, raised
+  before the run as ``InputUnusable``, no input file could be opened);
+* 1 incomplete: a record read was not processed, or some input exists but
+  was not (fully) read (an unreadable file, a file stopped at an input limit);
+* 3 degraded: a detection raised (isolated; see the summary), unless
+  ``health.exit_zero_when_degraded``;
+* 0 ok. (2, a usage or setup error, is the CLI's: bad arguments, config, -o.)
 """
 
 from __future__ import annotations
@@ -29,10 +40,11 @@ from flowalerts.input.warnings import InputWarnings
 from flowalerts.knowledge import Knowledge
 from flowalerts.lookups import Lookups, make_lookups
 from flowalerts.messages import Advance, Message, TwClosed
+from flowalerts.modules.flow_alerts.detection import load_components
 from flowalerts.modules.flow_alerts.driver import Health, ModuleDriver
 from flowalerts.profiler import Profiler
 from flowalerts.records import BY_CHANNEL
-from flowalerts.sink import EvidenceSink
+from flowalerts.sink import EvidenceSink, prepare_outdir
 
 # Exit statuses (README, "Exit status").
 EXIT_OK = 0
@@ -61,10 +73,23 @@ class RunSummary:
     updates: int = 0
     duplicates: int = 0
     exit_zero_when_degraded: bool = False
+    # Input that exists but was not (fully) read: unreadable files, a file
+    # stopped at an input limit or a read error (one line each).
+    unread_input: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def complete(self) -> bool:
+        """Every record read was processed (and nothing in the input was left unread)."""
+        return self.all_processed and not self.unread_input
+
+    @property
+    def all_processed(self) -> bool:
         return all(self.read[t] == self.processed[t] for t in self.read)
+
+    @property
+    def input_unusable(self) -> bool:
+        """Lines were there but not one of them could be used."""
+        return self.total_read == 0 and sum(self.skipped.values()) > 0
 
     @property
     def total_read(self) -> int:
@@ -74,6 +99,8 @@ class RunSummary:
     def exit_status(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.input_unusable:
+            return EXIT_INPUT_UNUSABLE
         if not self.complete:
             return EXIT_INCOMPLETE
         if self.health.degraded and not self.exit_zero_when_degraded:
@@ -163,8 +190,13 @@ class _StopFlag:
 def run(options: RunOptions) -> RunSummary:
     started = time.perf_counter()
     config = options.config
+    # A bad -o is a usage error said in one line, before anything is read.
+    prepare_outdir(options.outdir)
     warnings = InputWarnings(emit=options.emit)
-    reader = options.reader_factory(options.path, warnings) if options.reader_factory else FolderReader(options.path, warnings)
+    if options.reader_factory:
+        reader = options.reader_factory(options.path, warnings)
+    else:
+        reader = FolderReader(options.path, warnings, config.input)
     knowledge = options.knowledge or Knowledge.load(config, notify=options.emit)
     lookups = options.lookups or make_lookups(config, options.offline)
     driver = ModuleDriver(
@@ -177,8 +209,7 @@ def run(options: RunOptions) -> RunSummary:
         notify=options.emit,
         strict=options.strict,
     )
-    for ident, reason in sorted(driver.health.skipped.items()):
-        warnings.note(f"detection {ident} not run: it {reason}, which the input does not have")
+    _note_skipped_detections(driver, reader, warnings)
     sink = EvidenceSink(
         options.outdir,
         json_name=config.output.alerts_json,
@@ -235,7 +266,25 @@ def run(options: RunOptions) -> RunSummary:
         updates=sink.updates,
         duplicates=sink.duplicates,
         exit_zero_when_degraded=config.health.exit_zero_when_degraded,
+        unread_input=list(getattr(reader, "incomplete", [])),
     )
+
+
+def _note_skipped_detections(driver: ModuleDriver, reader: Any, warnings: InputWarnings) -> None:
+    """One note per missing log: which detections are not run, and why the log is missing."""
+    if not driver.health.skipped:
+        return
+    available = getattr(reader, "available_logs", None) or set()
+    missing_reason = getattr(reader, "missing_reason", lambda log_type: "absent")
+    detections, _ = load_components()
+    by_missing: dict[tuple[str, ...], list[str]] = {}
+    for ident in sorted(driver.health.skipped):
+        cls = detections.get(ident)
+        missing = tuple(name for name in cls.required_logs() if name not in available) if cls else ()
+        by_missing.setdefault(missing, []).append(ident)
+    for missing, idents in sorted(by_missing.items()):
+        lacking = ", ".join(f"{name}.log ({missing_reason(name)})" for name in missing) or "a log"
+        warnings.note(f"the input has no {lacking}: {len(idents)} detection(s) that need it not run: {', '.join(idents)}")
 
 
 def _install_signal_handlers(stop: _StopFlag) -> dict[int, Any]:

@@ -11,7 +11,6 @@ from typing import TextIO
 
 from flowalerts.commands.common import add_config_argument, positive_float, stderr_emit
 from flowalerts.config import Config
-from flowalerts.evidence import escape_text
 from flowalerts.input.folder import InputError
 
 
@@ -158,7 +157,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
         options.stop_event = stop
         options.reader_factory = lambda path, warnings: FollowReader(
             path, warnings, stop, poll_interval=args.poll_interval, reorder_seconds=5.0,
-            idle_release=max(5 * args.poll_interval, 1.0),
+            idle_release=max(5 * args.poll_interval, 1.0), limits=config.input,
         )
         emit(f"following {args.path} (Ctrl-C or SIGTERM to stop)")
     try:
@@ -167,8 +166,15 @@ def main(args: argparse.Namespace, config: Config) -> int:
         if progress is not None:
             progress.close()
     print(format_summary(summary, args.outdir))
-    if not summary.complete:
+    if summary.input_unusable:
+        skipped = sum(summary.skipped.values())
+        print(f"flowalerts: error: input unusable: none of the {skipped} lines read is a usable Zeek record "
+              "(see the warnings)", file=sys.stderr)
+    elif not summary.all_processed:
         print("flowalerts: error: some records were read but not processed", file=sys.stderr)
+    elif summary.unread_input:
+        print(f"flowalerts: error: input not fully read ({len(summary.unread_input)} problem(s), see the summary)",
+              file=sys.stderr)
     return summary.exit_status
 
 
