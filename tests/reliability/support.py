@@ -126,27 +126,41 @@ def sparse_nul_tail(path: pathlib.Path, head: bytes, size: int) -> None:
         handle.truncate(size)
 
 
-def gzip_bomb(path: pathlib.Path, head: bytes, zeros: int, level: int = 9, tail: bytes = b"") -> None:
-    """A gzip file: ``head``, ``zeros`` NUL bytes, ``tail`` - streamed, never in memory."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+def gzip_bomb(path: pathlib.Path, head: bytes, zeros: int, level: int = 9, tail: bytes = b"", members: int = 1) -> None:
+    """A gzip file: ``head``, ``zeros`` NUL bytes (``members`` times, as that
+    many gzip members: cheap to make), ``tail`` - streamed, never in memory."""
     block = bytes(1 << 22)
     with open(path, "wb") as handle:
-        handle.write(compressor.compress(head))
+        handle.write(zlib.compress(head, level, 16 + zlib.MAX_WBITS) if head else b"")
+        compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        member = []
         left = zeros
         while left > 0:
-            handle.write(compressor.compress(block[: min(left, len(block))]))
+            member.append(compressor.compress(block[: min(left, len(block))]))
             left -= len(block)
-        handle.write(compressor.compress(tail))
-        handle.write(compressor.flush())
+        member.append(compressor.flush())
+        data = b"".join(member)
+        for _ in range(members):
+            handle.write(data)
+        if tail:
+            handle.write(zlib.compress(tail, level, 16 + zlib.MAX_WBITS))
 
 
 # -- child processes ----------------------------------------------------------------------
+# The child reports its own peak RSS: VmHWM of its address space (ru_maxrss
+# would include the pytest process it was forked from: Linux keeps it across exec).
 _PEAK_RSS = """
 import resource, sys
 from flowalerts.cli import main
 code = main(sys.argv[1:])
 sys.stdout.flush()
-print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    pass
+print("PEAK_RSS_KB", peak, file=sys.stderr)
 sys.exit(code)
 """
 
@@ -167,9 +181,13 @@ def run_measured(*args: str, timeout: float = 300) -> tuple[int, str, str, int]:
     return proc.returncode, proc.stdout, "\n".join(lines), peak
 
 
-def baseline_rss_kb() -> int:
-    """Peak RSS of a child that only starts Flowalerts (imports, config, feeds)."""
-    code, _, _, peak = run_measured("--version")
+def baseline_rss_kb(tmp: pathlib.Path) -> int:
+    """Peak RSS of a child running Flowalerts on one clean line (imports, config, feeds, outputs)."""
+    folder = tmp / "baseline"
+    folder.mkdir()
+    (folder / "conn.log").write_bytes(conn_json() + b"\n")
+    code, _, err, peak = run_measured("run", "-f", str(folder), "-o", str(tmp / "baseline-out"), "--offline", "-q")
+    assert code == 0 and peak > 0, err
     return peak
 
 
