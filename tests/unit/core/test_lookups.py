@@ -1,5 +1,6 @@
 """Lookups: never blocking, cached (positive and negative), persisted in
-Redis, bounded. Resolvers are injected: no test touches the network."""
+Redis with an expiry, bounded. Resolvers are injected: no test touches the
+network (RDAP and the cache keys: tests/reliability/test_operations.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from flowalerts.config import Lookups as LookupsConfig
 from flowalerts.lookups import NullLookups, OnlineLookups, make_lookups
 from tests.harness import config
 
-CREATED = dt.datetime(2020, 1, 2, tzinfo=dt.UTC)
+CREATED = dt.datetime(2020, 1, 2, tzinfo=dt.timezone.utc)
 
 
 def wait_for(fn, timeout=3.0):
@@ -99,7 +100,7 @@ def test_failing_resolver_negative_cache_expires(online):
 
     def failing(domain):
         calls.append(domain)
-        raise OSError("whois server unreachable")
+        raise OSError("RDAP server unreachable")
 
     lookups = online(resolver=failing, wall_clock=lambda: wall["t"])
     value, took = timed(lookups.creation_date, "bad.example")
@@ -128,7 +129,8 @@ def test_results_persist_in_redis_for_a_later_run(online):
     first.creation_date("example.com")
     assert wait_for(lambda: first.creation_date("example.com")) == CREATED
     client = fakeredis.FakeRedis(server=server)
-    assert client.hexists("flowalerts:cache:whois", "example.com")
+    (key,) = client.keys("flowalerts:cache:rdap:*")
+    assert client.ttl(key) > 0
 
     def must_not_run(domain):
         raise AssertionError("the cached value should have been used")
@@ -188,17 +190,3 @@ def test_make_lookups(offline, enabled, kind):
         assert type(lookups) is kind
     finally:
         lookups.close()
-
-
-@pytest.mark.redis
-def test_persisted_on_real_redis(redis_url, online):
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    first = online(resolver=lambda d: CREATED, redis_client=client)
-    first.creation_date("example.org")
-    assert wait_for(lambda: first.creation_date("example.org")) == CREATED
-    second = online(resolver=lambda d: None, redis_client=redis.Redis.from_url(redis_url))
-    second.creation_date("example.org")
-    assert wait_for(lambda: second.creation_date("example.org")) == CREATED
-    assert second.notes["lookups_cached"] == 1
