@@ -72,13 +72,14 @@ class _Tail:
         # Set when a poll stopped at its budget with more bytes waiting.
         self.backlog = False
 
-    def read_lines(self, budget: int = POLL_BUDGET, until: int | None = None) -> list[bytes]:
+    def read_lines(self, budget: int | None = None, until: int | None = None) -> list[bytes]:
         """Complete lines in at most ``budget`` new bytes (up to offset ``until``).
 
         A line longer than ``max_line_bytes`` is returned once, cut to a
         bounded size (the parser counts it as too long), and the rest of it is
         skipped as it arrives.
         """
+        budget = POLL_BUDGET if budget is None else budget
         lines: list[bytes] = []
         consumed = 0
         self.backlog = False
