@@ -32,6 +32,7 @@ import datetime as dt
 import functools
 import io
 import math
+import operator
 import re
 import zlib
 from collections import Counter
@@ -194,7 +195,8 @@ def bounded_lines(handle: Any, max_line_bytes: int) -> Iterator[bytes | None]:
 # A JSON string (an unterminated one runs to the end of the line), so brackets
 # inside strings are not counted. Linear: the alternatives cannot overlap.
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
-_INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
+# Only brackets are kept, all as "[" and "]" (the kind does not change the depth).
+_BRACKETS_ONLY = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -202,18 +204,20 @@ def json_too_deep(line: bytes, max_depth: int) -> bool:
     """True if the JSON text nests arrays/objects deeper than ``max_depth``.
 
     Cheap for real Zeek lines (a count of brackets); otherwise strings are
-    removed and innermost pairs peeled one level per pass, in C.
+    removed and the innermost ``[]`` pairs peeled, exactly one level per pass
+    (``bytes.replace``, in C).
     """
     if line.count(b"[") + line.count(b"{") <= max_depth:
         return False
-    brackets = _JSON_STRING.sub(b"", line).translate(None, _NOT_BRACKETS)
+    brackets = _JSON_STRING.sub(b"", line).translate(_BRACKETS_ONLY, _NOT_BRACKETS)
     for _ in range(max_depth):
-        brackets, peeled = _INNERMOST_PAIR.subn(b"", brackets)
-        if not brackets:
-            return False
+        peeled = brackets.replace(b"[]", b"")
         if not peeled:
+            return False
+        if len(peeled) == len(brackets):
             # Unbalanced (malformed): deep if a parser could still go that deep.
-            return brackets.count(b"[") + brackets.count(b"{") > max_depth
+            return peeled.count(b"[") > max_depth
+        brackets = peeled
     return True
 
 
@@ -370,9 +374,20 @@ class ZeekFileReader:
             self.warnings.note(f"{self.path}: read error after line {self.line_no}: {exc.strerror or exc}")
 
     def _lines(self, handle: Any) -> Iterator[Record]:
-        for raw in bounded_lines(handle, self.max_line_bytes):
+        # bounded_lines, inlined: this loop runs once per line of every file.
+        limit = self.max_line_bytes
+        readline = handle.readline
+        parse_line = self.parse_line
+        for raw in iter(functools.partial(readline, limit + 1), b""):
             self.line_no += 1
-            record = self._bad(self.too_long) if raw is None else self.parse_line(raw)
+            if len(raw) > limit:
+                if raw[-1:] != b"\n":
+                    for rest in iter(functools.partial(readline, 1 << 20), b""):
+                        if rest[-1:] == b"\n":
+                            break
+                self._bad(self.too_long)
+                continue
+            record = parse_line(raw)
             if record is not None:
                 self.read += 1
                 yield record
@@ -390,7 +405,8 @@ class ZeekFileReader:
                 self._header(line.lstrip())
                 return None
             if line[:1] == b"{":
-                if json_too_deep(line, self.max_json_depth):
+                depth = self.max_json_depth
+                if line.count(b"[") + line.count(b"{") > depth and json_too_deep(line, depth):
                     return self._bad(self.too_deep)
                 record = self.decoder.decode(line)
             else:
@@ -471,7 +487,12 @@ def _exc_text(exc: BaseException) -> str:
 
 # -- semantic checks -------------------------------------------------------------------
 class _Checks:
-    """Per record type: the numeric fields to check, with their Zeek names."""
+    """Per record type: the numeric fields to check, with their Zeek names.
+
+    The common case (every number fine) is decided in C with ``attrgetter``,
+    ``min``/``max`` and ``math.isfinite``; only a failing record walks the
+    fields one by one to name the one at fault.
+    """
 
     def __init__(self, record_type: type[Record]) -> None:
         zeek = record_type.zeek
@@ -490,10 +511,33 @@ class _Checks:
                 self.numbers.append((f.name, zeek.get(f.name, f.name), True))
             elif f.type is float:
                 self.numbers.append((f.name, zeek.get(f.name, f.name), False))
+        ints = [attr for attr, _, is_int in self.numbers if is_int]
+        floats = [attr for attr, _, is_int in self.numbers if not is_int]
+        # attrgetter of one name returns the value, of several a tuple: always ask for two or more.
+        self.get_ints = operator.attrgetter(*ints, "sport") if ints else None
+        self.get_floats = operator.attrgetter(*floats, "starttime") if floats else None
         self.has_duration = record_type.__name__ == "ConnRecord"
+
+    def which(self, record: Any) -> str | None:
+        """The first numeric field at fault, named as in Zeek."""
+        for attr, name, is_int in self.numbers:
+            value = getattr(record, attr)
+            if value is None:
+                continue
+            if is_int:
+                if value < 0:
+                    return f"{name} is negative"
+                if value > MAX_COUNT:
+                    return f"{name} is above 2^64-1"
+            elif not math.isfinite(value):
+                return f"{name} is not a finite number"
+            elif value < 0:
+                return f"{name} is negative"
+        return None
 
 
 _CHECKS: dict[type[Record], _Checks] = {record_type: _Checks(record_type) for record_type in RECORD_TYPES}
+isfinite = math.isfinite
 
 
 def _check(record: Any) -> str | None:
@@ -503,55 +547,57 @@ def _check(record: Any) -> str | None:
     """
     record_type = record.record_type
     checks = _CHECKS[record_type]
-    for attr in record.time_attrs:
-        value = getattr(record, attr)
-        if isinstance(value, dt.datetime):
-            setattr(record, attr, iso_to_epoch(value))
     ts = record.starttime
-    if not isinstance(ts, (float, int)) or not math.isfinite(ts) or ts < 0 or ts > MAX_TS:
+    if ts.__class__ is not float or len(record.time_attrs) > 1:
+        for attr in record.time_attrs:
+            value = getattr(record, attr)
+            if isinstance(value, dt.datetime):
+                setattr(record, attr, iso_to_epoch(value))
+        ts = record.starttime
+    if not isinstance(ts, (float, int)) or not 0 <= ts <= MAX_TS:  # NaN fails the comparison too
         return f"{checks.ts_name} is not a valid time"
     if record_type is FilesRecord:
         _normalise_files(record)
     elif record_type is NoticeRecord:
         _normalise_notice(record)
-    problem = _check_address(record, "saddr", checks.saddr_name, record_type.needs_saddr)
-    if problem:
-        return problem
-    problem = _check_address(record, "daddr", checks.daddr_name, record_type.needs_daddr)
-    if problem:
-        return problem
+    saddr = record.saddr
+    if saddr:
+        ip = parse_ip(saddr)
+        if ip is None:
+            return f"{checks.saddr_name} is not an IP address"
+        if ip.version == 4 and ":" in saddr:
+            # An IPv4-mapped IPv6 address (::ffff:10.0.2.15) is that IPv4 host.
+            record.saddr = str(ip)
+    elif record_type.needs_saddr:
+        return f"{checks.saddr_name} is missing"
+    daddr = record.daddr
+    if daddr:
+        ip = parse_ip(daddr)
+        if ip is None:
+            return f"{checks.daddr_name} is not an IP address"
+        if ip.version == 4 and ":" in daddr:
+            record.daddr = str(ip)
+    elif record_type.needs_daddr:
+        return f"{checks.daddr_name} is missing"
     if not 0 <= record.sport <= 65535:
         return f"{checks.sport_name} is not a port number (0-65535)"
     if not 0 <= record.dport <= 65535:
         return f"{checks.dport_name} is not a port number (0-65535)"
-    for attr, name, is_int in checks.numbers:
-        value = getattr(record, attr)
-        if value is None:
-            continue
-        if is_int:
-            if value < 0:
-                return f"{name} is negative"
-            if value > MAX_COUNT:
-                return f"{name} is above 2^64-1"
-        elif not math.isfinite(value):
-            return f"{name} is not a finite number"
-        elif value < 0:
-            return f"{name} is negative"
+    # Every number fine is the common case: decided in C (see _Checks).
+    get_ints = checks.get_ints
+    if get_ints is not None:
+        values = get_ints(record)
+        if None in values or min(values) < 0 or max(values) > MAX_COUNT:
+            problem = checks.which(record)
+            if problem:
+                return problem
+    get_floats = checks.get_floats
+    if get_floats is not None:
+        values = get_floats(record)
+        if min(values) < 0 or not all(map(isfinite, values)):
+            return checks.which(record)
     if checks.has_duration and ts + record.dur > MAX_TS:
         return "duration is too large"
-    return None
-
-
-def _check_address(record: Any, attr: str, name: str, required: bool) -> str | None:
-    text = getattr(record, attr)
-    if not text:
-        return f"{name} is missing" if required else None
-    ip = parse_ip(text)
-    if ip is None:
-        return f"{name} is not an IP address"
-    if ip.version == 4 and ":" in text:
-        # An IPv4-mapped IPv6 address (::ffff:10.0.2.15) is that IPv4 host.
-        setattr(record, attr, str(ip))
     return None
 
 
