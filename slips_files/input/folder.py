@@ -156,7 +156,7 @@ class FolderReader:
         """Input that exists but was not (fully) read, one line each."""
         problems = [f"{path}: not read ({problem})" for path, problem in sorted(self.unreadable.items())]
         problems += [
-            f"{reader.path}: read up to line {reader.line_no} only ({reader.stopped})"
+            f"{reader.path}: stopped in line {reader.current_line} ({reader.stopped})"
             for reader in self.readers
             if reader.stopped
         ]

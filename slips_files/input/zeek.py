@@ -352,6 +352,7 @@ class ZeekFileReader:
         self.line_no = 0
         # Why this file was not read to its end (None: it was, or not yet).
         self.stopped: str | None = None
+        self._inside_line = False
 
     def __iter__(self) -> Iterator[Record]:
         try:
@@ -360,7 +361,7 @@ class ZeekFileReader:
         except InputLimitExceeded as exc:
             self.stopped = str(exc)
             self.warnings.note(
-                f"{self.path}: reading stopped after line {self.line_no}: {exc}; "
+                f"{self.path}: reading stopped in line {self.current_line}: {exc}; "
                 f"the {self.read} records before it are kept"
             )
         except (EOFError, zlib.error) as exc:
@@ -371,7 +372,12 @@ class ZeekFileReader:
             )
         except OSError as exc:
             self.stopped = f"read error: {exc.strerror or exc}"
-            self.warnings.note(f"{self.path}: read error after line {self.line_no}: {exc.strerror or exc}")
+            self.warnings.note(f"{self.path}: read error in line {self.current_line}: {exc.strerror or exc}")
+
+    @property
+    def current_line(self) -> int:
+        """The line being read (when reading stops in the middle of the file)."""
+        return self.line_no if self._inside_line else self.line_no + 1
 
     def _lines(self, handle: Any) -> Iterator[Record]:
         # bounded_lines, inlined: this loop runs once per line of every file.
@@ -382,9 +388,11 @@ class ZeekFileReader:
             self.line_no += 1
             if len(raw) > limit:
                 if raw[-1:] != b"\n":
+                    self._inside_line = True
                     for rest in iter(functools.partial(readline, 1 << 20), b""):
                         if rest[-1:] == b"\n":
                             break
+                    self._inside_line = False
                 self._bad(self.too_long)
                 continue
             record = parse_line(raw)

@@ -91,7 +91,7 @@ def test_gzip_bomb_stops_at_the_ratio_and_keeps_what_came_before(tmp_path, capsy
     assert code == 1  # incomplete: part of the input was not read
     notes = [line for line in captured.err.splitlines() if line.startswith("note:")]
     assert notes == [
-        f"note: {folder}/conn.log.gz: reading stopped after line 1: decompresses more than "
+        f"note: {folder}/conn.log.gz: reading stopped in line 2: decompresses more than "
         "input.max_decompression_ratio (1000) times its size (a compression bomb?); the 1 records before it are kept"
     ]
     assert "input not fully read:" in captured.out and "status: incomplete (exit 1)" in captured.out
@@ -108,7 +108,7 @@ def test_gzip_size_limit(tmp_path):
     # A clean prefix; the last read-ahead buffer (256 KB) before the limit is not parsed.
     assert 0 < len(uids) <= 1000 and uids == [f"C{i}" for i in range(len(uids))]
     assert len(emitted) == 1 and f"above input.max_decompressed_bytes ({limit:,} bytes)" in emitted[0]
-    assert reader.incomplete and reader.incomplete[0].startswith(f"{path}: read up to line")
+    assert reader.incomplete and reader.incomplete[0].startswith(f"{path}: stopped in line")
 
 
 def test_ratio_is_only_judged_past_the_floor(tmp_path):
