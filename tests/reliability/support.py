@@ -206,8 +206,10 @@ def generate_logs(folder: pathlib.Path, n: int, hours: float = 1.0, garbage: flo
             host = i % hosts
             src = f"10.{host // 62500}.{(host // 250) % 250}.{host % 250 + 1}"
             if i % 2 == 0:
+                # Every 194th connection is long (LONG_CONNECTION evidence to compare).
+                duration = 2000.0 if i % 194 == 0 else 1.5
                 line = conn_json(f"C{i}", ts, **{"id.orig_h": src, "id.orig_p": 40000 + i % 20000,
-                                                  "id.resp_h": f"93.184.{i % 200}.{i % 250 + 1}", "duration": 1.5})
+                                                  "id.resp_h": f"93.184.{i % 200}.{i % 250 + 1}", "duration": duration})
                 handle, kind = conn_f, "conn"
             else:
                 line = dns_json(f"D{i}", ts, f"host{i % 5000}.example.com", **{"id.orig_h": src,
