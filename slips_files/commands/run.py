@@ -94,6 +94,7 @@ def estimate_records(path: str, sample_bytes: int = 1 << 16) -> int | None:
     file (gzip: its uncompressed size from the trailer). None if unknown.
     """
     import gzip
+    import zlib
 
     from flowalerts.input.folder import discover
     from flowalerts.input.warnings import InputWarnings
@@ -115,7 +116,7 @@ def estimate_records(path: str, sample_bytes: int = 1 << 16) -> int | None:
                 size = os.path.getsize(file_path)
                 with open(file_path, "rb") as handle:
                     sample = handle.read(sample_bytes)
-        except (OSError, EOFError, ValueError):
+        except (OSError, EOFError, ValueError, zlib.error):
             continue
         lines = [line for line in sample.split(b"\n") if line and not line.startswith(b"#")]
         if lines:
@@ -125,7 +126,11 @@ def estimate_records(path: str, sample_bytes: int = 1 << 16) -> int | None:
 
 def main(args: argparse.Namespace, config: Config) -> int:
     from flowalerts.runner import RunOptions, run
+    from flowalerts.sink import prepare_outdir
     from flowalerts.summary import format_summary
+
+    # A bad -o is a usage error, said before anything is read (run() checks again).
+    prepare_outdir(args.outdir)
 
     # Warnings and notes are shown even with -q (only the progress bar goes).
     emit = stderr_emit

@@ -233,3 +233,19 @@ def _config(tmp_path, text: str):
     path = tmp_path / "limits.yaml"
     path.write_text(text)
     return path
+
+
+def test_progress_estimate_survives_hostile_files(tmp_path):
+    from flowalerts.commands.run import estimate_records
+
+    (tmp_path / "conn.log.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 100)  # corrupt
+    gzip_bomb(tmp_path / "dns.log.gz", b"", 64 << 20)
+    sparse_nul_tail(tmp_path / "ssl.log", conn_json() + b"\n", 1 << 30)
+    tracemalloc.start()
+    try:
+        estimate = estimate_records(str(tmp_path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert estimate is None or estimate >= 0
+    assert peak < 8 << 20
