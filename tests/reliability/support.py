@@ -5,6 +5,7 @@ a child process whose peak memory is measured."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import pathlib
@@ -131,7 +132,7 @@ def gzip_bomb(path: pathlib.Path, head: bytes, zeros: int, level: int = 9, tail:
     many gzip members: cheap to make), ``tail`` - streamed, never in memory."""
     block = bytes(1 << 22)
     with open(path, "wb") as handle:
-        handle.write(zlib.compress(head, level, 16 + zlib.MAX_WBITS) if head else b"")
+        handle.write(gzip.compress(head, level) if head else b"")
         compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         member = []
         left = zeros
@@ -143,7 +144,7 @@ def gzip_bomb(path: pathlib.Path, head: bytes, zeros: int, level: int = 9, tail:
         for _ in range(members):
             handle.write(data)
         if tail:
-            handle.write(zlib.compress(tail, level, 16 + zlib.MAX_WBITS))
+            handle.write(gzip.compress(tail, level))
 
 
 # -- child processes ----------------------------------------------------------------------
