@@ -57,7 +57,7 @@ def _run(path: pathlib.Path, out: pathlib.Path, capsys) -> tuple[bytes, str, str
 
 @pytest.mark.parametrize("folder", DATASET_FOLDERS)
 def test_garbage_interleaved_gives_identical_alerts(datasets, tmp_path, capsys, folder):
-    clean_json, clean_summary, clean_err = _run(datasets / folder, tmp_path / "clean", capsys)
+    clean_json, clean_summary, _ = _run(datasets / folder, tmp_path / "clean", capsys)
     dirty = tmp_path / "dirty-input"
     inserted = _copy_with_garbage(datasets / folder, dirty, random.Random(folder))
     dirty_json, dirty_summary, dirty_err = _run(dirty, tmp_path / "dirty", capsys)

@@ -93,7 +93,7 @@ def test_max_json_depth_is_configurable():
     ],
 )
 def test_warnings_name_the_zeek_field(fields, reason):
-    reader, warnings, emitted = reader_for("conn")
+    reader, _, emitted = reader_for("conn")
     reader.line_no = 7
     assert reader.parse_line(conn_json(**fields)) is None
     assert emitted == [f"warning: conn.log:7: {reason} (line skipped)"]
@@ -259,7 +259,7 @@ def test_good_line_after_garbage_is_read(tmp_path):
     from tests.reliability.support import GARBAGE_LINES
 
     path.write_bytes(b"\n".join([*GARBAGE_LINES, conn_json("CGOOD")]) + b"\n")
-    records, emitted, reader = read(path)
+    records, _, reader = read(path)
     assert [(r.uid, r.saddr, r.daddr) for r in records] == [("CGOOD", CLIENT, SERVER)]
     assert reader.skipped_counts == {"conn": len(GARBAGE_LINES)}
     assert isinstance(records[0], ConnRecord)

@@ -63,7 +63,7 @@ def test_a_long_line_without_newline_is_never_held_whole(tmp_path):
         handle.write(conn_json("C2")[:-1] + b',"uri":"' + b"A" * (64 << 20))  # 64 MB, no newline
     tracemalloc.start()
     try:
-        uids, emitted, reader = read(path)
+        uids, emitted, _ = read(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -224,7 +224,7 @@ def test_rss_bounded_reading_a_level9_bomb(tmp_path, baseline_kb):
     folder = tmp_path / "in"
     folder.mkdir()
     gzip_bomb(folder / "conn.log.gz", conn_json("C1") + b"\n", 64 << 20, members=96)  # 6 GiB from ~6.5 MB, like issue 16's
-    code, out, err, peak = run_measured("run", "-f", str(folder), "-o", str(tmp_path / "out"), "--offline", "-q")
+    code, _, err, peak = run_measured("run", "-f", str(folder), "-o", str(tmp_path / "out"), "--offline", "-q")
     assert code == 1 and "max_decompression_ratio" in err
     assert peak - baseline_kb < RSS_BUDGET_KB
 

@@ -148,7 +148,7 @@ def test_redis_urls(url, ok):
     else:
         with pytest.raises(RedisUrlError):
             check_redis_url(url)
-        with pytest.raises(ConfigError, match="redis.url"):
+        with pytest.raises(ConfigError, match=r"redis\.url"):
             parse({"redis": {"url": url}})
 
 
