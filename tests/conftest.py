@@ -4,7 +4,8 @@
   tests marked ``redis`` use it and are skipped with a clear reason when no
   server answers there. The DB is flushed before and after each such test.
 * ``datasets``: the shared Zeek folders in ``../shared/datasets/slips`` (beside
-  the clone); tests that need them skip when the folder is absent.
+  the clone, or $FLOWALERTS_DATASETS); tests that need them skip when the
+  folder is absent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-DATASETS = SHARED / "datasets" / "slips"
+# $FLOWALERTS_DATASETS overrides it (e.g. for a git worktree that is not beside ../shared).
+DATASETS = pathlib.Path(os.environ.get("FLOWALERTS_DATASETS") or SHARED / "datasets" / "slips")
 FIXTURES = REPO / "tests" / "fixtures"
 
 

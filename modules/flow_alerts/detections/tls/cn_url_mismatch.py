@@ -29,8 +29,10 @@ certificates) and Zeek 5+ logs give no CN at all.
 Evidence, as the reference's pair: the client (SRC saddr, victim the SNI as
 DOMAIN, LOW, profile saddr) and the name (DST DOMAIN SNI, victim SRC saddr,
 MEDIUM, profile daddr), confidence 0.8, linked. One pair per (client profile,
-window, SNI, server), with the count and every uid; threat level and
-confidence grow with the count (``scale_with_count``, threshold 1).
+window, SNI, server), with the count and every uid. The confidence grows with
+the count (``scale_with_count``, threshold 1) but the levels stay: the usual
+false positive is a misconfigured server, and visiting it often does not make
+it more dangerous; ``occurrences`` keeps each connection's weight for alerts.
 """
 
 from __future__ import annotations
@@ -142,25 +144,25 @@ class CnUrlMismatch(CertificateJoin):
         common = dict(twid=twid, ts=tally.first_ts, uids=tally.uids, details=details, description=description,
                       dst_port=tally.extra.get("dport") or None, proto="tcp", count=tally.count,
                       occurrences=tally.count, send=False)
-        client_level, client_confidence = scale_with_count(CN_URL_MISMATCH, tally.count, 1, base=ThreatLevel.LOW)
+        # Only the confidence grows: a misconfigured server visited often is not more dangerous.
+        _, confidence = scale_with_count(CN_URL_MISMATCH, tally.count, 1)
         client = self.report(
             CN_URL_MISMATCH,
             profile=profile,
             attacker=src_ip(profile),
             victim=dst_domain(sni),
-            threat_level=client_level,
-            confidence=client_confidence,
+            threat_level=ThreatLevel.LOW,
+            confidence=confidence,
             evidence_id=self.tally_id(CN_URL_MISMATCH, profile, twid, key),
             **common,
         )
-        name_level, name_confidence = scale_with_count(CN_URL_MISMATCH, tally.count, 1)
         name = self.report(
             CN_URL_MISMATCH,
             profile=server,
             attacker=dst_domain(sni),
             victim=src_ip(profile),
-            threat_level=name_level,
-            confidence=name_confidence,
+            threat_level=ThreatLevel.MEDIUM,
+            confidence=confidence,
             evidence_id=self.tally_id(CN_URL_MISMATCH, profile, twid, (*key, "name")),
             **common,
         )

@@ -93,7 +93,7 @@ def test_the_x509_record_settles_at_once():
     assert [summary(e) for e in harness.so_far()] == pair("b.example", "a.example", san_count=1)
 
 
-def test_one_pair_per_sni_and_server_growing_with_the_count():
+def test_one_pair_per_sni_and_server_growing_in_confidence():
     records = [ssl(uid=f"C{i}", starttime=T0 + i, subject="CN=a.example", server_name="b.example") for i in range(4)]
     records.append(ssl(uid="C9", starttime=T0 + 9, subject="CN=c.example", server_name="b.example"))
     records.append(ssl(uid="Cx", starttime=T0 + 5, subject="CN=a.example", server_name="b.example", daddr="1.2.3.4"))
@@ -101,8 +101,8 @@ def test_one_pair_per_sni_and_server_growing_with_the_count():
     d = msgspec.to_builtins(CnUrlMismatchDetails(server_name="b.example", server=SERVER,
                                                  cns=["a.example", "c.example"], san_count=0))
     assert [summary(e) for e in found][:2] == [
-        ("CN_URL_MISMATCH", CLIENT, 1, CLIENT, "b.example", "medium", 1.0, 5, d),
-        ("CN_URL_MISMATCH", SERVER, 1, "b.example", CLIENT, "high", 1.0, 5, d),
+        ("CN_URL_MISMATCH", CLIENT, 1, CLIENT, "b.example", "low", 1.0, 5, d),
+        ("CN_URL_MISMATCH", SERVER, 1, "b.example", CLIENT, "medium", 1.0, 5, d),
     ]
     assert found[0].uids == ["C0", "C1", "C2", "C3", "C9"]
     assert [summary(e) for e in found][2:] == pair("b.example", "a.example", server="1.2.3.4")
