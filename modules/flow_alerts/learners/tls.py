@@ -11,7 +11,8 @@
   it within ``X509::relog_known_certificates_after`` (default 1 day): the
   certificate is kept ``keep_seconds`` of flow time after its x509 record
   (default 1 day + 1 hour of lateness), at most ``facts.MAX_CERTIFICATES``
-  entries, with at most ``facts.MAX_SAN`` DNS names each. Raise
+  entries, with at most ``facts.MAX_SAN`` DNS names each (lower case, no
+  trailing dot). Raise
   ``keep_seconds`` if your Zeek re-logs certificates less often.
 """
 
@@ -23,7 +24,7 @@ from flowalerts.config import SectionConfig
 from flowalerts.facts import MAX_SAN, Certificate, Fact, Server, ServerName
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Learner
-from flowalerts.modules.flow_alerts.shared.tls_names import is_doh
+from flowalerts.modules.flow_alerts.shared.tls_names import is_doh, normalise_host
 from flowalerts.records import SslRecord, X509Record
 
 # Longest certificate name kept (a DNS name is at most 253 characters).
@@ -66,7 +67,7 @@ class CertificateFacts(Learner):
         fingerprint = flow.fingerprint.strip().lower()
         if not fingerprint and not flow.uid:
             return None
-        names = [name for name in flow.san_dns[:MAX_SAN] if name and len(name) <= MAX_NAME]
+        names = [normalise_host(name) for name in flow.san_dns[:MAX_SAN] if name and len(name) <= MAX_NAME]
         return (
             Certificate(
                 fingerprint=fingerprint,

@@ -73,8 +73,9 @@ def normalise_host(name: str) -> str:
 
 
 def is_dns_name(name: str) -> bool:
-    """A host name, not a product name such as ``Plex Media Server``."""
-    return "." in name and not any(c.isspace() for c in name) and len(name) <= 253
+    """A host name, not a product name such as ``Plex Media Server``: a dot,
+    no spaces or control characters, at most 253 characters."""
+    return 0 < len(name) <= 253 and "." in name and " " not in name and name.isprintable()
 
 
 def wildcard_match(pattern: str, host: str) -> bool:
@@ -84,19 +85,28 @@ def wildcard_match(pattern: str, host: str) -> bool:
     leftmost label (``*.example.com``) and matches exactly one label; it never
     matches an IP literal or a bare public-suffix-like two-label pattern.
     """
-    pattern = normalise_host(pattern)
-    host = normalise_host(host)
+    return _matches(normalise_host(pattern), normalise_host(host))
+
+
+def _matches(pattern: str, host: str) -> bool:
+    """``wildcard_match`` of names already normalised (``normalise_host``)."""
     if not pattern or not host:
         return False
     if "*" not in pattern:
         return pattern == host
-    p_labels = pattern.split(".")
-    h_labels = host.split(".")
-    if p_labels[0] != "*" or any("*" in label for label in p_labels[1:]):
+    base = pattern[2:]
+    # "*." then at least two labels, and no other "*".
+    if not pattern.startswith("*.") or "*" in base or "." not in base:
         return False
-    if len(p_labels) < 3 or len(p_labels) != len(h_labels) or is_ip(host):
-        return False
-    return bool(h_labels[0]) and p_labels[1:] == h_labels[1:]
+    label, _, rest = host.partition(".")
+    return bool(label) and rest == base and not is_ip(host)
+
+
+def any_matches(names: list[str], host: str) -> bool:
+    """One of the certificate names (normalised, as the ``certificates``
+    learner stores them) matches ``host``."""
+    host = normalise_host(host)
+    return bool(host) and any(_matches(name, host) for name in names)
 
 
 def registrable_domain(name: str) -> str:
@@ -181,8 +191,8 @@ class CertView(msgspec.Struct, frozen=True, gc=False):
     """What we know of the leaf certificate an ssl record presented.
 
     ``subject``/``issuer`` come from ssl.log (Zeek < 5) or from x509.log
-    (Zeek 5+, joined by fingerprint); ``san_dns`` and the validity only from
-    x509.log (``from_x509``).
+    (Zeek 5+, joined by fingerprint); ``san_dns`` (normalised names) and the
+    validity only from x509.log (``from_x509``).
     """
 
     subject: str
@@ -198,9 +208,7 @@ class CertView(msgspec.Struct, frozen=True, gc=False):
 
     def covers(self, host: str) -> bool:
         """The certificate is valid for ``host`` (its CN or a SAN matches)."""
-        if not host:
-            return False
-        return wildcard_match(self.cn, host) or any(wildcard_match(name, host) for name in self.san_dns)
+        return wildcard_match(self.cn, host) or any_matches(self.san_dns, host)
 
 
 def leaf_reference(flow: SslRecord) -> tuple[str, str] | None:

@@ -52,6 +52,7 @@ from flowalerts.modules.flow_alerts.detection import Tally
 from flowalerts.modules.flow_alerts.shared.cert_join import CertificateJoin
 from flowalerts.modules.flow_alerts.shared.tls_names import (
     CertView,
+    any_matches,
     is_dns_name,
     normalise_host,
     registrable_domain,
@@ -124,7 +125,7 @@ class CnUrlMismatch(CertificateJoin):
         if names is None or view is None:
             return
         sni, cn = names
-        if any(wildcard_match(san, sni) for san in view.san_dns):
+        if any_matches(view.san_dns, sni):
             return
         san_count = len(view.san_dns)
         self.tally(msg, (sni, flow.daddr), 1, update=lambda tally: _note(tally, flow, cn, san_count))

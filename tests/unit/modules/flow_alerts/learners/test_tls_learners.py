@@ -47,8 +47,8 @@ def test_san_names_are_bounded():
     names = [f"n{i}.example" for i in range(MAX_SAN + 50)] + ["x" * 300 + ".example"]
     h = learned(x509(uid="F1", san_dns=names))
     assert h.driver.facts.certificate(fuid="F1").san_dns == names[:MAX_SAN]
-    h = learned(x509(uid="F2", san_dns=["x" * 300 + ".example", "ok.example"]))
-    assert h.driver.facts.certificate(fuid="F2").san_dns == ["ok.example"]
+    h = learned(x509(uid="F2", san_dns=["x" * 300 + ".example", "ok.example", "WWW.Example.COM."]))
+    assert h.driver.facts.certificate(fuid="F2").san_dns == ["ok.example", "www.example.com"]
 
 
 def test_a_fingerprint_is_remembered_for_zeek_s_day_a_file_id_for_an_hour():
