@@ -163,3 +163,19 @@ def test_waiting_records_are_bounded_per_certificate():
     harness.feed(*[r for r in new_schema(starts=starts, logged=()) if isinstance(r, SslRecord)])
     waiting = harness.driver.state.timers.pending("incompatible_cn", ("cert", "fp", LEAF_FP))
     assert len(waiting.records) == MAX_WAITING
+
+
+def test_records_waiting_in_timers_survive_a_checkpoint():
+    from flowalerts.modules.flow_alerts.driver import ModuleDriver
+    from flowalerts.state import State
+
+    records = in_zeek_order(new_schema())
+    harness = Harness(IncompatibleCn, CnUrlMismatch, knowledge=knowledge())
+    harness.feed(records[0])  # the first ssl record waits for its certificate
+    harness.so_far()
+    assert harness.driver.state.size()["timers"] == 2
+    restored = State.restore(harness.driver.state.snapshot())
+    harness.driver = ModuleDriver(harness.config, knowledge(), state=restored, detections=[IncompatibleCn, CnUrlMismatch],
+                                  strict=True)
+    harness.feed(*records[1:])
+    assert table(harness.evidence()) == sorted(expected(), key=lambda row: (row[0], row[1]))
