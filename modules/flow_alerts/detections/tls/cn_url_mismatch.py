@@ -75,7 +75,7 @@ CN_URL_MISMATCH = EvidenceKind(
     ThreatLevel.MEDIUM,
     confidence=0.8,
     details=CnUrlMismatchDetails,
-    category="Intrusion.Botnet",
+    category="Fraud.Masquerade",
     summary="the SNI is covered by neither the certificate's CN nor its SANs, nor related to them (RFC 6125); "
     "paired client (low) and name (medium) evidence",
 )

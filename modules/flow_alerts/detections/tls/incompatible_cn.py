@@ -86,7 +86,7 @@ INCOMPATIBLE_CN = EvidenceKind(
     ThreatLevel.MEDIUM,
     confidence=0.9,
     details=IncompatibleCnDetails,
-    category="Intrusion.Botnet",
+    category="Fraud.Masquerade",
     summary="a certificate claiming Google/Microsoft/Apple/Facebook/Twitter on a server and SNI outside it "
     "(CDNs serving the organisation excepted); one per server and organisation",
 )
