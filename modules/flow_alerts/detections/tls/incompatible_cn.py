@@ -17,8 +17,8 @@ Exceptions, and why:
 * the SNI is one of the organisation's domains: the client asked for the
   organisation, and got its certificate;
 * **a CDN serving the organisation**: the server IP's AS is a CDN the
-  organisation is known to use (``cdn_asns``, by default Akamai and Edgio
-  for Microsoft, Akamai for Apple), the certificate covers the SNI (its CN or
+  organisation is known to use (``cdn_asns``, by default Akamai's CDN
+  networks for Microsoft and Apple), the certificate covers the SNI (its CN or
   one of its SAN names matches it, RFC 6125) and its chain did not fail
   validation other than on time. A CA issued the organisation a certificate
   for that name, so the name is the organisation's even when it is not in
@@ -61,8 +61,9 @@ from flowalerts.modules.flow_alerts.shared.tls_names import (
 )
 from flowalerts.records import SslRecord
 
-AKAMAI_ASNS = [12222, 16625, 16702, 20940, 21342, 32787, 33905, 35994]
-EDGIO_ASNS = [15133]
+# Akamai's CDN networks (by their registered handles; not AS63949, Akamai's
+# Linode cloud, where anyone can rent a server, nor Nominum's DNS networks).
+AKAMAI_ASNS = [12222, 16625, 20940, 21342, 24319, 31108, 32787, 33905, 34164, 35994, 36183]
 MAX_NAMES = 10
 MAX_NAME = 253
 
@@ -70,7 +71,7 @@ MAX_NAME = 253
 class IncompatibleCnConfig(SectionConfig):
     # Organisation -> ASNs of CDNs known to serve it from their own addresses.
     cdn_asns: dict[str, list[int]] = msgspec.field(
-        default_factory=lambda: {"microsoft": AKAMAI_ASNS + EDGIO_ASNS, "apple": list(AKAMAI_ASNS)}
+        default_factory=lambda: {"microsoft": list(AKAMAI_ASNS), "apple": list(AKAMAI_ASNS)}
     )
 
 
