@@ -146,13 +146,31 @@ class Pipeline:
         self.profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead, warn=warn)
         self.evidence: list[Evidence] = []
         self.keep_evidence = sink is None
+        # Live mode: wall time when the newest flow time was last seen.
+        self._wall_at_newest: float | None = None
+        self._newest_seen = float("-inf")
 
-    def feed(self, record: Any, where: str = "") -> None:
+    def feed(self, record: Any, where: str = "", wall_now: float | None = None) -> None:
         self._dispatch(self.profiler.assign(record, where))
+        if wall_now is not None and self.profiler.clock.newest_end > self._newest_seen:
+            self._newest_seen = self.profiler.clock.newest_end
+            self._wall_at_newest = wall_now
 
     def idle(self, wall_now: float | None = None) -> None:
-        """The input is idle (live mode)."""
+        """The input is idle (live mode).
+
+        Records held while T0 is chosen are released. On a sensor that has
+        been quiet for ``time.live_idle_seconds`` of wall time, flow time is
+        taken to have moved on by the wall time elapsed since the newest
+        record, so windows still close and timers still fire (the only place
+        the wall clock moves flow time).
+        """
         self._dispatch(self.profiler.flush())
+        if wall_now is None or self._wall_at_newest is None:
+            return
+        quiet = wall_now - self._wall_at_newest
+        if quiet >= self.config.time.live_idle_seconds:
+            self._dispatch(self.profiler.observe_time(self._newest_seen + quiet))
 
     def finish(self) -> None:
         self._dispatch(self.profiler.finish())
@@ -231,7 +249,7 @@ def run(options: RunOptions) -> RunSummary:
                 if options.progress:
                     options.progress(count)
                 continue
-            pipeline.feed(record, getattr(reader, "where", ""))
+            pipeline.feed(record, getattr(reader, "where", ""), time.time() if options.live else None)
             count += 1
             if options.progress and count % 1000 == 0:
                 options.progress(count)

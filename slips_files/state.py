@@ -37,7 +37,9 @@ class FlowTimeTable(Generic[V]):
     """A dict whose entries expire at a flow time.
 
     ``set(key, value, expires_at)`` stores; ``get`` returns the default once
-    the watermark passed the expiry (even before the purge ran).
+    the watermark passed the expiry (even before the purge ran). An expiry of
+    +inf never expires: for a few run-wide entries only (the table's
+    ``max_entries`` still bounds them).
     """
 
     __slots__ = ("_buckets", "_entries", "_watermark", "max_entries", "name", "evicted")
@@ -70,6 +72,10 @@ class FlowTimeTable(Generic[V]):
             del entries[next(iter(entries))]
             self.evicted += 1
         entries[key] = (expires_at, value)
+        if expires_at == float("inf"):
+            # Never expires (a run-wide fact, e.g. a count reported at the end
+            # of input): kept until deleted, even past the final purge.
+            return
         self._buckets.setdefault(int(expires_at // _BUCKET_SECONDS), set()).add(key)
 
     def delete(self, key: Any) -> None:
@@ -227,10 +233,13 @@ class State:
             table = self._tables[name] = FlowTimeTable(name, max_entries)
         return table
 
-    def advance(self, watermark: float) -> None:
-        """Flow time moved on: purge expired table entries."""
+    def advance(self, watermark: float, purge: bool = True) -> None:
+        """Flow time moved on: purge expired table entries (unless ``purge``
+        is False: the driver fires the due timers first, so they still see the
+        entries that were valid at their due time)."""
         if watermark > self.watermark:
             self.watermark = watermark
+        if purge:
             for table in self._tables.values():
                 table.purge(watermark)
 
@@ -268,5 +277,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if (module == "flowalerts" or module.startswith("flowalerts.")) and not name.startswith("_Restricted"):
             return super().find_class(module, name)
         if module == "ipaddress" and name in ("IPv4Network", "IPv6Network", "IPv4Address", "IPv6Address"):
+            return super().find_class(module, name)
+        if module == "msgspec._utils" and name == "rebuild":
+            # How msgspec pickles keyword-only structs (records): rebuild(cls, kwargs),
+            # where cls itself must pass this check.
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"checkpoint refers to {module}.{name}, which is not allowed")

@@ -1,7 +1,7 @@
 """Shared pytest fixtures and options.
 
 * ``datasets``: the shared Zeek folders in ``../shared/datasets/slips``
-  (beside the clone). Without them a test skips with the reason; under
+  (beside the clone, or ``$FLOWALERTS_DATASETS``). Without them a test skips with the reason; under
   ``CI=true`` it fails instead (CI must never pass without its key suites).
 * ``--regen-golden``: rewrite the golden files (``tests/golden/``) from the
   current code instead of comparing; review the diff before committing.
@@ -18,9 +18,9 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-# ../shared beside the clone; a git worktree one level deeper (wt/<name>) finds it too.
-SHARED = next((p / "shared" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()), REPO.parent / "shared")
-DATASETS = SHARED / "datasets" / "slips"
+SHARED = REPO.parent / "shared"
+# $FLOWALERTS_DATASETS overrides it (e.g. for a git worktree that is not beside ../shared).
+DATASETS = pathlib.Path(os.environ.get("FLOWALERTS_DATASETS") or SHARED / "datasets" / "slips")
 GOLDEN = REPO / "tests" / "golden"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

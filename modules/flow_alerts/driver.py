@@ -184,9 +184,12 @@ class ModuleDriver:
         if watermark <= self.watermark:
             return []
         self.watermark = watermark
-        self.state.advance(watermark)
+        # Timers first, then the purge: a timer due at t still sees the facts
+        # that were valid at t (at end of input every fact expires at once).
+        self.state.advance(watermark, purge=False)
         for owner, key, payload in self.state.timers.pop_due(watermark):
             self._run_timer(owner, key, payload)
+        self.state.advance(watermark)
         return self._take()
 
     def window_closed(self, profile: str, twid: int) -> list[Evidence]:
