@@ -289,20 +289,23 @@ def run(options: RunOptions) -> RunSummary:
 
 
 def _note_skipped_detections(driver: ModuleDriver, reader: Any, warnings: InputWarnings) -> None:
-    """One note per missing log: which detections are not run, and why the log is missing."""
+    """One note per missing log: which detections need it (so are not run), and why it is missing."""
     if not driver.health.skipped:
         return
     available = getattr(reader, "available_logs", None) or set()
     missing_reason = getattr(reader, "missing_reason", lambda log_type: "absent")
     detections, _ = load_components()
-    by_missing: dict[tuple[str, ...], list[str]] = {}
+    needing: dict[str, list[str]] = {}
     for ident in sorted(driver.health.skipped):
         cls = detections.get(ident)
-        missing = tuple(name for name in cls.required_logs() if name not in available) if cls else ()
-        by_missing.setdefault(missing, []).append(ident)
-    for missing, idents in sorted(by_missing.items()):
-        lacking = ", ".join(f"{name}.log ({missing_reason(name)})" for name in missing) or "a log"
-        warnings.note(f"the input has no {lacking}: {len(idents)} detection(s) that need it not run: {', '.join(idents)}")
+        for name in cls.required_logs() if cls else ():
+            if name not in available:
+                needing.setdefault(name, []).append(ident)
+    for name, idents in sorted(needing.items()):
+        warnings.note(
+            f"the input has no {name}.log ({missing_reason(name)}): "
+            f"{len(idents)} detection(s) that need it not run: {', '.join(idents)}"
+        )
 
 
 def _install_signal_handlers(stop: _StopFlag) -> dict[int, Any]:

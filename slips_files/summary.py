@@ -32,8 +32,11 @@ def health_lines(summary: RunSummary) -> list[str]:
         first_key = sorted(health.first_traceback)[0]
         lines.append(f"first traceback ({first_key}):")
         lines.extend("    " + escape_text(line, limit=500) for line in health.first_traceback[first_key].rstrip().splitlines())
+    by_reason: dict[str, list[str]] = {}
     for ident, reason in sorted(health.skipped.items()):
-        lines.append(f"not run: {ident} ({reason})")
+        by_reason.setdefault(reason, []).append(ident)
+    for reason, idents in sorted(by_reason.items()):
+        lines.append(f"not run ({reason}): {', '.join(idents)}")
     if summary.unread_input:
         lines.append("input not fully read:")
         lines.extend(f"  {escape_text(problem)}" for problem in summary.unread_input[:20])
