@@ -22,7 +22,6 @@ from flowalerts.modules.flow_alerts.detection import load_components
 from tests.reliability.support import T0, conn_json, dns_json, run_cli
 
 
-
 def needing(log_type: str) -> list[str]:
     """The detections of this build that need ``log_type`` (more join them as they are ported)."""
     detections, _ = load_components()
