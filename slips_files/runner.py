@@ -152,8 +152,8 @@ class Pipeline:
 
     def feed(self, record: Any, where: str = "", wall_now: float | None = None) -> None:
         self._dispatch(self.profiler.assign(record, where))
-        if wall_now is not None and self.profiler.clock.newest_end > self._newest_seen:
-            self._newest_seen = self.profiler.clock.newest_end
+        if wall_now is not None and self.profiler.clock.newest > self._newest_seen:
+            self._newest_seen = self.profiler.clock.newest
             self._wall_at_newest = wall_now
 
     def idle(self, wall_now: float | None = None) -> None:

@@ -1,10 +1,10 @@
 """Find the Zeek logs of a folder (or one file) and merge them.
 
-Records from all logs are merged by their end time (``ts + duration`` for
-conn records, ``ts`` for the others): the order in which Zeek writes them, so
-replaying a finished folder sees records in the same order as following a
-live one (``flowalerts.clock`` explains why this order, and what a record that
-arrives late means). Each file is read lazily; ``heapq.merge`` keeps one
+Records from all logs are merged by ``ts``, each file read in its own order
+(Zeek's write order, or sorted by ``ts``): a DNS answer is seen before the
+connection that uses it whatever file it came from, and records arriving out
+of order within the allowed lateness give the same evidence
+(``flowalerts.clock`` explains the lateness policy). Each file is read lazily; ``heapq.merge`` keeps one
 record per file in memory. Ties keep file order (files are sorted by name), so
 a replay is deterministic.
 """
@@ -134,7 +134,7 @@ class FolderReader:
         # parsed it: heapq.merge holds one parsed record per file ahead, and a
         # run stopped by a signal never sees those.
         counts = self._handed_on
-        for record, path, line_no in heapq.merge(*(_located(reader) for reader in self.readers), key=_end):
+        for record, path, line_no in heapq.merge(*(_located(reader) for reader in self.readers), key=_start):
             counts[record.log_type] += 1
             self.where = f"{path}:{line_no}"
             yield record
@@ -180,5 +180,5 @@ def _located(reader: ZeekFileReader) -> Iterator[tuple[Record, str, int]]:
         yield record, reader.path, reader.line_no
 
 
-def _end(item: tuple[Record, str, int]) -> float:
-    return item[0].end_time
+def _start(item: tuple[Record, str, int]) -> float:
+    return item[0].starttime
