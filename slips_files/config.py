@@ -236,7 +236,12 @@ def _parse_detections(raw: Any, sections: dict[str, type[SectionConfig]]) -> tup
     if not isinstance(raw, dict):
         raise ConfigError("invalid configuration: 'flow_alerts' must be a mapping of detection sections")
     warnings: list[str] = []
-    by_slips_key = {legacy: (ident, field) for ident, cls in sections.items() for legacy, field in cls.slips_keys.items()}
+    # One legacy key may set a field of several detections (e.g. the pastebin
+    # threshold of the HTTP and the TLS paths).
+    by_slips_key: dict[str, list[tuple[str, str]]] = {}
+    for ident, cls in sections.items():
+        for legacy, field in cls.slips_keys.items():
+            by_slips_key.setdefault(legacy, []).append((ident, field))
     values: dict[str, dict[str, Any]] = {}
     for key, value in raw.items():
         if key in sections:
@@ -246,8 +251,8 @@ def _parse_detections(raw: Any, sections: dict[str, type[SectionConfig]]) -> tup
                 raise ConfigError(f"invalid configuration: 'flow_alerts.{key}' must be a mapping")
             values.setdefault(key, {}).update(value)
         elif key in by_slips_key:
-            ident, field = by_slips_key[key]
-            values.setdefault(ident, {}).setdefault(field, value)
+            for ident, field in by_slips_key[key]:
+                values.setdefault(ident, {}).setdefault(field, value)
         else:
             known = ", ".join(sorted(sections)) or "none"
             raise ConfigError(f"invalid configuration: unknown key 'flow_alerts.{key}' (detection sections: {known})")

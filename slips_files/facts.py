@@ -115,12 +115,14 @@ class ConnSeen(Fact, tag="conn"):
 
 
 class Contact(Fact, tag="contact"):
-    """Partition scope: ``profile`` contacted ``ip`` at ``ts``."""
+    """Partition scope: ``profile`` contacted ``ip`` from ``ts`` until ``end``
+    (the connection's end; ``ts`` when unknown or instantaneous)."""
 
     scope: ClassVar[str] = "partition"
     profile: str
     ip: str
     ts: float
+    end: float = 0.0
 
 
 GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork)
@@ -228,7 +230,8 @@ class Facts:
     def _apply_contact(self, fact: Contact) -> None:
         key = (fact.profile, fact.ip)
         known = self._contacts.get(key)
-        span = (fact.ts, fact.ts) if known is None else (min(known[0], fact.ts), max(known[1], fact.ts))
+        end = max(fact.ts, fact.end)
+        span = (fact.ts, end) if known is None else (min(known[0], fact.ts), max(known[1], end))
         self._contacts.set(key, span, max(span[1], self.state.watermark) + CONTACT_TTL)
 
     # -- DNS -------------------------------------------------------------------------
@@ -282,7 +285,7 @@ class Facts:
         return self._conn.get(uid)
 
     def contact_span(self, profile: str, ip: str) -> tuple[float, float] | None:
-        """(first, last) time ``profile`` contacted ``ip``, or None."""
+        """(first start, last end) of the contacts of ``profile`` with ``ip``, or None."""
         return self._contacts.get((profile, ip))
 
     # -- layer 2 -----------------------------------------------------------------------

@@ -231,8 +231,12 @@ class State:
         """Flow time moved on: purge expired table entries."""
         if watermark > self.watermark:
             self.watermark = watermark
-            for table in self._tables.values():
-                table.purge(watermark)
+            self.purge(watermark)
+
+    def purge(self, watermark: float) -> None:
+        """Forget table entries that expired before ``watermark`` (idempotent)."""
+        for table in self._tables.values():
+            table.purge(watermark)
 
     # -- sizes and persistence ----------------------------------------------
     def size(self) -> dict[str, int]:

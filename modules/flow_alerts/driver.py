@@ -184,9 +184,13 @@ class ModuleDriver:
         if watermark <= self.watermark:
             return []
         self.watermark = watermark
-        self.state.advance(watermark)
+        # Due timers fire before expired facts are purged: a timer decides with
+        # the facts of its due time, even when the watermark jumps far past it
+        # (at end of input it becomes +inf, which would purge every fact first).
+        self.state.watermark = max(self.state.watermark, watermark)
         for owner, key, payload in self.state.timers.pop_due(watermark):
             self._run_timer(owner, key, payload)
+        self.state.purge(self.state.watermark)
         return self._take()
 
     def window_closed(self, profile: str, twid: int) -> list[Evidence]:
