@@ -6,10 +6,12 @@ that maps the hosts of a network through DNS, without touching them.
 
 The 2-second window slides (the reference anchored it at the first reverse
 query of the profile, so a host could only ever trigger in its first 2
-seconds). A name counts once it has been part of a sweep: the names of the
-2-second window that first reaches the threshold, and every new name of a
-2-second window that reaches it again later (so the count is the size of the
-sweep, not every reverse lookup of the hour).
+seconds). A name counts when it was looked up in some 2-second window holding
+``threshold`` distinct names (so the count is the size of the sweep, not every
+reverse lookup of the hour). Sweeps are seen online as the records arrive and
+recounted over all the window's reverse queries in time order at window
+close, so the result does not depend on the arrival order
+(``flowalerts.modules.flow_alerts.shared.bursts``).
 
 One evidence per (profile, window) (issue 13): reported when a sweep is first
 seen, updated (same id) at window close with the final count and every uid.
@@ -33,11 +35,13 @@ from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, scale_with_c
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
 from flowalerts.modules.flow_alerts.shared import dns_names as names
+from flowalerts.modules.flow_alerts.shared.bursts import burst_members, settle_exact
 from flowalerts.records import DnsRecord
 
 SUFFIX = ".in-addr.arpa"
 MAX_RECENT = 5_000  # reverse queries kept inside one sliding window
 MAX_COUNTED = 65_536  # names remembered per (profile, window) as counted
+MAX_EVENTS = 65_536  # reverse queries remembered per (profile, window) for the recount
 
 
 class ArpaScanConfig(SectionConfig):
@@ -94,8 +98,11 @@ class DnsArpaScan(Detection):
             distinct[old] -= 1
             if distinct[old] <= 0:
                 del distinct[old]
+        events: list[tuple[float, str, str]] = state.setdefault("events", [])
+        if len(events) < MAX_EVENTS:
+            events.append((flow.starttime, query, flow.uid))
         if flow.starttime < horizon:
-            return  # older than the sliding window (records slightly out of order)
+            return  # older than the sliding window: left to the recount at window close
         recent.append((flow.starttime, query, flow.uid))
         distinct[query] += 1
         if len(distinct) < self.config.threshold:
@@ -112,6 +119,17 @@ class DnsArpaScan(Detection):
             if len(counted) < MAX_COUNTED:
                 counted.add(name)
             self.tally(msg, (), self.config.threshold, uid=uid, update=lambda tally, ts=ts: _span(tally, ts))
+
+    def settle_tallies(self, profile: str, twid: int) -> None:
+        """Window close: recount over every reverse query of the window in time order."""
+        window = self.window_of(profile, twid)
+        events = sorted((window or {}).get("events") or ())
+        if events:
+            marks = burst_members([(ts, name) for ts, name, _ in events], self.config.window, self.config.threshold)
+            members = [event for event, member in zip(events, marks) if member]
+            count = len({name for _, name, _ in members})
+            settle_exact(self, profile, twid, window, (), members, count, max(1, self.config.threshold))
+        super().settle_tallies(profile, twid)
 
     def report_tally(self, profile: str, twid: int, key: tuple[()], tally: Tally) -> None:
         threshold = tally.extra["threshold"]

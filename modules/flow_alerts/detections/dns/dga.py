@@ -28,13 +28,12 @@ Exceptions, and why:
 
 from __future__ import annotations
 
-import bisect
-
 from flowalerts.config import SectionConfig
 from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, escape_text, scale_with_count, src_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
 from flowalerts.modules.flow_alerts.shared import dns_names as names
+from flowalerts.modules.flow_alerts.shared.samples import keep_earliest
 from flowalerts.records import DnsRecord
 
 # Distinct names remembered per (profile, window); past it names are still
@@ -119,8 +118,4 @@ class DgaNxdomains(Detection):
 
 
 def _sample(tally: Tally, ts: float, query: str) -> None:
-    """Keep the earliest names (by flow time): the same sample whatever the arrival order."""
-    sample = tally.extra.setdefault("sample", [])
-    if len(sample) < SAMPLE or (ts, query) < sample[-1]:
-        bisect.insort(sample, (ts, query))
-        del sample[SAMPLE:]
+    keep_earliest(tally.extra.setdefault("sample", []), ts, query, SAMPLE)

@@ -29,7 +29,6 @@ Exceptions, and why:
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import math
 from collections import Counter
@@ -41,6 +40,7 @@ from flowalerts.knowledge.orgs import registered_domain
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
 from flowalerts.modules.flow_alerts.shared import dns_names as names
+from flowalerts.modules.flow_alerts.shared.samples import keep_earliest
 from flowalerts.records import DnsRecord
 
 TXT_QTYPES = frozenset({"TXT", "ANY", "*"})
@@ -179,19 +179,6 @@ def _note(tally: Tally, msg: Message[DnsRecord], query: str, text: str, entropy:
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     if digest not in hashes and len(hashes) < MAX_TEXTS:
         hashes.add(digest)
-    _keep_earliest(extra["texts"], (ts, text[:SHOWN_CHARS]), SAMPLE)
-    _keep_earliest(extra["queries"], (ts, query), MAX_QUERIES)
+    keep_earliest(extra["texts"], ts, text[:SHOWN_CHARS], SAMPLE)
+    keep_earliest(extra["queries"], ts, query, MAX_QUERIES)
     extra["max_entropy"] = max(extra["max_entropy"], entropy)
-
-
-def _keep_earliest(sample: list[tuple[float, str]], item: tuple[float, str], size: int) -> None:
-    if any(value == item[1] for _, value in sample):
-        for index, (ts, value) in enumerate(sample):
-            if value == item[1] and item[0] < ts:
-                del sample[index]
-                bisect.insort(sample, item)
-                break
-        return
-    if len(sample) < size or item < sample[-1]:
-        bisect.insort(sample, item)
-        del sample[size:]

@@ -30,6 +30,7 @@ from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_domain, 
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
 from flowalerts.modules.flow_alerts.shared import dns_names as names
+from flowalerts.modules.flow_alerts.shared.samples import keep_earliest, values
 from flowalerts.records import DnsRecord
 
 ADDRESS_TYPES = frozenset({"A", "AAAA"})
@@ -68,10 +69,10 @@ class InvalidDnsResolution(Detection):
         query = names.normalize(flow.query)
         if not query or names.is_localhost(query) or names.is_local(query) or names.is_arpa(query):
             return
-        self.tally(msg, query, 1, update=lambda tally: _note(tally, blocked))
+        self.tally(msg, query, 1, update=lambda tally: _note(tally, flow.starttime, blocked))
 
     def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        answers = list(tally.extra["answers"])
+        answers = values(tally.extra["answers"])
         times = f" ({tally.count} times in this time window)" if tally.count > 1 else ""
         self.report(
             INVALID_DNS_RESOLUTION,
@@ -92,8 +93,7 @@ class InvalidDnsResolution(Detection):
         )
 
 
-def _note(tally: Tally, blocked: list[str]) -> None:
+def _note(tally: Tally, ts: float, blocked: list[str]) -> None:
     answers = tally.extra.setdefault("answers", [])
     for ip in blocked:
-        if ip not in answers and len(answers) < MAX_ANSWERS:
-            answers.append(ip)
+        keep_earliest(answers, ts, ip, MAX_ANSWERS)

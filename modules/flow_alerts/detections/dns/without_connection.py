@@ -96,8 +96,8 @@ class PendingQuery(msgspec.Struct, gc=False):
 
 class WithoutConnectionDetails(Details):
     query: str
-    answers: list[str]  # the answer IPs (at most 32)
-    cnames: list[str]
+    answers: list[str]  # the answer IPs (at most 32, sorted)
+    cnames: list[str]  # sorted
     queries: int  # queries of the name without a connection in this window
     wait: float
 
@@ -221,7 +221,7 @@ class DnsWithoutConnection(Detection):
             attacker=src_ip(entry.saddr),
             victim=dst_domain(entry.query),
             uids=uids,
-            details=WithoutConnectionDetails(query=entry.query, answers=list(entry.ips), cnames=list(entry.cnames),
+            details=WithoutConnectionDetails(query=entry.query, answers=sorted(entry.ips), cnames=sorted(entry.cnames),
                                              queries=count, wait=self.config.wait),
             description=(
                 f"{entry.saddr} resolved {query} but made no connection to its answers within "

@@ -31,16 +31,18 @@ from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, esca
 from flowalerts.knowledge.ips import is_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
+from flowalerts.modules.flow_alerts.shared.samples import keep_earliest, values
 from flowalerts.records import WeirdRecord
 
 WEIRD_NAME = "unknown_http_method"
 MAX_METHODS = 20
+MAX_SEEN = 10_000  # distinct methods remembered per tally (past it, repeats may count again)
 MAX_METHOD_CHARS = 100
 
 
 class WeirdHttpMethodDetails(Details):
     requests: int  # requests with an unknown method to this server in this window
-    methods: list[str]  # the distinct methods (at most 20, each cut to 100 characters)
+    methods: list[str]  # the distinct methods seen first (at most 20, each cut to 100 characters)
     distinct_methods: int
     dport: int
 
@@ -67,11 +69,11 @@ class WeirdHttpMethod(Detection):
         if WEIRD_NAME not in flow.name.lower() or not is_ip(flow.saddr) or not is_ip(flow.daddr):
             return
         method = flow.addl[:MAX_METHOD_CHARS]
-        self.tally(msg, flow.daddr, 1, update=lambda tally: _note(tally, method, flow.dport))
+        self.tally(msg, flow.daddr, 1, update=lambda tally: _note(tally, flow.starttime, method, flow.dport))
 
     def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
         level, confidence = scale_with_count(WEIRD_HTTP_METHOD, tally.count, 1)
-        methods = list(tally.extra["methods"])
+        methods = values(tally.extra["methods"])
         distinct = tally.extra["distinct"]
         dport = tally.extra["dport"]
         shown = ", ".join(escape_text(m, limit=MAX_METHOD_CHARS) for m in methods[:5])
@@ -100,14 +102,12 @@ class WeirdHttpMethod(Detection):
         )
 
 
-def _note(tally: Tally, method: str, dport: int) -> None:
+def _note(tally: Tally, ts: float, method: str, dport: int) -> None:
     extra = tally.extra
     if "methods" not in extra:
         extra.update(methods=[], seen=set(), distinct=0, dport=dport)
     seen: set[str] = extra["seen"]
-    if method in seen or len(seen) >= 10_000:
-        return
-    seen.add(method)
-    extra["distinct"] += 1
-    if len(extra["methods"]) < MAX_METHODS:
-        extra["methods"].append(method)
+    if method not in seen and len(seen) < MAX_SEEN:
+        seen.add(method)
+        extra["distinct"] += 1
+    keep_earliest(extra["methods"], ts, method, MAX_METHODS)

@@ -21,6 +21,7 @@ from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, esca
 from flowalerts.knowledge.ips import is_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
+from flowalerts.modules.flow_alerts.shared.samples import keep_earliest, values
 from flowalerts.records import LoginRecord
 
 MAX_USERS = 20
@@ -39,7 +40,7 @@ class LoginDetails(Details):
     successful: int
     failed: int
     confused: int
-    users: list[str]  # the user names seen (at most 20)
+    users: list[str]  # the user names seen first (at most 20)
 
 
 LOGIN = EvidenceKind(
@@ -69,7 +70,7 @@ class Login(Detection):
     def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
         server, proto = key
         extra = tally.extra
-        users = list(extra["users"])
+        users = values(extra["users"])
         outcomes = ", ".join(f"{extra[name]} {name}" for name in ("successful", "failed", "confused") if extra[name])
         user_text = f" for user {', '.join(escape_text(u, limit=64) for u in users)}" if users else ""
         if tally.count == 1:
@@ -88,8 +89,8 @@ class Login(Detection):
             details=LoginDetails(proto=proto, successful=extra["successful"], failed=extra["failed"],
                                  confused=extra["confused"], users=users),
             description=text,
-            src_port=extra["sport"] or None,
-            dst_port=extra["dport"] or None,
+            src_port=extra["ports"][1] or None,
+            dst_port=extra["ports"][2] or None,
             count=tally.count,
             occurrences=tally.count,
             evidence_id=self.tally_id(LOGIN, profile, twid, key),
@@ -99,8 +100,8 @@ class Login(Detection):
 def _note(tally: Tally, flow: LoginRecord) -> None:
     extra = tally.extra
     if "users" not in extra:
-        extra.update(users=[], successful=0, failed=0, confused=0, sport=flow.sport, dport=flow.dport)
+        extra.update(users=[], successful=0, failed=0, confused=0, ports=(flow.starttime, flow.sport, flow.dport))
+    extra["ports"] = min(extra["ports"], (flow.starttime, flow.sport, flow.dport))  # of the earliest login
     extra[login_status(flow)] += 1
-    user = flow.user[:64]
-    if user and user not in extra["users"] and len(extra["users"]) < MAX_USERS:
-        extra["users"].append(user)
+    if flow.user:
+        keep_earliest(extra["users"], flow.starttime, flow.user[:64], MAX_USERS)

@@ -5,10 +5,12 @@ from one host to one server within any ``window`` (10) seconds of flow time:
 credentials being guessed at machine speed (HIGH, 1.0).
 
 The window slides per (profile, server): the reference kept one list per
-profile across servers and windows, forever. A failure counts once it is part
-of a burst: the failures of the 10-second window that first reaches the
-threshold, and every later failure while a 10-second window still holds the
-threshold (so the count is the size of the brute force).
+profile across servers and windows, forever. A failure counts when it is part
+of a burst, i.e. lies in some 10-second window holding the threshold (so the
+count is the size of the brute force, not every failure of the hour). Bursts
+are seen online as the records arrive and recounted over all the window's
+failures in time order at window close, so the result does not depend on the
+arrival order (``flowalerts.modules.flow_alerts.shared.bursts``).
 
 One evidence per (profile, window, server) (issue 13): reported when the first
 burst is seen, updated at window close with the count and every uid. Threat
@@ -33,9 +35,11 @@ from flowalerts.knowledge.ips import is_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
 from flowalerts.modules.flow_alerts.detections.smtp.bad_smtp_login import is_bad_login
+from flowalerts.modules.flow_alerts.shared.bursts import burst_members, settle_exact
 from flowalerts.records import SmtpRecord
 
 MAX_RECENT = 1_000  # failures kept inside one sliding window
+MAX_EVENTS = 20_000  # failures remembered per (profile, window, server) for the recount
 
 
 class SmtpBruteforceConfig(SectionConfig):
@@ -78,24 +82,43 @@ class SmtpBruteforce(Detection):
         bursts = self.window(msg).setdefault("bursts", {})
         burst = bursts.get(flow.daddr)
         if burst is None:
-            burst = bursts[flow.daddr] = {"recent": deque(), "newest": flow.starttime, "hot": False}
-        recent: deque[tuple[float, str]] = burst["recent"]
+            burst = bursts[flow.daddr] = {"recent": deque(), "newest": flow.starttime, "events": [],
+                                          "counted": set()}
+        events: list[tuple[float, str]] = burst["events"]
+        seq = len(events)
+        if seq < MAX_EVENTS:
+            events.append((flow.starttime, flow.uid))
+        # Online: a sliding window over the failures as they arrive, so a burst
+        # is reported as soon as it is seen (exact when they arrive in time order;
+        # recounted over every failure at window close, see ``settle_tallies``).
+        recent: deque[tuple[float, int, str]] = burst["recent"]
         newest = burst["newest"] = max(burst["newest"], flow.starttime)
         horizon = newest - self.config.window
         while recent and (recent[0][0] < horizon or len(recent) >= MAX_RECENT):
             recent.popleft()
         if flow.starttime < horizon:
             return
-        recent.append((flow.starttime, flow.uid))
+        recent.append((flow.starttime, seq, flow.uid))
         if len(recent) < threshold:
-            burst["hot"] = False
             return
-        # "hot": the window already held a burst at the previous failure, so
-        # only this failure is new to the count.
-        entries = [recent[-1]] if burst["hot"] else sorted(recent)
-        burst["hot"] = True
-        for ts, uid in entries:
+        counted: set[int] = burst["counted"]
+        for ts, number, uid in sorted(recent):
+            if number in counted:
+                continue
+            counted.add(number)
             self.tally(msg, flow.daddr, threshold, uid=uid, update=lambda tally, ts=ts: _span(tally, ts))
+
+    def settle_tallies(self, profile: str, twid: int) -> None:
+        """Window close: recount over every failure of the window in time order."""
+        window = self.window_of(profile, twid)
+        threshold = max(1, self.config.threshold)
+        for server, burst in ((window or {}).get("bursts") or {}).items():
+            events = sorted(burst["events"])
+            marks = burst_members([(ts, str(index)) for index, (ts, _) in enumerate(events)], self.config.window,
+                                  threshold)
+            members = [(ts, "", uid) for (ts, uid), member in zip(events, marks) if member]
+            settle_exact(self, profile, twid, window, server, members, len(members), threshold)
+        super().settle_tallies(profile, twid)
 
     def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
         threshold = tally.extra["threshold"]
@@ -125,3 +148,4 @@ class SmtpBruteforce(Detection):
 def _span(tally: Tally, ts: float) -> None:
     extra = tally.extra
     extra["first"] = min(extra.get("first", ts), ts)
+    extra["last"] = max(extra.get("last", ts), ts)

@@ -62,6 +62,8 @@ class PendingSsh(msgspec.Struct, gc=False):
     ts: float
     saddr: str
     daddr: str
+    # Already reported by Zeek's verdict: the conn record only adds its byte count.
+    by_zeek: bool = False
 
 
 class SshSuccessfulDetails(Details):
@@ -101,15 +103,19 @@ class SshSuccessful(Detection):
         entry = PendingSsh(profile=msg.profile, twid=msg.twid, ts=flow.starttime, saddr=flow.saddr, daddr=flow.daddr)
         if flow.auth_success is True:
             self._success(entry, flow.uid, "zeek", conn)
+            entry.by_zeek = True
         elif conn is not None:
             self._decide(entry, flow.uid, conn)
-        elif flow.uid:
+        if conn is None and flow.uid:
             self.schedule(flow.uid, flow.starttime, entry)
 
     def on_timer(self, uid: str, entry: PendingSsh) -> None:
         conn = self.facts.conn_of_uid(uid)
         if conn is not None:
-            self._decide(entry, uid, conn)
+            if entry.by_zeek:
+                self._add_bytes(entry, conn)
+            else:
+                self._decide(entry, uid, conn)
             return
         watermark = self.watermark
         if math.isfinite(watermark) and watermark < entry.ts + self.config.max_wait:
@@ -121,12 +127,19 @@ class SshSuccessful(Detection):
         if conn.sbytes + conn.dbytes > self.config.threshold:
             self._success(entry, uid, "bytes", conn)
 
+    def _add_bytes(self, entry: PendingSsh, conn: ConnSummary) -> None:
+        """A login Zeek already reported: its conn record adds the byte count (an update)."""
+        known = self.table("sessions").get((entry.profile, entry.twid, entry.daddr))
+        size = conn.sbytes + conn.dbytes
+        if known is not None and size > known["largest"]:
+            known["largest"] = size
+            self._report(entry, known, size, "zeek")
+
     def _success(self, entry: PendingSsh, uid: str, method: str, conn: ConnSummary | None) -> None:
         saddr = conn.saddr if conn is not None and conn.saddr else entry.saddr
-        daddr = conn.daddr if conn is not None and conn.daddr else entry.daddr
         size = conn.sbytes + conn.dbytes if conn is not None else -1
         sums = self.table("sessions")
-        key = (entry.profile, entry.twid, daddr)
+        key = (entry.profile, entry.twid, entry.daddr)
         known = sums.get(key)
         if known is None:
             known = {"first_ts": entry.ts, "zeek": 0, "bytes": 0, "largest": -1, "uids": [], "saddr": saddr}
@@ -135,7 +148,12 @@ class SshSuccessful(Detection):
         known["largest"] = max(known["largest"], size)
         if uid and uid not in known["uids"] and len(known["uids"]) < MAX_UIDS:
             known["uids"].append(uid)
+            known["uids"].sort()
         sums.set(key, known, entry.ts + SUMS_TTL)
+        self._report(entry, known, size, method)
+
+    def _report(self, entry: PendingSsh, known: dict, size: int, method: str) -> None:
+        saddr, daddr = known["saddr"], entry.daddr
         sessions = known["zeek"] + known["bytes"]
         size_text = f"{size} bytes exchanged" if size >= 0 else "byte count unknown (no conn record)"
         how = "Zeek's auth_success" if method == "zeek" else f"its byte count (above {self.config.threshold})"

@@ -27,6 +27,7 @@ from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, esca
 from flowalerts.knowledge.ips import canonical_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
+from flowalerts.modules.flow_alerts.shared.samples import keep_earliest, values
 from flowalerts.records import TunnelRecord
 
 GRE = "Tunnel::GRE"
@@ -42,7 +43,7 @@ class GreTunnelDetails(Details):
 
 class GreScanDetails(Details):
     discoveries: int  # DISCOVER records in this window
-    destinations: list[str]  # the distinct destinations (at most 100)
+    destinations: list[str]  # the distinct destinations probed first (at most 100)
     distinct_destinations: int
 
 
@@ -79,15 +80,16 @@ class GreTunnel(Detection):
         if daddr is None:
             return
         if flow.action == DISCOVER:
-            self.tally(msg, (GRE_SCAN.name,), 1, update=lambda tally: _add(tally, "destinations", daddr))
+            self.tally(msg, (GRE_SCAN.name,), 1, update=lambda tally: _add(tally, "destinations", flow.starttime, daddr))
         else:
-            self.tally(msg, (GRE_TUNNEL.name, daddr), 1, update=lambda tally: _add(tally, "actions", flow.action[:50]))
+            self.tally(msg, (GRE_TUNNEL.name, daddr), 1,
+                       update=lambda tally: _add(tally, "actions", flow.starttime, flow.action[:50]))
 
     def report_tally(self, profile: str, twid: int, key: tuple[str, ...], tally: Tally) -> None:
         many = f" ({tally.count} records in this time window)" if tally.count > 1 else ""
         if key[0] == GRE_TUNNEL.name:
             daddr = key[1]
-            actions = list(tally.extra["actions"])
+            actions = values(tally.extra["actions"])
             self.report(
                 GRE_TUNNEL, profile=profile, twid=twid, ts=tally.first_ts, attacker=src_ip(profile),
                 victim=dst_ip(daddr), uids=tally.uids,
@@ -98,7 +100,7 @@ class GreTunnel(Detection):
                 evidence_id=self.tally_id(GRE_TUNNEL, profile, twid, key),
             )
             return
-        destinations = list(tally.extra["destinations"])
+        destinations = values(tally.extra["destinations"])
         distinct = tally.extra["distinct"]
         level, confidence = scale_with_count(GRE_SCAN, distinct, 1)
         target = destinations[0] if distinct == 1 else f"{distinct} hosts"
@@ -113,14 +115,10 @@ class GreTunnel(Detection):
         )
 
 
-def _add(tally: Tally, name: str, value: str) -> None:
-    values = tally.extra.setdefault(name, [])
+def _add(tally: Tally, name: str, ts: float, value: str) -> None:
+    sample = tally.extra.setdefault(name, [])
     seen = tally.extra.setdefault("seen", set())
-    if value in seen:
-        return
-    if len(seen) < MAX_SEEN:
+    if value not in seen and len(seen) < MAX_SEEN:
         seen.add(value)
-    tally.extra["distinct"] = tally.extra.get("distinct", 0) + 1
-    if len(values) < MAX_DESTINATIONS:
-        values.append(value)
-
+        tally.extra["distinct"] = tally.extra.get("distinct", 0) + 1
+    keep_earliest(sample, ts, value, MAX_DESTINATIONS)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from flowalerts.modules.flow_alerts.detections.dns.arpa_scan import ArpaScanDetails, DnsArpaScan
+from flowalerts.modules.flow_alerts.shared.bursts import burst_members
 from tests.harness import CLIENT, T0, Harness, config, dns, in_zeek_order, summary
 
 
@@ -100,11 +103,27 @@ def test_config_and_slips_keys():
 
 
 def test_any_order_gives_the_same_evidence():
-    records = sweep(15, 1.4)
-    assert run(records) == run(in_zeek_order(records)) == run(list(reversed(records)))
+    records = sweep(15, 1.4) + [ptr(100 + i, T0 + 30 + 5 * i) for i in range(6)] + sweep(11, 1.0, T0 + 600, 50)
+    expected = run(records)
+    assert [e[7] for e in expected] == [26]
+    assert run(in_zeek_order(records)) == run(list(reversed(records))) == expected
+    for seed in range(5):
+        shuffled = list(records)
+        random.Random(seed).shuffle(shuffled)
+        assert run(shuffled) == expected
 
 
-def test_state_is_bounded_by_the_sliding_window():
-    harness = Harness(DnsArpaScan).feed(*[ptr(i, T0 + 0.5 * i) for i in range(400)])
-    state = harness.driver.state.peek_window("arpa_scan", CLIENT, 1)
-    assert len(state["recent"]) <= 5
+@pytest.mark.parametrize(
+    ("times", "names", "seconds", "members"),
+    [
+        ([0, 1, 2], "abc", 2.0, [True, True, True]),
+        ([0, 1, 2], "aab", 2.0, [False, False, False]),  # only 2 distinct names
+        ([0, 1, 2.5, 3], "abcd", 2.0, [False, True, True, True]),  # [1, 3] holds b, c, d; [0, 2] only a, b
+        ([0, 1, 2.5, 3], "abcd", 1.9, [False, False, False, False]),
+        ([0, 1, 5, 6, 7], "abcde", 2.0, [False, False, True, True, True]),
+        ([0, 2, 4], "abc", 4.0, [True, True, True]),  # inclusive
+        ([], "", 2.0, []),
+    ],
+)
+def test_burst_members(times, names, seconds, members):
+    assert burst_members(list(zip(times, names)), seconds, 3) == members

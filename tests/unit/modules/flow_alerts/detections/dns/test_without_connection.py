@@ -167,7 +167,7 @@ def test_a_later_query_of_the_same_name_gets_its_full_wait():
 def test_queried_again_after_the_decision_updates_the_same_evidence():
     # With 10 minutes of lateness the first query is decided at 40 minutes of
     # flow time; the name is queried again at 45 minutes, in the same window.
-    records = [query(uid="C0")] + other_traffic(T0 + 60, T0 + 95 * MIN) + [query(ts=T0 + 45 * MIN, uid="C1")]
+    records = [query(uid="C0"), *other_traffic(T0 + 60, T0 + 95 * MIN), query(ts=T0 + 45 * MIN, uid="C1")]
     records = in_zeek_order(records)
     harness = Harness(DnsWithoutConnection, cfg=config(time={"allowed_lateness": 600})).feed(*records)
     harness.so_far()
@@ -192,7 +192,7 @@ def test_end_of_input_settles_pending_queries():
 def test_long_connection_written_after_the_dns_record_and_30_minutes_of_traffic():
     # A 2-hour connection to the resolved IP: Zeek writes it when it ends,
     # after the DNS record and after 30 minutes of other traffic.
-    records = [query(), connect(T0 + 5, dur=7200.0, uid="Clong")] + other_traffic(T0 + 60, T0 + 30 * MIN)
+    records = [query(), connect(T0 + 5, dur=7200.0, uid="Clong"), *other_traffic(T0 + 60, T0 + 30 * MIN)]
     assert in_zeek_order(records)[-1].uid == "Clong"
     assert run(*in_zeek_order(records)) == run(*sorted(records, key=lambda r: r.starttime)) == []
 
@@ -200,15 +200,14 @@ def test_long_connection_written_after_the_dns_record_and_30_minutes_of_traffic(
 def test_long_tls_session_with_traffic_all_along_is_a_contact_from_ssl_log():
     # The conn record comes 2 h later, after the timer fired; ssl.log (written at
     # the handshake) already says the host contacted the IP.
-    records = [query(), ssl(starttime=T0 + 6, uid="Clong", daddr=IP, server_name="evil.example"),
-               connect(T0 + 5, dur=7200.0, uid="Clong")] + other_traffic(T0 + 60, T0 + 150 * MIN)
+    records = [query(), ssl(starttime=T0 + 6, uid="Clong", daddr=IP, server_name="evil.example"), connect(T0 + 5, dur=7200.0, uid="Clong"), *other_traffic(T0 + 60, T0 + 150 * MIN)]
     assert run(*in_zeek_order(records)) == run(*sorted(records, key=lambda r: r.starttime)) == []
 
 
 def test_plain_connection_longer_than_the_lateness_needs_a_larger_lateness():
     # Known limit: a plain TCP connection lasting longer than time.allowed_lateness
     # whose only record is its conn record arrives after the decision.
-    records = [query(), connect(T0 + 5, dur=7200.0, uid="Clong")] + other_traffic(T0 + 60, T0 + 150 * MIN)
+    records = [query(), connect(T0 + 5, dur=7200.0, uid="Clong"), *other_traffic(T0 + 60, T0 + 150 * MIN)]
     assert run(*sorted(records, key=lambda r: r.starttime)) == []
     assert run(*in_zeek_order(records)) == [ev()]
     assert run(*in_zeek_order(records), cfg=config(time={"allowed_lateness": 7300})) == []
@@ -224,8 +223,7 @@ def test_dns_answer_written_before_a_long_connection_it_refreshes():
 
 
 def test_decision_does_not_depend_on_the_order_within_the_lateness():
-    records = [query(uid="C0"), query(ts=T0 + 10, name="b.example.com", answers=["198.51.100.7"], uid="C1"),
-               connect(T0 + 20, daddr="198.51.100.7")] + other_traffic(T0 + 30, T0 + 60 * MIN, step=120)
+    records = [query(uid="C0"), query(ts=T0 + 10, name="b.example.com", answers=["198.51.100.7"], uid="C1"), connect(T0 + 20, daddr="198.51.100.7"), *other_traffic(T0 + 30, T0 + 60 * MIN, step=120)]
     expected = run(*records)
     assert [e[4] for e in expected] == ["evil.example"]
     assert run(*reversed(records)) == run(*in_zeek_order(records)) == expected
