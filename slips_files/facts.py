@@ -4,7 +4,8 @@ Learners turn records into typed ``Fact`` updates; ``Facts.apply`` stores
 them; detections only read. Facts come in two scopes:
 
 * **global** facts (DNS resolutions and CNAMEs, PTR names, SNI, DNS / DHCP /
-  DoH servers, the MAC table, the local network) concern every profile. With
+  DoH servers, the MAC table, the local network, port scanners reported by
+  Zeek) concern every profile. With
   several workers they are computed once, by the producer, and replicated
   into every partition in stream order, so every worker sees the same facts
   at the same point of the stream as a single process would.
@@ -36,6 +37,7 @@ CONN_BY_UID_TTL = 7200.0
 CONTACT_TTL = 2 * 3600.0
 LEARNED_SERVER_TTL = 7 * 86400.0
 MAC_TTL = 7 * 86400.0
+PORT_SCANNER_TTL = 86400.0
 CNAME_MAX_DEPTH = 8
 MAX_DOMAINS_PER_IP = 10
 MAX_IPS_PER_DOMAIN = 32
@@ -89,6 +91,13 @@ class LocalNetwork(Fact, tag="net"):
     cidr: str
 
 
+class PortScanner(Fact, tag="scanner"):
+    """Zeek reported ``ip`` scanning ports (notice.log) at ``ts``."""
+
+    ip: str
+    ts: float
+
+
 class ConnSummary(msgspec.Struct, array_like=True, gc=False):
     """The part of a conn record other logs join to by uid."""
 
@@ -125,9 +134,9 @@ class Contact(Fact, tag="contact"):
     end: float = 0.0
 
 
-GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork)
+GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork, PortScanner)
 PARTITION_FACTS = (ConnSeen, Contact)
-AnyFact = Resolution | PtrName | ServerName | Server | MacAddress | LocalNetwork | ConnSeen | Contact
+AnyFact = Resolution | PtrName | ServerName | Server | MacAddress | LocalNetwork | PortScanner | ConnSeen | Contact
 
 
 # --- the store ----------------------------------------------------------------------
@@ -157,6 +166,7 @@ class Facts:
         self._contacts = state.table("facts.contacts")  # (profile, ip) -> (first ts, last ts)
         self._mac_ips = state.table("facts.mac_ips")  # mac -> list[(first ts, ip)]
         self._ip_mac = state.table("facts.ip_mac")  # ip -> mac
+        self._scanners = state.table("facts.port_scanners")  # ip -> (first ts, last ts)
         self.local_network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
         self._in_local: dict[str, bool] = {}
 
@@ -223,6 +233,11 @@ class Facts:
             self.local_network = ipaddress.ip_network(fact.cidr, strict=False)
             self._in_local.clear()
 
+    def _apply_port_scanner(self, fact: PortScanner) -> None:
+        known = self._scanners.get(fact.ip)
+        span = (fact.ts, fact.ts) if known is None else (min(known[0], fact.ts), max(known[1], fact.ts))
+        self._scanners.set(fact.ip, span, span[1] + PORT_SCANNER_TTL)
+
     def _apply_conn(self, fact: ConnSeen) -> None:
         watermark = self.state.watermark
         self._conn.set(fact.uid, fact.conn, max(fact.conn.starttime + fact.conn.dur, watermark) + CONN_BY_UID_TTL)
@@ -279,6 +294,10 @@ class Facts:
 
     def is_doh_server(self, ip: str) -> bool:
         return self.is_server("doh", ip)
+
+    def port_scan_span(self, ip: str) -> tuple[float, float] | None:
+        """(first, last) flow time Zeek reported ``ip`` scanning ports, or None."""
+        return self._scanners.get(ip)
 
     # -- connections -------------------------------------------------------------------
     def conn_of_uid(self, uid: str) -> ConnSummary | None:
@@ -343,6 +362,7 @@ _APPLY = {
     Server: Facts._apply_server,
     MacAddress: Facts._apply_mac,
     LocalNetwork: Facts._apply_local_network,
+    PortScanner: Facts._apply_port_scanner,
     ConnSeen: Facts._apply_conn,
     Contact: Facts._apply_contact,
 }

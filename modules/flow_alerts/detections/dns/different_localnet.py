@@ -32,6 +32,9 @@ Exceptions, and why:
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from flowalerts.evidence import ThreatLevel, dst_ip, src_ip
 from flowalerts.knowledge.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.messages import Message
@@ -43,6 +46,7 @@ from flowalerts.records import DnsRecord
 DNS_PORT = 53
 
 
+@functools.lru_cache(maxsize=65536)
 def _candidate(ip: str, version: int) -> bool:
     """A private unicast address of the local network's IP version."""
     address = parse_ip(ip)
@@ -74,7 +78,7 @@ class DnsDifferentLocalnet(Detection):
                 continue
             if port == DNS_PORT and facts.is_dns_server(ip):
                 continue
-            self.tally(msg, (side, ip), 1, update=lambda tally: _remember(tally, msg, str(localnet)))
+            self.tally(msg, (side, ip), 1, update=lambda tally: _remember(tally, msg, localnet))
 
     def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
         side, ip = key
@@ -108,9 +112,9 @@ class DnsDifferentLocalnet(Detection):
         )
 
 
-def _remember(tally: Tally, msg: Message[DnsRecord], localnet: str) -> None:
+def _remember(tally: Tally, msg: Message[DnsRecord], localnet: Any) -> None:
     if "saddr" in tally.extra:
         return
     flow = msg.flow
     tally.extra.update(saddr=flow.saddr, daddr=flow.daddr, sport=flow.sport, dport=flow.dport,
-                       proto=flow.proto, localnet=localnet)
+                       proto=flow.proto, localnet=str(localnet))

@@ -34,6 +34,7 @@ from flowalerts.modules.flow_alerts.shared.samples import keep_earliest, values
 from flowalerts.records import DnsRecord
 
 ADDRESS_TYPES = frozenset({"A", "AAAA"})
+BLOCKING_PREFIXES = ("0.", "127.", "::")  # 0.0.0.0, 127/8, ::, ::1, ::ffff:127.x
 MAX_ANSWERS = 8
 
 
@@ -62,6 +63,9 @@ class InvalidDnsResolution(Detection):
     def handle(self, msg: Message[DnsRecord]) -> None:
         flow = msg.flow
         if flow.qtype_name not in ADDRESS_TYPES or not flow.answers:
+            return
+        # Zeek writes addresses in canonical form: a blocking answer starts like this.
+        if not any(answer.startswith(BLOCKING_PREFIXES) for answer in flow.answers):
             return
         blocked = [ip for ip in names.answer_ips(flow.answers) if names.is_blocking_answer(ip)]
         if not blocked:

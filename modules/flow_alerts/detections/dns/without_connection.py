@@ -80,7 +80,12 @@ class WithoutConnectionConfig(SectionConfig):
 
 
 class PendingQuery(msgspec.Struct, gc=False):
-    """The queries of one name by one profile in one window, waiting for a contact."""
+    """The queries of one name by one profile in one window, waiting for a contact.
+
+    Tuples, not lists: tens of thousands wait at once on a busy network, and
+    tuples of strings are not tracked by Python's garbage collector (lists are,
+    and made every collection of the whole process slower).
+    """
 
     profile: str
     twid: int
@@ -88,10 +93,10 @@ class PendingQuery(msgspec.Struct, gc=False):
     query: str
     first_ts: float
     last_ts: float
-    uids: list[str]
+    uids: tuple[str, ...]
     count: int
-    ips: list[str]
-    cnames: list[str]
+    ips: tuple[str, ...]
+    cnames: tuple[str, ...]
 
 
 class WithoutConnectionDetails(Details):
@@ -112,15 +117,20 @@ DNS_WITHOUT_CONNECTION = EvidenceKind(
 
 
 def is_exempt(query: str) -> bool:
-    return (
-        not query
-        or names.is_arpa(query)
-        or names.is_local(query)
-        or "*" in query
-        or names.is_cymru(query)
-        or names.is_wpad(query)
-        or not names.has_tld(query)
-    )
+    """The exempt names (see the module docstring); ``query`` is normalized.
+    Written out (not as calls to the name helpers): it runs on every answered
+    address query."""
+    if not query or "*" in query:
+        return True
+    head, dot, rest = query.partition(".")
+    if not dot or not rest.strip(".") or not head:
+        return True  # no TLD (one label)
+    tld = query[query.rfind(".") + 1 :]
+    if tld in ("arpa", "local"):
+        return True
+    if head == "wpad":
+        return True
+    return query == "cymru.com" or query.endswith(".cymru.com")
 
 
 class DnsWithoutConnection(Detection):
@@ -145,15 +155,15 @@ class DnsWithoutConnection(Detection):
             return
         key = (msg.profile, msg.twid, query)
         pending: PendingQuery | None = self.pending(key)
-        ips = [ip for ip in names.answer_ips(flow.answers) if not names.is_blocking_answer(ip)]
-        cnames = [name for name in names.answer_names(flow.answers) if name != query]
+        ips = tuple(ip for ip in names.answer_ips(flow.answers) if not names.is_blocking_answer(ip))
+        cnames = tuple(name for name in names.answer_names(flow.answers) if name != query)
         if pending is not None:
             _merge(pending, flow.starttime, flow.uid, ips, cnames)
             return
         if not ips and not cnames:
             return
         entry = PendingQuery(profile=msg.profile, twid=msg.twid, saddr=flow.saddr, query=query,
-                             first_ts=flow.starttime, last_ts=flow.starttime, uids=[flow.uid] if flow.uid else [],
+                             first_ts=flow.starttime, last_ts=flow.starttime, uids=(flow.uid,) if flow.uid else (),
                              count=1, ips=ips[:MAX_IPS], cnames=cnames[:MAX_IPS])
         self.schedule(key, flow.starttime + self.config.wait, entry)
 
@@ -178,26 +188,30 @@ class DnsWithoutConnection(Detection):
         return now - first < self.config.live_warmup
 
     def _contacted(self, entry: PendingQuery) -> bool:
+        # A contact counts when it was active between shortly before the first
+        # query and the end of the wait after the last one (a connection that
+        # started later than that is not "following" the resolution).
         facts = self.facts
+        earliest = entry.first_ts - self.config.contact_lookback
+        latest = entry.last_ts + self.config.wait
+
+        def used(profile: str, ip: str) -> bool:
+            span = facts.contact_span(profile, ip)
+            return span is not None and span[0] <= latest and span[1] >= earliest
+
+        # The common case first: the host connected to one of the answers.
+        if any(used(entry.profile, ip) for ip in entry.ips):
+            return True
         candidates = dict.fromkeys(entry.ips)
         for name in (entry.query, *entry.cnames):
             for ip in facts.ips_of_domain(name):
                 if len(candidates) >= MAX_CANDIDATES:
                     break
                 candidates[ip] = None
-        if not candidates:
-            return False
-        # A contact counts when it was active between shortly before the first
-        # query and the end of the wait after the last one (a connection that
-        # started later than that is not "following" the resolution).
-        earliest = entry.first_ts - self.config.contact_lookback
-        latest = entry.last_ts + self.config.wait
-        for profile in (entry.profile, *facts.other_ip_versions(entry.saddr)):
-            for ip in candidates:
-                span = facts.contact_span(profile, ip)
-                if span is not None and span[0] <= latest and span[1] >= earliest:
-                    return True
-        return False
+        others = facts.other_ip_versions(entry.saddr)
+        return any(used(entry.profile, ip) for ip in candidates if ip not in entry.ips) or any(
+            used(other, ip) for other in others for ip in candidates
+        )
 
     def _report(self, entry: PendingQuery) -> None:
         # Queries of this name decided earlier in the same window (reported
@@ -208,7 +222,7 @@ class DnsWithoutConnection(Detection):
         count, uids, first_ts = entry.count, entry.uids, entry.first_ts
         if earlier is not None:
             count += earlier[0]
-            uids = list(dict.fromkeys([*earlier[1], *uids]))[:MAX_UIDS]
+            uids = tuple(dict.fromkeys([*earlier[1], *uids]))[:MAX_UIDS]
             first_ts = min(first_ts, earlier[2])
         reported.set(rkey, (count, uids, first_ts), entry.last_ts + self.config.wait + 2 * 86400.0)
         query = escape_text(entry.query, limit=253)
@@ -233,15 +247,13 @@ class DnsWithoutConnection(Detection):
         )
 
 
-def _merge(entry: PendingQuery, ts: float, uid: str, ips: list[str], cnames: list[str]) -> None:
+def _merge(entry: PendingQuery, ts: float, uid: str, ips: tuple[str, ...], cnames: tuple[str, ...]) -> None:
     entry.count += 1
     entry.first_ts = min(entry.first_ts, ts)
     entry.last_ts = max(entry.last_ts, ts)
     if uid and len(entry.uids) < MAX_UIDS and uid not in entry.uids:
-        entry.uids.append(uid)
-    for ip in ips:
-        if ip not in entry.ips and len(entry.ips) < MAX_IPS:
-            entry.ips.append(ip)
-    for name in cnames:
-        if name not in entry.cnames and len(entry.cnames) < MAX_IPS:
-            entry.cnames.append(name)
+        entry.uids = (*entry.uids, uid)
+    if any(ip not in entry.ips for ip in ips):
+        entry.ips = tuple(dict.fromkeys((*entry.ips, *ips)))[:MAX_IPS]
+    if any(name not in entry.cnames for name in cnames):
+        entry.cnames = tuple(dict.fromkeys((*entry.cnames, *cnames)))[:MAX_IPS]

@@ -89,3 +89,14 @@ def test_any_order_gives_the_same_evidence():
 def test_hostile_message_escaped():
     (evidence,) = Harness(ZeekNotices).feed(scan("Scan::Port_Scan", VMSG + "\x1b[2J\n")).evidence()
     assert "\x1b" not in evidence.description and "\n" not in evidence.description
+
+
+def test_scanners_are_learned_for_other_detections():
+    from flowalerts.modules.flow_alerts.learners.notice import NoticeFacts
+
+    harness = Harness(ZeekNotices, learners=[NoticeFacts]).feed(
+        scan("Scan::Address_Scan", hmsg(23), port=23, ts=T0), scan("Scan::Port_Scan", VMSG, ts=T0 + 10),
+        scan("ICMP::ICMPAddressScan", "192.168.1.15 performed ICMP address scan on 5 hosts", scanner="192.168.1.15"))
+    harness.so_far()
+    facts = harness.driver.facts
+    assert (facts.port_scan_span(SCANNER), facts.port_scan_span("192.168.1.15")) == ((T0, T0 + 10), None)
