@@ -63,3 +63,15 @@ def test_any_order_gives_the_same_evidence():
 def test_hostile_reply_escaped():
     (evidence,) = Harness(BadSmtpLogin).feed(smtp(last_reply="535 authentication\x1b[2J\nfailed")).evidence()
     assert "\x1b" not in evidence.description and "\n" not in evidence.description
+
+
+def test_a_late_record_does_not_replace_its_settled_window():
+    # A bad login of window 1 that arrives after window 1 closed (more than the
+    # allowed lateness after its end): counted as late, the evidence stays.
+    records = [smtp(uid="A", last_reply=BAD), smtp(uid="B", starttime=T0 + 1, last_reply=BAD),
+               smtp(uid="X", starttime=T0 + 3 * 3600, last_reply="250 ok"),  # flow time moves on
+               smtp(uid="LATE", starttime=T0 + 2, last_reply=BAD)]
+    harness = Harness(BadSmtpLogin).feed(*records)
+    (evidence,) = harness.evidence()
+    assert (evidence.count, evidence.uids) == (2, ["A", "B"])
+    assert harness.driver.health.late_window_use == {"bad_smtp_login": 1}
