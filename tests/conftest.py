@@ -4,7 +4,8 @@
   tests marked ``redis`` use it and are skipped with a clear reason when no
   server answers there. The DB is flushed before and after each such test.
 * ``datasets``: the shared Zeek folders in ``../shared/datasets/slips`` (beside
-  the clone); tests that need them skip when the folder is absent.
+  the clone, or ``$FLOWALERTS_SHARED/datasets/slips``); tests that need them
+  skip when the folder is absent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# The shared folder beside the clone; FLOWALERTS_SHARED points elsewhere (e.g. from a git worktree).
+SHARED = pathlib.Path(os.environ.get("FLOWALERTS_SHARED", REPO.parent / "shared"))
 DATASETS = SHARED / "datasets" / "slips"
 FIXTURES = REPO / "tests" / "fixtures"
 
