@@ -263,8 +263,9 @@ class Evidence(msgspec.Struct, kw_only=True):
 
     def __post_init__(self) -> None:
         self.confidence = round(min(1.0, max(0.0, float(self.confidence))), 4)
-        # Order of first appearance, no repeats, no empty uids.
-        self.uids = list(dict.fromkeys(u for u in self.uids if u))[: self.MAX_UIDS]
+        # Sorted (the order records arrived in must not change an evidence),
+        # no repeats, no empty uids.
+        self.uids = sorted({u for u in self.uids if u})[: self.MAX_UIDS]
         if not self.timestamp:
             self.timestamp = iso_timestamp(self.ts)
         if not self.id:

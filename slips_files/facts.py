@@ -4,8 +4,8 @@ Learners turn records into typed ``Fact`` updates; ``Facts.apply`` stores
 them; detections only read. Facts come in two scopes:
 
 * **global** facts (DNS resolutions and CNAMEs, PTR names, SNI, DNS / DHCP /
-  DoH servers, the MAC table, the local network, certificates from x509.log)
-  concern every profile. With
+  DoH servers, the MAC table, the local network, certificates from x509.log,
+  port scanners reported by Zeek) concern every profile. With
   several workers they are computed once, by the producer, and replicated
   into every partition in stream order, so every worker sees the same facts
   at the same point of the stream as a single process would.
@@ -38,6 +38,7 @@ CONN_BY_UID_TTL = 7200.0
 CONTACT_TTL = 2 * 3600.0
 LEARNED_SERVER_TTL = 7 * 86400.0
 MAC_TTL = 7 * 86400.0
+PORT_SCANNER_TTL = 86400.0
 CNAME_MAX_DEPTH = 8
 MAX_DOMAINS_PER_IP = 10
 MAX_IPS_PER_DOMAIN = 32
@@ -119,6 +120,13 @@ class Certificate(Fact, tag="cert"):
     expires: float
 
 
+class PortScanner(Fact, tag="scanner"):
+    """Zeek reported ``ip`` scanning ports (notice.log) at ``ts``."""
+
+    ip: str
+    ts: float
+
+
 class ConnSummary(msgspec.Struct, array_like=True, gc=False):
     """The part of a conn record other logs join to by uid."""
 
@@ -145,17 +153,21 @@ class ConnSeen(Fact, tag="conn"):
 
 
 class Contact(Fact, tag="contact"):
-    """Partition scope: ``profile`` contacted ``ip`` at ``ts``."""
+    """Partition scope: ``profile`` contacted ``ip`` from ``ts`` until ``end``
+    (the connection's end; ``ts`` when unknown or instantaneous)."""
 
     scope: ClassVar[str] = "partition"
     profile: str
     ip: str
     ts: float
+    end: float = 0.0
 
 
-GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork, Certificate)
+GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork, Certificate, PortScanner)
 PARTITION_FACTS = (ConnSeen, Contact)
-AnyFact = Resolution | PtrName | ServerName | Server | MacAddress | LocalNetwork | Certificate | ConnSeen | Contact
+AnyFact = (
+    Resolution | PtrName | ServerName | Server | MacAddress | LocalNetwork | Certificate | PortScanner | ConnSeen | Contact
+)
 
 
 # --- the store ----------------------------------------------------------------------
@@ -187,6 +199,7 @@ class Facts:
         self._ip_mac = state.table("facts.ip_mac")  # ip -> mac
         # ("fp", fingerprint) or ("fuid", file id) -> Certificate
         self._certificates = state.table("facts.certificates", MAX_CERTIFICATES)
+        self._scanners = state.table("facts.port_scanners")  # ip -> (first ts, last ts)
         self.local_network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
         self._in_local: dict[str, bool] = {}
 
@@ -259,6 +272,11 @@ class Facts:
         if fact.fuid:
             self._certificates.set(("fuid", fact.fuid), fact, fact.ts + CERTIFICATE_FUID_TTL)
 
+    def _apply_port_scanner(self, fact: PortScanner) -> None:
+        known = self._scanners.get(fact.ip)
+        span = (fact.ts, fact.ts) if known is None else (min(known[0], fact.ts), max(known[1], fact.ts))
+        self._scanners.set(fact.ip, span, span[1] + PORT_SCANNER_TTL)
+
     def _apply_conn(self, fact: ConnSeen) -> None:
         watermark = self.state.watermark
         self._conn.set(fact.uid, fact.conn, max(fact.conn.starttime + fact.conn.dur, watermark) + CONN_BY_UID_TTL)
@@ -266,7 +284,8 @@ class Facts:
     def _apply_contact(self, fact: Contact) -> None:
         key = (fact.profile, fact.ip)
         known = self._contacts.get(key)
-        span = (fact.ts, fact.ts) if known is None else (min(known[0], fact.ts), max(known[1], fact.ts))
+        end = max(fact.ts, fact.end)
+        span = (fact.ts, end) if known is None else (min(known[0], fact.ts), max(known[1], end))
         self._contacts.set(key, span, max(span[1], self.state.watermark) + CONTACT_TTL)
 
     # -- DNS -------------------------------------------------------------------------
@@ -326,12 +345,16 @@ class Facts:
     def is_doh_server(self, ip: str) -> bool:
         return self.is_server("doh", ip)
 
+    def port_scan_span(self, ip: str) -> tuple[float, float] | None:
+        """(first, last) flow time Zeek reported ``ip`` scanning ports, or None."""
+        return self._scanners.get(ip)
+
     # -- connections -------------------------------------------------------------------
     def conn_of_uid(self, uid: str) -> ConnSummary | None:
         return self._conn.get(uid)
 
     def contact_span(self, profile: str, ip: str) -> tuple[float, float] | None:
-        """(first, last) time ``profile`` contacted ``ip``, or None."""
+        """(first start, last end) of the contacts of ``profile`` with ``ip``, or None."""
         return self._contacts.get((profile, ip))
 
     # -- layer 2 -----------------------------------------------------------------------
@@ -390,6 +413,7 @@ _APPLY = {
     MacAddress: Facts._apply_mac,
     LocalNetwork: Facts._apply_local_network,
     Certificate: Facts._apply_certificate,
+    PortScanner: Facts._apply_port_scanner,
     ConnSeen: Facts._apply_conn,
     Contact: Facts._apply_contact,
 }

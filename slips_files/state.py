@@ -240,8 +240,12 @@ class State:
         if watermark > self.watermark:
             self.watermark = watermark
         if purge:
-            for table in self._tables.values():
-                table.purge(watermark)
+            self.purge(watermark)
+
+    def purge(self, watermark: float) -> None:
+        """Forget table entries that expired before ``watermark`` (idempotent)."""
+        for table in self._tables.values():
+            table.purge(watermark)
 
     # -- sizes and persistence ----------------------------------------------
     def size(self) -> dict[str, int]:

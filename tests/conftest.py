@@ -18,8 +18,9 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-# $FLOWALERTS_DATASETS overrides it (e.g. for a git worktree that is not beside ../shared).
+# The shared folder beside the clone; $FLOWALERTS_SHARED (or, for the datasets
+# alone, $FLOWALERTS_DATASETS) points elsewhere, e.g. from a git worktree.
+SHARED = pathlib.Path(os.environ.get("FLOWALERTS_SHARED") or REPO.parent / "shared")
 DATASETS = pathlib.Path(os.environ.get("FLOWALERTS_DATASETS") or SHARED / "datasets" / "slips")
 GOLDEN = REPO / "tests" / "golden"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

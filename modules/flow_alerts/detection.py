@@ -335,8 +335,16 @@ class Detection(_Component):
         So one (profile, window, key) never gives more than one evidence id.
         ``update(tally)`` runs after counting and before any report (to keep
         extra facts in ``tally.extra``). While ``hold_tally`` says so, the
-        report at the threshold is held back to the window close.
+        report at the threshold is held back to the window close. A late
+        record (its window already closed) is counted in the summary and not
+        reported.
         """
+        if msg.late:
+            # The window's evidence was settled when it closed: reporting the
+            # same id again would replace it with this one record. Counted in
+            # the summary (late window use) instead.
+            self.ctx.late_window_use(self.id)
+            return Tally()
         tallies = self.window(msg).setdefault("__tallies__", {})
         entry = tallies.get(key)
         if entry is None:

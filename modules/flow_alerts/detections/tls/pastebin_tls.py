@@ -36,12 +36,13 @@ from typing import Any
 import msgspec
 
 from flowalerts.config import SectionConfig
-from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, escape_text, src_ip
+from flowalerts.evidence import escape_text, src_ip
 from flowalerts.facts import ConnSummary
 from flowalerts.knowledge.ips import is_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
 from flowalerts.modules.flow_alerts.learners.conn import ConnByUid
+from flowalerts.modules.flow_alerts.shared.pastebin import PASTEBIN_DOWNLOAD, PastebinDetails
 from flowalerts.modules.flow_alerts.shared.tls_names import normalise_host
 from flowalerts.records import SslRecord
 
@@ -55,23 +56,6 @@ class PastebinTlsConfig(SectionConfig):
     max_wait: float = 6 * 3600.0  # seconds of flow time to wait for the conn record
 
     slips_keys = {"pastebin_download_threshold": "threshold"}
-
-
-class PastebinDownloadDetails(Details):
-    server_name: str
-    downloaded_bytes: int  # total of the counted downloads
-    largest_bytes: int
-    threshold: int
-    via: str  # "tls" or "http"
-
-
-PASTEBIN_DOWNLOAD = EvidenceKind(
-    "PASTEBIN_DOWNLOAD",
-    ThreatLevel.INFO,
-    confidence=1.0,
-    details=PastebinDownloadDetails,
-    summary="a download of >= 700 bytes from a pastebin host; one per host",
-)
 
 
 class WaitingDownload(msgspec.Struct, array_like=True, gc=False):
@@ -141,9 +125,9 @@ class PastebinTls(Detection):
             ts=tally.first_ts,
             attacker=src_ip(profile),
             uids=tally.uids,
-            details=PastebinDownloadDetails(server_name=key, downloaded_bytes=total,
-                                            largest_bytes=tally.extra.get("largest", 0),
-                                            threshold=tally.extra["threshold_bytes"], via="tls"),
+            details=PastebinDetails(host=key, downloads=tally.count, total_bytes=total,
+                                    largest_bytes=tally.extra.get("largest", 0),
+                                    threshold=tally.extra["threshold_bytes"], path="tls"),
             description=(
                 f"download from pastebin over TLS: {profile} received {total / 1e6:g} MB from "
                 f"{escape_text(key, 200)} in {tally.count} connection(s) in this time window"
