@@ -30,8 +30,8 @@ import msgspec
 from flowalerts.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, src_ip
 from flowalerts.knowledge.ips import is_ignored_ip, is_ip, parse_ip
 from flowalerts.messages import Message
-from flowalerts.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
+from flowalerts.records import ConnRecord
 
 SKIPPED_SERVICES = frozenset({"dns", "icmp"})
 LIVE_LOW_CONFIDENCE_SECONDS = 5 * 3600.0

@@ -23,8 +23,8 @@ import sys
 from flowalerts.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, link, src_ip
 from flowalerts.knowledge.ips import is_ip, parse_ip
 from flowalerts.messages import Message
-from flowalerts.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
+from flowalerts.records import ConnRecord
 
 MB = 1_000_000
 MAX_UIDS = 50

@@ -12,8 +12,8 @@ from flowalerts.evidence import EvidenceType, ThreatLevel, src_ip
 from flowalerts.facts import MAC_TTL
 from flowalerts.knowledge.ips import is_ipv4, is_rfc1918_or_ula
 from flowalerts.messages import Message
-from flowalerts.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
+from flowalerts.records import ConnRecord
 
 
 def _private_v4(ip: str) -> bool:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from flowalerts.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
 from flowalerts.knowledge.ips import is_rfc1918_or_ula, is_unicast_ipv4
 from flowalerts.messages import Message
-from flowalerts.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
+from flowalerts.records import ConnRecord
 
 DNS_PORT = 53
 

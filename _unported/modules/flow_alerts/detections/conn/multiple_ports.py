@@ -12,8 +12,8 @@ from __future__ import annotations
 from flowalerts.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
 from flowalerts.knowledge.ips import is_ip
 from flowalerts.messages import Message
-from flowalerts.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
+from flowalerts.records import ConnRecord
 
 # Bounds per (profile, window, destination).
 MAX_PORTS = 4096

@@ -22,8 +22,8 @@ import msgspec
 from flowalerts.evidence import Evidence, EvidenceType, ThreatLevel, dst_ip, src_ip
 from flowalerts.knowledge.ips import is_ip
 from flowalerts.messages import Message
-from flowalerts.records import ConnRecord, SslRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
+from flowalerts.records import ConnRecord, SslRecord
 
 HTTPS_PORT = 443
 MAX_SIGHTINGS = 64

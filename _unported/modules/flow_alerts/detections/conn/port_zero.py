@@ -10,8 +10,8 @@ from __future__ import annotations
 from flowalerts.evidence import Direction, EvidenceType, Ioc, IoCType, ThreatLevel
 from flowalerts.knowledge.ips import is_ip, is_multicast
 from flowalerts.messages import Message
-from flowalerts.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
+from flowalerts.records import ConnRecord
 
 PORTED_PROTOCOLS = frozenset({"tcp", "udp"})
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from flowalerts.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
 from flowalerts.knowledge.ips import is_ip, parse_ip
 from flowalerts.messages import Message
-from flowalerts.records import ConnRecord
 from flowalerts.modules.flow_alerts.detector import Detector, Result, make_evidence
+from flowalerts.records import ConnRecord
 
 P2P_MIN_PORT = 30000
 P2P_DISTINCT_DESTINATIONS = 5
