@@ -16,8 +16,8 @@ from flowalerts import codec
 from flowalerts.bus import BATCH, Topic
 from flowalerts.evidence import Evidence, Ioc, IoCType
 from flowalerts.messages import INPUT_END, MODULE_DONE, TW_CLOSED, TwClosed
-from flowalerts.records import BY_CHANNEL
 from flowalerts.modules.flow_alerts.module import FlowAlerts
+from flowalerts.records import BY_CHANNEL
 
 _evidence_list = msgspec.json.Encoder()
 

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from flowalerts import __version__
 from flowalerts.config import Config, ConfigError, load_config
 from flowalerts.evidence import escape_text
-from flowalerts.input.folder import InputError
+from flowalerts.input.folder import InputError, InputUnusable
 from flowalerts.sink import OutputError
+from flowalerts.urls import redact
 
 # Subcommand modules, in the order --help lists them.
 COMMANDS = ("run", "module", "worker", "slips_install", "score", "feeds", "config")
@@ -36,11 +37,23 @@ outputs (in the -o folder):
   alerts_summary.json  one alert per line (accumulated evidence per profile and time window)
   alerts.idmef.json    IDMEFv2 Events and Incidents (--format idmef or output.idmef: true)
 
-exit status: 0 ok, 1 records read but not processed, 2 usage or setup error,
-  3 degraded (a detection raised; see the summary), 4 input unusable, 130 interrupted
+exit status: 0 ok, 1 incomplete (input not fully read, or records read but not
+  processed), 2 usage or setup error, 3 degraded (a detection raised; see the
+  summary), 4 input unusable (nothing in it could be read or used), 130 interrupted
 """
 
 EXIT_USAGE = 2
+EXIT_INPUT_UNUSABLE = 4
+
+
+def error(text: str) -> None:
+    """One line on stderr: escaped, secrets redacted."""
+    print(f"flowalerts: error: {redact(escape_text(text))}", file=sys.stderr)
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def default_config_path() -> pathlib.Path | None:
@@ -86,18 +99,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     try:
         config, config_warnings = load(args)
         for warning in config_warnings:
-            print(f"warning: {escape_text(warning)}", file=sys.stderr)
+            print(f"warning: {redact(escape_text(warning))}", file=sys.stderr)
         if getattr(args, "format", None) == "idmef":
             config.output.idmef = True
         return args.handler(args, config)
+    except InputUnusable as exc:
+        error(f"input unusable: {exc}")
+        return EXIT_INPUT_UNUSABLE
     except (ConfigError, InputError, OutputError) as exc:
-        print(f"flowalerts: error: {escape_text(str(exc))}", file=sys.stderr)
+        error(str(exc))
         return EXIT_USAGE
     except PermissionError as exc:
-        print(f"flowalerts: error: permission denied: {escape_text(str(exc.filename or exc))}", file=sys.stderr)
+        error(f"permission denied: {exc.filename or exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("flowalerts: interrupted", file=sys.stderr)

@@ -1,26 +1,34 @@
 """Flow time: the watermark and the lateness policy (DESIGN rule 3).
 
 Zeek writes a conn record when the connection *ends*, with ``ts`` = its
-*start*; other logs are written about when their ``ts`` happens. So records
-arrive ordered by (roughly) their end time, and a record can arrive long
-after the time window of its ``ts`` began.
+*start*; other logs are written about when their ``ts`` happens. So a
+record can arrive long after the time window of its ``ts`` began: the
+longer the connection, the later.
 
-The clock follows the newest end time seen (``ts + duration`` for conn
-records, ``ts`` for the others) and derives the **watermark**: that newest
-end time minus ``allowed_lateness``. The watermark means "every record that
-starts before this time has arrived", as long as no record arrives more than
-``allowed_lateness`` seconds after it ended. Time windows close, and flow-time
-timers fire, when the watermark passes them; so a connection that lasted up
-to ``allowed_lateness`` past the end of its window is still counted in it.
-A record whose window was already closed is *late*: hosts count and report it
-(it is never silently added to an empty, reopened window).
+The clock follows the newest start time (``ts``) seen and derives the
+**watermark**: that newest time minus ``allowed_lateness``. The watermark
+means "every record that starts before this time has arrived", as long as no
+record arrives more than ``allowed_lateness`` seconds after the newest record
+seen then - in Zeek's write order, as long as no connection lasts longer than
+that. Time windows close, and flow-time timers fire, when the watermark passes
+them; so a connection that lasted up to ``allowed_lateness`` past the end of
+its window is still counted in it. A record whose window was already closed
+is *late*: hosts count and report it (it is never silently added to an empty,
+reopened window).
+
+Start times, not end times, drive the clock: in Zeek's write order the newest
+start seen is about the time of writing, as the newest end would be; but in a
+log sorted by start time (a converted or re-sorted capture) one long
+connection's end would pull the watermark hours ahead and make everything
+after it late. So any order - Zeek's, or sorted by ``ts`` - works, and so does
+any mix of the two within the allowed lateness.
 
 The watermark is **global** (all logs, all profiles): time windows are global
 (every profile has the same boundaries), cross-log joins (a DNS answer and the
 connection it enables) need one notion of "everything up to T has arrived",
 and a quiet host or a quiet log must not hold everyone's windows open.
 
-**Clock jumps.** A few odd timestamps must not move it: an end time more than
+**Clock jumps.** A few odd timestamps must not move it: a time more than
 ``jump_threshold`` beyond the newest one is held, not believed, until
 ``jump_confirmations`` such records arrive in a row (a capture that really
 moved on, e.g. two captures concatenated); until then each is reported as a
@@ -66,7 +74,7 @@ class EventClock:
 
     def __init__(self, policy: ClockPolicy | None = None) -> None:
         self.policy = policy or ClockPolicy()
-        self.newest_end = NEG_INF
+        self.newest = NEG_INF
         self._held: list[float] = []
         self.jumps_held = 0
         self.jumps_confirmed = 0
@@ -77,36 +85,36 @@ class EventClock:
         """Every record starting before this flow time has arrived (see module doc)."""
         if self.finished:
             return math.inf
-        if self.newest_end == NEG_INF:
+        if self.newest == NEG_INF:
             return NEG_INF
-        raw = self.newest_end - self.policy.allowed_lateness
+        raw = self.newest - self.policy.allowed_lateness
         tick = self.policy.tick
         return math.floor(raw / tick) * tick if tick > 0 else raw
 
-    def observe(self, end_time: float) -> Observation:
-        """Account one record's end time (``ts + duration``, or ``ts``)."""
-        if self.newest_end == NEG_INF:
-            self.newest_end = end_time
+    def observe(self, flow_time: float) -> Observation:
+        """Account one record's start time (``ts``)."""
+        if self.newest == NEG_INF:
+            self.newest = flow_time
             return Observation(ok=True)
-        if end_time <= self.newest_end + self.policy.jump_threshold:
-            if end_time > self.newest_end:
-                self.newest_end = end_time
+        if flow_time <= self.newest + self.policy.jump_threshold:
+            if flow_time > self.newest:
+                self.newest = flow_time
             self._held.clear()
             return Observation(ok=True)
         # Far ahead of everything else: hold it until others confirm it.
-        self._held.append(end_time)
+        self._held.append(flow_time)
         if len(self._held) < max(1, self.policy.jump_confirmations):
             self.jumps_held += 1
-            return Observation(ok=False, jump_seconds=end_time - self.newest_end)
-        jump = min(self._held) - self.newest_end
-        self.newest_end = max(self._held)
+            return Observation(ok=False, jump_seconds=flow_time - self.newest)
+        jump = min(self._held) - self.newest
+        self.newest = max(self._held)
         self._held.clear()
         self.jumps_confirmed += 1
         return Observation(ok=True, confirmed_jump=True, jump_seconds=jump)
 
     def is_odd(self, ts: float) -> bool:
         """True for a start time beyond the jump threshold (a held clock jump)."""
-        return self.newest_end != NEG_INF and ts > self.newest_end + self.policy.jump_threshold
+        return self.newest != NEG_INF and ts > self.newest + self.policy.jump_threshold
 
     def finish(self) -> None:
         """End of input: everything has arrived."""

@@ -29,6 +29,7 @@ import pathlib
 from typing import Any, ClassVar, Literal
 
 import msgspec
+import msgspec.structs
 import yaml
 
 # Slips's value for "one window for the whole run".
@@ -55,6 +56,9 @@ class SectionConfig(Section):
     """
 
     slips_keys: ClassVar[dict[str, str]] = {}
+    # Numeric fields that may be negative (every other number of a section
+    # must be finite and >= 0; see _check_ranges).
+    signed_fields: ClassVar[frozenset[str]] = frozenset()
 
 
 class Parameters(Section):
@@ -236,7 +240,7 @@ def _parse_detections(raw: Any, sections: dict[str, type[SectionConfig]]) -> tup
     if not isinstance(raw, dict):
         raise ConfigError("invalid configuration: 'flow_alerts' must be a mapping of detection sections")
     warnings: list[str] = []
-    # A flat key may feed several detections (e.g. live_warmup_minutes).
+    # One Slips key may feed several sections (e.g. the pastebin threshold of the TLS and HTTP detections).
     by_slips_key: dict[str, list[tuple[str, str]]] = {}
     for ident, cls in sections.items():
         for legacy, field in cls.slips_keys.items():
@@ -267,11 +271,18 @@ def _parse_detections(raw: Any, sections: dict[str, type[SectionConfig]]) -> tup
 def _check_ranges(config: Config) -> None:
     def positive(name: str, value: float) -> None:
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ConfigError(f"invalid configuration: {name} must be a finite number > 0")
+            raise ConfigError(f"invalid configuration: {name} must be a finite number > 0 (got {value!r})")
 
     def non_negative(name: str, value: float) -> None:
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-            raise ConfigError(f"invalid configuration: {name} must be a finite number >= 0")
+            raise ConfigError(f"invalid configuration: {name} must be a finite number >= 0 (got {value!r})")
+
+    # Every number of every section (durations, counts, sizes, thresholds):
+    # finite and >= 0 unless the section declares it signed.
+    for section_name in sorted(_FRAMEWORK_SECTIONS):
+        _check_numbers(section_name, getattr(config, section_name), non_negative)
+    for ident, section in sorted(config.flow_alerts.items()):
+        _check_numbers(f"flow_alerts.{ident}", section, non_negative)
 
     positive("parameters.time_window_width", config.parameters.width)
     non_negative("time.allowed_lateness", config.time.allowed_lateness)
@@ -285,10 +296,40 @@ def _check_ranges(config: Config) -> None:
     positive("input.max_json_depth", config.input.max_json_depth)
     positive("lookups.timeout", config.lookups.timeout)
     positive("threatintelligence.download_timeout", config.threatintelligence.download_timeout)
+    positive("threatintelligence.download_max_bytes", config.threatintelligence.download_max_bytes)
+    positive("time.live_idle_seconds", config.time.live_idle_seconds)
+    positive("lookups.max_concurrent", config.lookups.max_concurrent)
+    positive("lookups.cache_ttl_seconds", config.lookups.cache_ttl_seconds)
+    positive("input.max_decompressed_bytes", config.input.max_decompressed_bytes)
+    if not config.input.max_decompression_ratio >= 1:
+        raise ConfigError("invalid configuration: input.max_decompression_ratio must be a finite number >= 1")
+    if config.redis.url is not None:
+        from flowalerts.urls import RedisUrlError, check_redis_url
+
+        try:
+            check_redis_url(config.redis.url)
+        except RedisUrlError as exc:
+            raise ConfigError(f"invalid configuration: redis.url: {exc}") from None
     for name in (config.output.alerts_json, config.output.alerts_log):
         path = pathlib.PurePath(name)
-        if path.is_absolute() or len(path.parts) != 1 or name in (".", ".."):
+        if (
+            path.is_absolute()
+            or len(path.parts) != 1
+            or name in (".", "..")
+            or any(sep in name for sep in ("/", "\\", "\x00"))
+        ):
             raise ConfigError(f"invalid configuration: output file name {name!r} must be a plain file name (no folders)")
+
+
+def _check_numbers(prefix: str, section: Any, check: Any) -> None:
+    if not isinstance(section, msgspec.Struct):
+        return
+    signed = getattr(section, "signed_fields", frozenset())
+    for field in msgspec.structs.fields(section):
+        value = getattr(section, field.name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or field.name in signed:
+            continue
+        check(f"{prefix}.{field.encode_name}", value)
 
 
 def _describe(exc: msgspec.ValidationError) -> str:

@@ -197,17 +197,27 @@ class EvidenceKind:
         return self.slips or None
 
 
-def scale_with_count(kind: EvidenceKind, count: int, threshold: int) -> tuple[ThreatLevel, float]:
+def scale_with_count(
+    kind: EvidenceKind,
+    count: int,
+    threshold: int,
+    base: ThreatLevel | None = None,
+    confidence: float | None = None,
+) -> tuple[ThreatLevel, float]:
     """The documented growth rule for evidence that stands for many occurrences.
 
     ``n = count / threshold`` (at least 1). The threat level rises one step for
     every factor 4 of ``n`` (x4: +1, x16: +2, capped at critical) and the
-    confidence rises by 0.1 for every doubling of ``n`` (capped at 1).
+    confidence rises by 0.1 for every doubling of ``n`` (capped at 1). ``base``
+    and ``confidence`` replace the kind's defaults as the starting point (e.g.
+    a level taken from a threat feed).
     """
     ratio = max(1.0, count / max(1, threshold))
-    steps = int(math.floor(math.log(ratio, 4) + 1e-9))
-    boosts = int(math.floor(math.log2(ratio) + 1e-9))
-    return kind.threat_level.raised(steps), min(1.0, round(kind.confidence + 0.1 * boosts, 4))
+    steps = math.floor(math.log(ratio, 4) + 1e-9)
+    boosts = math.floor(math.log2(ratio) + 1e-9)
+    start_level = kind.threat_level if base is None else base
+    start_confidence = kind.confidence if confidence is None else confidence
+    return start_level.raised(steps), min(1.0, round(start_confidence + 0.1 * boosts, 4))
 
 
 # --- the evidence record -----------------------------------------------------------
@@ -253,8 +263,9 @@ class Evidence(msgspec.Struct, kw_only=True):
 
     def __post_init__(self) -> None:
         self.confidence = round(min(1.0, max(0.0, float(self.confidence))), 4)
-        # Order of first appearance, no repeats, no empty uids.
-        self.uids = list(dict.fromkeys(u for u in self.uids if u))[: self.MAX_UIDS]
+        # Sorted (the order records arrived in must not change an evidence),
+        # no repeats, no empty uids.
+        self.uids = sorted({u for u in self.uids if u})[: self.MAX_UIDS]
         if not self.timestamp:
             self.timestamp = iso_timestamp(self.ts)
         if not self.id:

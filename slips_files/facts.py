@@ -4,7 +4,8 @@ Learners turn records into typed ``Fact`` updates; ``Facts.apply`` stores
 them; detections only read. Facts come in two scopes:
 
 * **global** facts (DNS resolutions and CNAMEs, PTR names, SNI, DNS / DHCP /
-  DoH servers, the MAC table, the local network) concern every profile. With
+  DoH servers, the MAC table, the local network, certificates from x509.log,
+  port scanners reported by Zeek) concern every profile. With
   several workers they are computed once, by the producer, and replicated
   into every partition in stream order, so every worker sees the same facts
   at the same point of the stream as a single process would.
@@ -21,6 +22,7 @@ earliest and latest times, so the answer does not depend on arrival order.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import math
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -37,9 +39,20 @@ CONN_BY_UID_TTL = 7200.0
 CONTACT_TTL = 2 * 3600.0
 LEARNED_SERVER_TTL = 7 * 86400.0
 MAC_TTL = 7 * 86400.0
+PORT_SCANNER_TTL = 86400.0
 CNAME_MAX_DEPTH = 8
 MAX_DOMAINS_PER_IP = 10
 MAX_IPS_PER_DOMAIN = 32
+# Certificates (x509.log). Zeek 5+ logs a certificate only the first time it
+# sees it within ``X509::relog_known_certificates_after`` (1 day by default)
+# and ssl.log refers to it by fingerprint (``cert_chain_fps``), so a
+# certificate is kept by fingerprint until the expiry its learner chose (at
+# least that day). Older Zeek logs it once per connection under the file id
+# that ssl.log's ``cert_chain_fuids`` names: those entries are only needed for
+# the connection's own ssl record.
+CERTIFICATE_FUID_TTL = 3600.0
+MAX_CERTIFICATES = 100_000
+MAX_SAN = 200
 
 
 # --- fact updates (what learners produce) ------------------------------------------
@@ -96,6 +109,31 @@ class LocalNetwork(Fact, tag="net"):
     ts: float | None = None
 
 
+class Certificate(Fact, tag="cert"):
+    """A certificate from x509.log, kept until ``expires`` (flow time).
+
+    ``fingerprint`` (lower case; Zeek 5+) and ``fuid`` (the x509 ``id`` of
+    older Zeek) are the two ways ssl.log refers to it; either may be empty.
+    """
+
+    fingerprint: str
+    fuid: str
+    subject: str
+    issuer: str
+    not_valid_before: float
+    not_valid_after: float
+    san_dns: list[str]
+    ts: float
+    expires: float
+
+
+class PortScanner(Fact, tag="scanner"):
+    """Zeek reported ``ip`` scanning ports (notice.log) at ``ts``."""
+
+    ip: str
+    ts: float
+
+
 class ConnSummary(msgspec.Struct, array_like=True, gc=False):
     """The part of a conn record other logs join to by uid."""
 
@@ -122,17 +160,21 @@ class ConnSeen(Fact, tag="conn"):
 
 
 class Contact(Fact, tag="contact"):
-    """Partition scope: ``profile`` contacted ``ip`` at ``ts``."""
+    """Partition scope: ``profile`` contacted ``ip`` from ``ts`` until ``end``
+    (the connection's end; ``ts`` when unknown or instantaneous)."""
 
     scope: ClassVar[str] = "partition"
     profile: str
     ip: str
     ts: float
+    end: float = 0.0
 
 
-GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork)
+GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork, Certificate, PortScanner)
 PARTITION_FACTS = (ConnSeen, Contact)
-AnyFact = Resolution | PtrName | ServerName | Server | MacAddress | LocalNetwork | ConnSeen | Contact
+AnyFact = (
+    Resolution | PtrName | ServerName | Server | MacAddress | LocalNetwork | Certificate | PortScanner | ConnSeen | Contact
+)
 
 
 # --- the store ----------------------------------------------------------------------
@@ -162,6 +204,9 @@ class Facts:
         self._contacts = state.table("facts.contacts")  # (profile, ip) -> (first ts, last ts)
         self._mac_ips = state.table("facts.mac_ips")  # mac -> list[(first ts, ip)]
         self._ip_mac = state.table("facts.ip_mac")  # ip -> mac
+        # ("fp", fingerprint) or ("fuid", file id) -> Certificate
+        self._certificates = state.table("facts.certificates", MAX_CERTIFICATES)
+        self._scanners = state.table("facts.port_scanners")  # ip -> (first ts, last ts)
         self.local_network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
         # Flow time of the record the local network was learned from (-inf:
         # configured; +inf: none yet). It is final once the watermark passed it.
@@ -178,7 +223,7 @@ class Facts:
         ts = fact.ts
         expires = ts + RESOLUTION_TTL
         names = [fact.query, *fact.cnames]
-        for name, target in zip(names, names[1:]):
+        for name, target in itertools.pairwise(names):
             targets = self._cnames.get(name) or []
             if target not in targets:
                 targets = [*targets[-7:], target]
@@ -235,6 +280,17 @@ class Facts:
             self.local_network_ts = ts
             self._in_local.clear()
 
+    def _apply_certificate(self, fact: Certificate) -> None:
+        if fact.fingerprint:
+            self._certificates.set(("fp", fact.fingerprint), fact, fact.expires)
+        if fact.fuid:
+            self._certificates.set(("fuid", fact.fuid), fact, fact.ts + CERTIFICATE_FUID_TTL)
+
+    def _apply_port_scanner(self, fact: PortScanner) -> None:
+        known = self._scanners.get(fact.ip)
+        span = (fact.ts, fact.ts) if known is None else (min(known[0], fact.ts), max(known[1], fact.ts))
+        self._scanners.set(fact.ip, span, span[1] + PORT_SCANNER_TTL)
+
     def _apply_conn(self, fact: ConnSeen) -> None:
         watermark = self.state.watermark
         self._conn.set(fact.uid, fact.conn, max(fact.conn.starttime + fact.conn.dur, watermark) + CONN_BY_UID_TTL)
@@ -242,7 +298,8 @@ class Facts:
     def _apply_contact(self, fact: Contact) -> None:
         key = (fact.profile, fact.ip)
         known = self._contacts.get(key)
-        span = (fact.ts, fact.ts) if known is None else (min(known[0], fact.ts), max(known[1], fact.ts))
+        end = max(fact.ts, fact.end)
+        span = (fact.ts, end) if known is None else (min(known[0], fact.ts), max(known[1], end))
         self._contacts.set(key, span, max(span[1], self.state.watermark) + CONTACT_TTL)
 
     # -- DNS -------------------------------------------------------------------------
@@ -278,6 +335,17 @@ class Facts:
     def sni_of(self, ip: str) -> str | None:
         return self._sni.get(ip)
 
+    # -- certificates ------------------------------------------------------------------
+    def certificate(self, fingerprint: str = "", fuid: str = "") -> Certificate | None:
+        """The certificate with this fingerprint (any case) or x509 file id, if seen and not expired."""
+        if fingerprint:
+            found = self._certificates.get(("fp", fingerprint.lower()))
+            if found is not None:
+                return found
+        if fuid:
+            return self._certificates.get(("fuid", fuid))
+        return None
+
     # -- servers learned from traffic ------------------------------------------------
     def is_server(self, role: str, ip: str) -> bool:
         return self._servers.get((role, ip)) is not None
@@ -291,12 +359,16 @@ class Facts:
     def is_doh_server(self, ip: str) -> bool:
         return self.is_server("doh", ip)
 
+    def port_scan_span(self, ip: str) -> tuple[float, float] | None:
+        """(first, last) flow time Zeek reported ``ip`` scanning ports, or None."""
+        return self._scanners.get(ip)
+
     # -- connections -------------------------------------------------------------------
     def conn_of_uid(self, uid: str) -> ConnSummary | None:
         return self._conn.get(uid)
 
     def contact_span(self, profile: str, ip: str) -> tuple[float, float] | None:
-        """(first, last) time ``profile`` contacted ``ip``, or None."""
+        """(first start, last end) of the contacts of ``profile`` with ``ip``, or None."""
         return self._contacts.get((profile, ip))
 
     # -- layer 2 -----------------------------------------------------------------------
@@ -362,6 +434,8 @@ _APPLY = {
     Server: Facts._apply_server,
     MacAddress: Facts._apply_mac,
     LocalNetwork: Facts._apply_local_network,
+    Certificate: Facts._apply_certificate,
+    PortScanner: Facts._apply_port_scanner,
     ConnSeen: Facts._apply_conn,
     Contact: Facts._apply_contact,
 }

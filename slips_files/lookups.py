@@ -1,25 +1,33 @@
-"""Optional network lookups (whois creation date, ASN, rDNS) behind one interface.
+"""Optional network lookups (domain creation date, ASN, rDNS) behind one interface.
 
 Lookups never block the flow loop: ``creation_date`` / ``asn`` / ``rdns``
 return what the cache knows *now* (or None) and, when online, schedule a
 background lookup whose result later calls will see. ``NullLookups`` is used
 with ``--offline`` and in tests.
 
+Domain creation dates come from RDAP (RFC 9083) over HTTPS with the standard
+library: the RDAP server of the domain's TLD is found in IANA's bootstrap
+file (fetched once per process), then ``<server>/domain/<name>`` is asked for
+its ``registration`` event. Every request is bounded in total time
+(``lookups.timeout``) and size (``flowalerts.fetch``). There is no whois
+client: python-whois would collide with Slips's ``whois`` package.
+
 ``OnlineLookups``:
 
 * a small pool of daemon worker threads (``max_concurrent``) fed by a bounded
-  queue; daemon threads, not a ``ThreadPoolExecutor``, so a hung whois or
-  resolver call can never keep the process from exiting (``close`` does not
-  wait for them);
+  queue; daemon threads, not a ``ThreadPoolExecutor``, so a hung lookup can
+  never keep the process from exiting (``close`` does not wait for them);
 * each lookup has a deadline (``timeout``): past it the key is negatively
   cached and counted as failed, even if the worker is still stuck; a late
   answer still lands in the cache;
 * positive results are cached for the run; failures and "no answer" for
   ``negative_cache_seconds`` of wall-clock time;
-* with a Redis client, results are persisted in the hashes
-  ``<prefix>:cache:<kind>`` (field = domain / IP, value = JSON) and read back
-  by the worker before asking the network, so a later run reuses them. Redis
-  is only touched from the worker threads, never from the caller;
+* with a Redis client, results are persisted one key per answer,
+  ``<prefix>:cache:<kind>:<digest of the name>`` (value: JSON with the name),
+  each with an expiry: ``lookups.cache_ttl_seconds`` for answers,
+  ``negative_cache_seconds`` for failures, so nothing stays in Redis forever;
+  a later run reads them back before asking the network. Redis is only
+  touched from the worker threads, never from the caller;
 * ``notes`` counts what happened: lookups_started, lookups_done,
   lookups_failed, lookups_timeout, lookups_pending (calls answered "not yet"),
   lookups_dropped (queue full), lookups_cached (answered from Redis).
@@ -31,15 +39,22 @@ so tests never touch the network.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import math
 import queue
 import socket
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from flowalerts.fetch import FetchError, fetch
 
 if TYPE_CHECKING:
     from flowalerts.config import Config
@@ -47,9 +62,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WHOIS, ASN, RDNS = "whois", "asn", "rdns"
+CREATION, ASN, RDNS = "rdap", "asn", "rdns"
 MAX_QUEUED = 10_000
 MAX_CACHED = 200_000
+# IANA's RDAP bootstrap registry for domain names (RFC 9224).
+RDAP_BOOTSTRAP_URL = "https://data.iana.org/rdap/dns.json"
+RDAP_MAX_BYTES = 1 << 20
+BOOTSTRAP_MAX_BYTES = 4 << 20
 
 Resolver = Callable[[str], Any]
 
@@ -93,19 +112,88 @@ def _as_datetime(value: Any) -> dt.datetime | None:
         dates = [v for v in (_as_datetime(item) for item in value) if v is not None]
         return min(dates) if dates else None
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
     if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    if isinstance(value, str):
+        # RFC 3339 ("2024-05-01T10:00:00Z"): msgspec parses the "Z" that
+        # Python 3.10's fromisoformat does not.
+        try:
+            return _as_datetime(msgspec.convert(value, dt.datetime))
+        except msgspec.ValidationError:
+            return None
     return None
 
 
-def whois_creation_date(domain: str, timeout: float = 3.0) -> dt.datetime | None:
-    """Creation date from python-whois (network)."""
-    import whois  # python-whois
+def registration_date(rdap: Any) -> dt.datetime | None:
+    """The ``registration`` event of an RDAP domain answer (RFC 9083 4.5)."""
+    events = rdap.get("events") if isinstance(rdap, dict) else None
+    if not isinstance(events, list):
+        return None
+    dates = [
+        _as_datetime(event.get("eventDate"))
+        for event in events[:100]
+        if isinstance(event, dict) and event.get("eventAction") == "registration"
+    ]
+    found = [date for date in dates if date is not None]
+    return min(found) if found else None
 
-    record = whois.whois(domain, quiet=True, timeout=max(1, int(timeout)))
-    value = record.get("creation_date") if hasattr(record, "get") else None
-    return _as_datetime(value)
+
+class RdapClient:
+    """Creation dates of domains from RDAP, standard library only (see the module docstring)."""
+
+    def __init__(self, timeout: float = 3.0, bootstrap_url: str = RDAP_BOOTSTRAP_URL, fetcher: Callable[..., bytes] = fetch) -> None:
+        self.timeout = timeout
+        self.bootstrap_url = bootstrap_url
+        self._fetch = fetcher
+        self._lock = threading.Lock()
+        self._servers: dict[str, str] | None = None
+        self._retry_bootstrap_at = 0.0
+
+    def servers(self) -> dict[str, str]:
+        """TLD -> RDAP base URL (https only), from the bootstrap file (once)."""
+        with self._lock:
+            if self._servers is not None:
+                return self._servers
+            if time.monotonic() < self._retry_bootstrap_at:
+                raise FetchError("RDAP bootstrap unavailable (retrying later)")
+            try:
+                data = json.loads(self._fetch(self.bootstrap_url, timeout=self.timeout, max_bytes=BOOTSTRAP_MAX_BYTES))
+            except (FetchError, ValueError, RecursionError):
+                self._retry_bootstrap_at = time.monotonic() + 600.0
+                raise
+            self._servers = parse_bootstrap(data)
+            return self._servers
+
+    def creation_date(self, domain: str) -> dt.datetime | None:
+        labels = domain.lower().rstrip(".").split(".")
+        if len(labels) < 2:
+            return None
+        servers = self.servers()
+        base = None
+        for start in range(len(labels) - 1, -1, -1):
+            base = servers.get(".".join(labels[start:])) or base
+        if base is None:
+            return None
+        url = base.rstrip("/") + "/domain/" + urllib.parse.quote(".".join(labels), safe=".-")
+        body = self._fetch(url, timeout=self.timeout, max_bytes=RDAP_MAX_BYTES, headers={"Accept": "application/rdap+json"})
+        return registration_date(json.loads(body))
+
+
+def parse_bootstrap(data: Any) -> dict[str, str]:
+    servers: dict[str, str] = {}
+    services = data.get("services") if isinstance(data, dict) else None
+    for service in services if isinstance(services, list) else ():
+        if not (isinstance(service, list) and len(service) == 2):
+            continue
+        tlds, urls = service
+        https = [u for u in urls if isinstance(u, str) and u.startswith("https://")] if isinstance(urls, list) else []
+        if not https or not isinstance(tlds, list):
+            continue
+        for tld in tlds:
+            if isinstance(tld, str) and tld:
+                servers[tld.lower()] = https[0]
+    return servers
 
 
 def rdap_asn(ip: str, timeout: float = 3.0) -> str | None:
@@ -126,17 +214,14 @@ def reverse_dns(ip: str) -> str | None:
 
 # -- cache encoding ------------------------------------------------------------------
 def _encode(kind: str, value: Any) -> Any:
-    if kind == WHOIS and isinstance(value, dt.datetime):
+    if kind == CREATION and isinstance(value, dt.datetime):
         return value.isoformat()
     return value
 
 
 def _decode(kind: str, value: Any) -> Any:
-    if kind == WHOIS and isinstance(value, str):
-        try:
-            return _as_datetime(dt.datetime.fromisoformat(value))
-        except ValueError:
-            return None
+    if kind == CREATION:
+        return _as_datetime(value) if isinstance(value, str) else None
     return value if isinstance(value, str) else None
 
 
@@ -162,7 +247,7 @@ class OnlineLookups(Lookups):
         self.config = config or LookupsConfig()
         timeout = self.config.timeout
         self._resolvers: dict[str, Resolver | None] = {
-            WHOIS: resolver or (lambda domain: whois_creation_date(domain, timeout)),
+            CREATION: resolver or RdapClient(timeout).creation_date,
             ASN: asn_resolver or ((lambda ip: rdap_asn(ip, timeout)) if enable_asn else None),
             RDNS: rdns_resolver or reverse_dns,
         }
@@ -188,7 +273,7 @@ class OnlineLookups(Lookups):
     def creation_date(self, domain: str) -> dt.datetime | None:
         if not isinstance(domain, str) or not domain or len(domain) > 253:
             return None
-        return self._get(WHOIS, domain.lower().rstrip("."))
+        return self._get(CREATION, domain.lower().rstrip("."))
 
     def asn(self, ip: str) -> str | None:
         return self._get(ASN, ip) if isinstance(ip, str) and ip else None
@@ -268,39 +353,38 @@ class OnlineLookups(Lookups):
                     self.notes["lookups_failed"] += 1
                 self._to_redis(kind, key, None)
 
-    def _redis_key(self, kind: str) -> str:
-        return f"{self.key_prefix}:cache:{kind}"
+    def _redis_key(self, kind: str, key: str) -> str:
+        # A digest, not the name: traffic cannot shape or collide with keys.
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        return f"{self.key_prefix}:cache:{kind}:{digest}"
 
     def _from_redis(self, kind: str, key: str) -> tuple[bool, Any]:
         if self.redis is None:
             return False, None
         try:
-            raw = self.redis.hget(self._redis_key(kind), key)
+            raw = self.redis.get(self._redis_key(kind, key))
         except Exception:
             return False, None
         if raw is None:
             return False, None
         try:
             data = json.loads(raw)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return False, None
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or data.get("key") != key:
             return False, None
         value = _decode(kind, data.get("value"))
-        if value is None:
-            retry_at = data.get("retry_at")
-            if not isinstance(retry_at, (int, float)) or retry_at <= self._wall():
-                return False, None  # an expired negative entry: ask again
+        if value is None and data.get("value") is not None:
+            return False, None  # unreadable: ask again
         return True, value
 
     def _to_redis(self, kind: str, key: str, value: Any) -> None:
         if self.redis is None:
             return
-        data: dict[str, Any] = {"value": _encode(kind, value), "at": self._wall()}
-        if value is None:
-            data["retry_at"] = self._wall() + self.config.negative_cache_seconds
+        data = {"key": key, "value": _encode(kind, value), "at": self._wall()}
+        ttl = self.config.cache_ttl_seconds if value is not None else self.config.negative_cache_seconds
         try:
-            self.redis.hset(self._redis_key(kind), key, json.dumps(data))
+            self.redis.set(self._redis_key(kind, key), json.dumps(data), ex=max(1, math.ceil(ttl)))
         except Exception as exc:
             log.debug("cannot persist lookup %s %s: %s", kind, key, exc)
 

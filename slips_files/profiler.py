@@ -86,12 +86,12 @@ class Profiler:
             return self._release_startup()
         return []
 
-    def observe_time(self, end_time: float) -> list[Item]:
-        """Flow time reached ``end_time`` without a record (live mode when the
+    def observe_time(self, flow_time: float) -> list[Item]:
+        """Flow time reached ``flow_time`` without a record (live mode when the
         sensor is quiet; tests advancing the clock by hand)."""
         if self.t0 is None:
             return []
-        observation = self.clock.observe(end_time)
+        observation = self.clock.observe(flow_time)
         return self._closures() if observation.ok else []
 
     def finish(self) -> list[Item]:
@@ -119,7 +119,7 @@ class Profiler:
         ts = record.starttime
         twid = self.twid_of(ts)
         late = self.window_end(twid) <= self.clock.watermark
-        observation = self.clock.observe(record.end_time)
+        observation = self.clock.observe(record.starttime)
         if not observation.ok:
             self.clock_jumps[record.log_type] += 1
             self._warn(
@@ -132,9 +132,9 @@ class Profiler:
             self._warn("clock jump", f"{where}: flow time jumped {observation.jump_seconds:.0f} s ahead (confirmed)")
         if late:
             self.late[record.log_type] += 1
-            if ts < self.clock.newest_end - self.clock.policy.jump_threshold:
+            if ts < self.clock.newest - self.clock.policy.jump_threshold:
                 self.clock_jumps[record.log_type] += 1
-                self._warn("clock jump", f"{where}: flow time {ts - self.clock.newest_end:.0f} s behind the rest of the input")
+                self._warn("clock jump", f"{where}: flow time {ts - self.clock.newest:.0f} s behind the rest of the input")
         else:
             profiles = self._open.get(twid)
             if profiles is None:

@@ -9,6 +9,17 @@ over processes and a Redis).
 The run ends when the input ends (or on SIGINT/SIGTERM): the watermark goes
 to +inf, every timer fires, every window closes and every detection settles
 before the outputs are closed. Read == processed is checked per log type.
+
+Exit statuses (``RunSummary.exit_status``; the first that applies):
+
+* 130 interrupted (SIGINT/SIGTERM): the outputs cover what was read;
+* 4 input unusable: lines were read but not one record was usable (or, raised
+  before the run as ``InputUnusable``, no input file could be opened);
+* 1 incomplete: a record read was not processed, or some input exists but
+  was not (fully) read (an unreadable file, a file stopped at an input limit);
+* 3 degraded: a detection raised (isolated; see the summary), unless
+  ``health.exit_zero_when_degraded``;
+* 0 ok. (2, a usage or setup error, is the CLI's: bad arguments, config, -o.)
 """
 
 from __future__ import annotations
@@ -29,10 +40,11 @@ from flowalerts.input.warnings import InputWarnings
 from flowalerts.knowledge import Knowledge
 from flowalerts.lookups import Lookups, make_lookups
 from flowalerts.messages import Advance, Message, TwClosed
+from flowalerts.modules.flow_alerts.detection import load_components
 from flowalerts.modules.flow_alerts.driver import Health, ModuleDriver
 from flowalerts.profiler import Profiler
 from flowalerts.records import BY_CHANNEL
-from flowalerts.sink import EvidenceSink
+from flowalerts.sink import EvidenceSink, prepare_outdir
 
 # Exit statuses (README, "Exit status").
 EXIT_OK = 0
@@ -61,10 +73,23 @@ class RunSummary:
     updates: int = 0
     duplicates: int = 0
     exit_zero_when_degraded: bool = False
+    # Input that exists but was not (fully) read: unreadable files, a file
+    # stopped at an input limit or a read error (one line each).
+    unread_input: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def complete(self) -> bool:
+        """Every record read was processed (and nothing in the input was left unread)."""
+        return self.all_processed and not self.unread_input
+
+    @property
+    def all_processed(self) -> bool:
         return all(self.read[t] == self.processed[t] for t in self.read)
+
+    @property
+    def input_unusable(self) -> bool:
+        """Lines were there but not one of them could be used."""
+        return self.total_read == 0 and sum(self.skipped.values()) > 0
 
     @property
     def total_read(self) -> int:
@@ -74,6 +99,8 @@ class RunSummary:
     def exit_status(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.input_unusable:
+            return EXIT_INPUT_UNUSABLE
         if not self.complete:
             return EXIT_INCOMPLETE
         if self.health.degraded and not self.exit_zero_when_degraded:
@@ -119,13 +146,31 @@ class Pipeline:
         self.profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead, warn=warn)
         self.evidence: list[Evidence] = []
         self.keep_evidence = sink is None
+        # Live mode: wall time when the newest flow time was last seen.
+        self._wall_at_newest: float | None = None
+        self._newest_seen = float("-inf")
 
-    def feed(self, record: Any, where: str = "") -> None:
+    def feed(self, record: Any, where: str = "", wall_now: float | None = None) -> None:
         self._dispatch(self.profiler.assign(record, where))
+        if wall_now is not None and self.profiler.clock.newest > self._newest_seen:
+            self._newest_seen = self.profiler.clock.newest
+            self._wall_at_newest = wall_now
 
     def idle(self, wall_now: float | None = None) -> None:
-        """The input is idle (live mode)."""
+        """The input is idle (live mode).
+
+        Records held while T0 is chosen are released. On a sensor that has
+        been quiet for ``time.live_idle_seconds`` of wall time, flow time is
+        taken to have moved on by the wall time elapsed since the newest
+        record, so windows still close and timers still fire (the only place
+        the wall clock moves flow time).
+        """
         self._dispatch(self.profiler.flush())
+        if wall_now is None or self._wall_at_newest is None:
+            return
+        quiet = wall_now - self._wall_at_newest
+        if quiet >= self.config.time.live_idle_seconds:
+            self._dispatch(self.profiler.observe_time(self._newest_seen + quiet))
 
     def finish(self) -> None:
         self._dispatch(self.profiler.finish())
@@ -163,8 +208,13 @@ class _StopFlag:
 def run(options: RunOptions) -> RunSummary:
     started = time.perf_counter()
     config = options.config
+    # A bad -o is a usage error said in one line, before anything is read.
+    prepare_outdir(options.outdir)
     warnings = InputWarnings(emit=options.emit)
-    reader = options.reader_factory(options.path, warnings) if options.reader_factory else FolderReader(options.path, warnings)
+    if options.reader_factory:
+        reader = options.reader_factory(options.path, warnings)
+    else:
+        reader = FolderReader(options.path, warnings, config.input)
     knowledge = options.knowledge or Knowledge.load(config, notify=options.emit)
     lookups = options.lookups or make_lookups(config, options.offline)
     driver = ModuleDriver(
@@ -177,8 +227,7 @@ def run(options: RunOptions) -> RunSummary:
         notify=options.emit,
         strict=options.strict,
     )
-    for ident, reason in sorted(driver.health.skipped.items()):
-        warnings.note(f"detection {ident} not run: it {reason}, which the input does not have")
+    _note_skipped_detections(driver, reader, warnings)
     sink = EvidenceSink(
         options.outdir,
         json_name=config.output.alerts_json,
@@ -200,7 +249,7 @@ def run(options: RunOptions) -> RunSummary:
                 if options.progress:
                     options.progress(count)
                 continue
-            pipeline.feed(record, getattr(reader, "where", ""))
+            pipeline.feed(record, getattr(reader, "where", ""), time.time() if options.live else None)
             count += 1
             if options.progress and count % 1000 == 0:
                 options.progress(count)
@@ -235,7 +284,28 @@ def run(options: RunOptions) -> RunSummary:
         updates=sink.updates,
         duplicates=sink.duplicates,
         exit_zero_when_degraded=config.health.exit_zero_when_degraded,
+        unread_input=list(getattr(reader, "incomplete", [])),
     )
+
+
+def _note_skipped_detections(driver: ModuleDriver, reader: Any, warnings: InputWarnings) -> None:
+    """One note per missing log: which detections need it (so are not run), and why it is missing."""
+    if not driver.health.skipped:
+        return
+    available = getattr(reader, "available_logs", None) or set()
+    missing_reason = getattr(reader, "missing_reason", lambda log_type: "absent")
+    detections, _ = load_components()
+    needing: dict[str, list[str]] = {}
+    for ident in sorted(driver.health.skipped):
+        cls = detections.get(ident)
+        for name in cls.required_logs() if cls else ():
+            if name not in available:
+                needing.setdefault(name, []).append(ident)
+    for name, idents in sorted(needing.items()):
+        warnings.note(
+            f"the input has no {name}.log ({missing_reason(name)}): "
+            f"{len(idents)} detection(s) that need it not run: {', '.join(idents)}"
+        )
 
 
 def _install_signal_handlers(stop: _StopFlag) -> dict[int, Any]:

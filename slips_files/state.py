@@ -37,10 +37,12 @@ class FlowTimeTable(Generic[V]):
     """A dict whose entries expire at a flow time.
 
     ``set(key, value, expires_at)`` stores; ``get`` returns the default once
-    the watermark passed the expiry (even before the purge ran).
+    the watermark passed the expiry (even before the purge ran). An expiry of
+    +inf never expires: for a few run-wide entries only (the table's
+    ``max_entries`` still bounds them).
     """
 
-    __slots__ = ("_buckets", "_entries", "_watermark", "max_entries", "name", "evicted")
+    __slots__ = ("_buckets", "_entries", "_watermark", "evicted", "max_entries", "name")
 
     def __init__(self, name: str, max_entries: int = 0) -> None:
         self.name = name
@@ -70,6 +72,10 @@ class FlowTimeTable(Generic[V]):
             del entries[next(iter(entries))]
             self.evicted += 1
         entries[key] = (expires_at, value)
+        if expires_at == float("inf"):
+            # Never expires (a run-wide fact, e.g. a count reported at the end
+            # of input): kept until deleted, even past the final purge.
+            return
         self._buckets.setdefault(int(expires_at // _BUCKET_SECONDS), set()).add(key)
 
     def delete(self, key: Any) -> None:
@@ -166,7 +172,7 @@ class Timers:
 
     def _pop_next(self) -> tuple[str, Any, Any] | None:
         while self._heap:
-            due, seq, owner, key = heapq.heappop(self._heap)
+            _due, seq, owner, key = heapq.heappop(self._heap)
             entry = self._live.get((owner, key))
             if entry is not None and entry[1] == seq:
                 del self._live[(owner, key)]
@@ -176,7 +182,7 @@ class Timers:
     def _drop_stale_head(self) -> None:
         heap = self._heap
         while heap:
-            due, seq, owner, key = heap[0]
+            _due, seq, owner, key = heap[0]
             entry = self._live.get((owner, key))
             if entry is not None and entry[1] == seq:
                 return
@@ -227,12 +233,19 @@ class State:
             table = self._tables[name] = FlowTimeTable(name, max_entries)
         return table
 
-    def advance(self, watermark: float) -> None:
-        """Flow time moved on: purge expired table entries."""
+    def advance(self, watermark: float, purge: bool = True) -> None:
+        """Flow time moved on: purge expired table entries (unless ``purge``
+        is False: the driver fires the due timers first, so they still see the
+        entries that were valid at their due time)."""
         if watermark > self.watermark:
             self.watermark = watermark
-            for table in self._tables.values():
-                table.purge(watermark)
+        if purge:
+            self.purge(watermark)
+
+    def purge(self, watermark: float) -> None:
+        """Forget table entries that expired before ``watermark`` (idempotent)."""
+        for table in self._tables.values():
+            table.purge(watermark)
 
     # -- sizes and persistence ----------------------------------------------
     def size(self) -> dict[str, int]:
@@ -268,5 +281,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if (module == "flowalerts" or module.startswith("flowalerts.")) and not name.startswith("_Restricted"):
             return super().find_class(module, name)
         if module == "ipaddress" and name in ("IPv4Network", "IPv6Network", "IPv4Address", "IPv6Address"):
+            return super().find_class(module, name)
+        if module == "msgspec._utils" and name == "rebuild":
+            # How msgspec pickles keyword-only structs (records): rebuild(cls, kwargs),
+            # where cls itself must pass this check.
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"checkpoint refers to {module}.{name}, which is not allowed")

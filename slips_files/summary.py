@@ -32,8 +32,16 @@ def health_lines(summary: RunSummary) -> list[str]:
         first_key = sorted(health.first_traceback)[0]
         lines.append(f"first traceback ({first_key}):")
         lines.extend("    " + escape_text(line, limit=500) for line in health.first_traceback[first_key].rstrip().splitlines())
+    by_reason: dict[str, list[str]] = {}
     for ident, reason in sorted(health.skipped.items()):
-        lines.append(f"not run: {ident} ({reason})")
+        by_reason.setdefault(reason, []).append(ident)
+    for reason, idents in sorted(by_reason.items()):
+        lines.append(f"not run ({reason}): {', '.join(idents)}")
+    if summary.unread_input:
+        lines.append("input not fully read:")
+        lines.extend(f"  {escape_text(problem)}" for problem in summary.unread_input[:20])
+        if len(summary.unread_input) > 20:
+            lines.append(f"  ... and {len(summary.unread_input) - 20} more (see the notes above)")
     late = sum(summary.late.values())
     if late:
         parts = ", ".join(f"{name} {count}" for name, count in sorted(summary.late.items()))
@@ -90,4 +98,4 @@ def format_summary(summary: RunSummary, outdir: str) -> str:
 
 def _status_word(summary: RunSummary) -> str:
     status = summary.exit_status
-    return {0: "ok", 1: "incomplete", 3: "degraded", 130: "interrupted"}.get(status, str(status))
+    return {0: "ok", 1: "incomplete", 3: "degraded", 4: "input unusable", 130: "interrupted"}.get(status, str(status))

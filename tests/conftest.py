@@ -1,7 +1,7 @@
 """Shared pytest fixtures and options.
 
 * ``datasets``: the shared Zeek folders in ``../shared/datasets/slips``
-  (beside the clone). Without them a test skips with the reason; under
+  (beside the clone, or ``$FLOWALERTS_DATASETS``). Without them a test skips with the reason; under
   ``CI=true`` it fails instead (CI must never pass without its key suites).
 * ``--regen-golden``: rewrite the golden files (``tests/golden/``) from the
   current code instead of comparing; review the diff before committing.
@@ -18,8 +18,9 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-# $FLOWALERTS_DATASETS overrides it (a git worktree has no ../shared beside it).
+# The shared folder beside the clone; $FLOWALERTS_SHARED (or, for the datasets
+# alone, $FLOWALERTS_DATASETS) points elsewhere, e.g. from a git worktree.
+SHARED = pathlib.Path(os.environ.get("FLOWALERTS_SHARED") or REPO.parent / "shared")
 DATASETS = pathlib.Path(os.environ.get("FLOWALERTS_DATASETS") or SHARED / "datasets" / "slips")
 GOLDEN = REPO / "tests" / "golden"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

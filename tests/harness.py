@@ -16,6 +16,7 @@ same id replaces the earlier version).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,8 @@ import msgspec
 
 from flowalerts.config import Config, parse_config
 from flowalerts.evidence import Evidence
+from flowalerts.input.warnings import InputWarnings
+from flowalerts.input.zeek import ZeekFileReader
 from flowalerts.knowledge import Knowledge
 from flowalerts.lookups import Lookups, NullLookups
 from flowalerts.messages import Advance, Message, TwClosed
@@ -164,6 +167,17 @@ def summary(evidence: Evidence) -> tuple[Any, ...]:
 def in_zeek_order(records: Iterable[Record]) -> list[Record]:
     """The order Zeek writes records: by end time (``ts + duration`` for conn)."""
     return sorted(records, key=lambda record: record.end_time)
+
+
+def from_zeek(record_type: type[Record], fields: dict[str, Any]) -> Any:
+    """A record parsed by the real reader from a Zeek JSON line with Zeek's own
+    field names (``{"id.orig_h": ..., "cert_chain_fps": [...]}``), for tests of
+    a given Zeek version's log shape."""
+    reader = ZeekFileReader("<test>", record_type, InputWarnings(emit=lambda text: None))
+    record = reader.parse_line(json.dumps(fields).encode())
+    if record is None:
+        raise ValueError(f"the reader rejected the line: {dict(reader.skipped)}")
+    return record
 
 
 def _record(cls: type[Record], defaults: dict[str, Any], overrides: dict[str, Any]) -> Any:

@@ -342,18 +342,17 @@ class Detection(_Component):
         id with the final count and every uid (hosts treat it as an update).
         So one (profile, window, key) never gives more than one evidence id.
         ``update(tally)`` runs after counting and before any report (to keep
-        extra facts in ``tally.extra``). A late record (its window settled) is
-        counted by the host and not reported. May be called from ``on_timer``
-        with the message kept in the timer's payload.
+        extra facts in ``tally.extra``). While ``hold_tally`` says so, the
+        report at the threshold is held back to the window close. A late
+        record (its window already closed) is counted in the summary and not
+        reported.
         """
         if msg.late:
-            # Its window was already settled: counted by the host (late
-            # window use), and never reported under the settled evidence's id
-            # (a count of 1 would replace the final count).
+            # The window's evidence was settled when it closed: reporting the
+            # same id again would replace it with this one record. Counted in
+            # the summary (late window use) instead.
             self.ctx.late_window_use(self.id)
-            entry = Tally()
-            entry.add(msg.flow.uid if uid is None else uid, msg.flow.starttime)
-            return entry
+            return Tally()
         tallies = self.window(msg).setdefault("__tallies__", {})
         entry = tallies.get(key)
         if entry is None:
@@ -362,7 +361,7 @@ class Detection(_Component):
         entry.add(msg.flow.uid if uid is None else uid, msg.flow.starttime)
         if update is not None:
             update(entry)
-        if entry.reported == 0 and entry.count >= entry.extra["threshold"]:
+        if entry.reported == 0 and entry.count >= entry.extra["threshold"] and not self.hold_tally(key, entry):
             entry.uids.sort()
             self.report_tally(msg.profile, msg.twid, key, entry)
             entry.reported = entry.count
@@ -372,18 +371,24 @@ class Detection(_Component):
         """The evidence id of a tally: the same for the first report and its update."""
         return uuid_shaped(kind.name, profile, str(twid), repr(key))
 
+    def hold_tally(self, key: Any, tally: Tally) -> bool:
+        """True: do not report this tally at its threshold, only when its window
+        closes (for evidence that waits on a verdict about the whole capture)."""
+        return False
+
     def report_tally(self, profile: str, twid: int, key: Any, tally: Tally) -> None:
         """Report the evidence of a tally (override when using ``tally``).
         Use ``evidence_id=self.tally_id(...)``."""
         raise NotImplementedError(f"{type(self).__name__} uses tally() but does not implement report_tally()")
 
     def settle_tallies(self, profile: str, twid: int) -> None:
-        """Called by the driver when a window closes: final reports of grown tallies."""
+        """Called by the driver when a window closes: final reports of grown
+        (or held) tallies that reached their threshold."""
         window = self.window_of(profile, twid)
         if not window:
             return
         for key, entry in (window.get("__tallies__") or {}).items():
-            if entry.reported and entry.count > entry.reported:
+            if entry.count > entry.reported and entry.count >= entry.extra["threshold"]:
                 entry.uids.sort()
                 self.report_tally(profile, twid, key, entry)
                 entry.reported = entry.count

@@ -191,19 +191,14 @@ class ModuleDriver:
         if watermark <= self.watermark:
             return []
         self.watermark = watermark
-        timers = self.state.timers
-        while True:
-            due = timers.next_due()
-            if due is None or due > watermark:
-                break
-            # A timer runs with the state as of its due time: tables are not
-            # purged past it first (a gap in the capture must not expire the
-            # facts a pending decision needs).
-            if due < math.inf:
-                self.state.advance(due)
-            for owner, key, payload in timers.pop_due(due):
-                self._run_timer(owner, key, payload)
-        self.state.advance(watermark)
+        # Timers first, then the purge: a timer due at t still sees the facts
+        # that were valid at t. At end of input nothing is purged: the windows
+        # that close then still read the facts of their time.
+        self.state.advance(watermark, purge=False)
+        for owner, key, payload in self.state.timers.pop_due(watermark):
+            self._run_timer(owner, key, payload)
+        if watermark < math.inf:
+            self.state.advance(watermark)
         return self._take()
 
     def window_closed(self, profile: str, twid: int) -> list[Evidence]:

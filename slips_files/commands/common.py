@@ -7,6 +7,7 @@ import math
 import sys
 
 from flowalerts.evidence import escape_text
+from flowalerts.urls import redact
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -26,5 +27,5 @@ def positive_float(text: str) -> float:
 
 
 def stderr_emit(text: str) -> None:
-    """A note or warning for the user: one escaped line on stderr."""
-    print(escape_text(text), file=sys.stderr)
+    """A note or warning for the user: one escaped line on stderr, secrets redacted."""
+    print(redact(escape_text(text)), file=sys.stderr)

@@ -11,7 +11,6 @@ from typing import TextIO
 
 from flowalerts.commands.common import add_config_argument, positive_float, stderr_emit
 from flowalerts.config import Config
-from flowalerts.evidence import escape_text
 from flowalerts.input.folder import InputError
 
 
@@ -95,6 +94,7 @@ def estimate_records(path: str, sample_bytes: int = 1 << 16) -> int | None:
     file (gzip: its uncompressed size from the trailer). None if unknown.
     """
     import gzip
+    import zlib
 
     from flowalerts.input.folder import discover
     from flowalerts.input.warnings import InputWarnings
@@ -116,7 +116,7 @@ def estimate_records(path: str, sample_bytes: int = 1 << 16) -> int | None:
                 size = os.path.getsize(file_path)
                 with open(file_path, "rb") as handle:
                     sample = handle.read(sample_bytes)
-        except (OSError, EOFError, ValueError):
+        except (OSError, EOFError, ValueError, zlib.error):
             continue
         lines = [line for line in sample.split(b"\n") if line and not line.startswith(b"#")]
         if lines:
@@ -126,7 +126,11 @@ def estimate_records(path: str, sample_bytes: int = 1 << 16) -> int | None:
 
 def main(args: argparse.Namespace, config: Config) -> int:
     from flowalerts.runner import RunOptions, run
+    from flowalerts.sink import prepare_outdir
     from flowalerts.summary import format_summary
+
+    # A bad -o is a usage error, said before anything is read (run() checks again).
+    prepare_outdir(args.outdir)
 
     # Warnings and notes are shown even with -q (only the progress bar goes).
     emit = stderr_emit
@@ -158,7 +162,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
         options.stop_event = stop
         options.reader_factory = lambda path, warnings: FollowReader(
             path, warnings, stop, poll_interval=args.poll_interval, reorder_seconds=5.0,
-            idle_release=max(5 * args.poll_interval, 1.0),
+            idle_release=max(5 * args.poll_interval, 1.0), limits=config.input,
         )
         emit(f"following {args.path} (Ctrl-C or SIGTERM to stop)")
     try:
@@ -167,8 +171,15 @@ def main(args: argparse.Namespace, config: Config) -> int:
         if progress is not None:
             progress.close()
     print(format_summary(summary, args.outdir))
-    if not summary.complete:
+    if summary.input_unusable:
+        skipped = sum(summary.skipped.values())
+        print(f"flowalerts: error: input unusable: none of the {skipped} lines read is a usable Zeek record "
+              "(see the warnings)", file=sys.stderr)
+    elif not summary.all_processed:
         print("flowalerts: error: some records were read but not processed", file=sys.stderr)
+    elif summary.unread_input:
+        print(f"flowalerts: error: input not fully read ({len(summary.unread_input)} problem(s), see the summary)",
+              file=sys.stderr)
     return summary.exit_status
 
 

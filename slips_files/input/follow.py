@@ -4,12 +4,16 @@ Only Zeek's live names at the top of the folder are followed (``conn.log``,
 ``dns.log``, ...); rotated copies (other names, dated sub-folders, ``.gz``)
 hold data already read and are never read again. Each poll:
 
-* new bytes of every followed file are read; only complete lines are parsed,
-  a partially written last line waits for its newline;
+* new bytes of every followed file are read, at most ``POLL_BUDGET`` per
+  file (a big file is read over several polls, records released in between);
+  only complete lines are parsed, a partially written last line waits for its
+  newline; a line longer than ``input.max_line_bytes`` is counted once and its
+  bytes are skipped as they arrive, never kept;
 * rotation is detected per name: if the name now points to another inode (the
   file was renamed or moved away and Zeek started a new one) the old handle is
-  drained to its end and closed, and the new file is read from its start; if
-  the file shrank below our offset (copytruncate) reading restarts at 0;
+  read to its end (its unterminated last line included) and closed before the
+  new file of that log is read from its start; if the file shrank below our
+  offset (copytruncate) reading restarts at 0;
 * new log files appearing in the folder are picked up;
 * a file Zeek created and renamed in place between two polls (so never seen
   under its live name) is read once under its rotated name: only in a poll
@@ -22,7 +26,9 @@ pass through a small reorder buffer: a record is released once the newest
 ``ts`` seen is ``reorder_seconds`` past it (flow time), or when no new line has
 arrived for ``idle_release`` wall seconds. When idle the iterator yields
 ``None`` so the caller can flush. It ends when ``stop`` is set, after reading
-what is there and releasing everything it holds (nothing read is dropped).
+what is there (up to each file's size at that moment), the last line of each
+file even without its newline (counted like any other line), and releasing
+everything it holds (nothing read is dropped).
 """
 
 from __future__ import annotations
@@ -35,58 +41,89 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
+from flowalerts.config import InputSection
 from flowalerts.input.folder import InputError, log_type_of
 from flowalerts.input.warnings import InputWarnings
-from flowalerts.input.zeek import MAX_LINE_BYTES, ZeekFileReader
+from flowalerts.input.zeek import DEFAULT_LIMITS, ZeekFileReader
 from flowalerts.records import BY_LOG_TYPE, Record
 
 _READ_CHUNK = 1 << 20
+# At most this many new bytes of one file are read per poll: a file that is
+# already big when it is first seen (or a huge append) is read over several
+# polls, with records released in between, so memory stays bounded.
+POLL_BUDGET = 8 << 20
 
 
 class _Tail:
     """One followed file: an open handle, its inode, offset and partial line."""
 
-    def __init__(self, path: str, log_type: str, warnings: InputWarnings) -> None:
+    def __init__(self, path: str, log_type: str, warnings: InputWarnings, limits: InputSection) -> None:
         self.path = path
         self.log_type = log_type
         self.handle = open(path, "rb")  # noqa: SIM115 - closed in close()
         self.inode = os.fstat(self.handle.fileno()).st_ino
         self.offset = 0
         self.partial = b""
-        self.parser = ZeekFileReader(path, BY_LOG_TYPE[log_type], warnings)
+        # Inside a line longer than max_line_bytes: its bytes are dropped up
+        # to the next newline (it was counted once already).
+        self.discarding = False
+        self.max_line_bytes = limits.max_line_bytes
+        self.parser = ZeekFileReader(path, BY_LOG_TYPE[log_type], warnings, limits)
+        # Set when a poll stopped at its budget with more bytes waiting.
+        self.backlog = False
 
-    def read_lines(self) -> list[bytes]:
-        """Complete lines appended since the last call."""
+    def read_lines(self, budget: int | None = None, until: int | None = None) -> list[bytes]:
+        """Complete lines in at most ``budget`` new bytes (up to offset ``until``).
+
+        A line longer than ``max_line_bytes`` is returned once, cut to a
+        bounded size (the parser counts it as too long), and the rest of it is
+        skipped as it arrives.
+        """
+        budget = POLL_BUDGET if budget is None else budget
         lines: list[bytes] = []
+        consumed = 0
+        self.backlog = False
         while True:
-            chunk = self.handle.read(_READ_CHUNK)
+            want = min(_READ_CHUNK, budget - consumed)
+            if until is not None:
+                want = min(want, until - self.offset)
+            if want <= 0:
+                self.backlog = until is None or self.offset < until
+                return lines
+            chunk = self.handle.read(want)
             if not chunk:
-                break
+                return lines
+            consumed += len(chunk)
             self.offset += len(chunk)
-            data = self.partial + chunk
-            parts = data.split(b"\n")
+            if self.discarding:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    continue
+                self.discarding = False
+                chunk = chunk[newline + 1 :]
+            parts = (self.partial + chunk).split(b"\n")
             self.partial = parts.pop()
-            if len(self.partial) > MAX_LINE_BYTES:
-                # A runaway line without a newline: count it once, drop it.
-                lines.append(self.partial)
-                self.partial = b""
             lines.extend(part + b"\n" for part in parts)
-        return lines
+            if len(self.partial) > self.max_line_bytes:
+                # A runaway line without a newline: hand it on once, drop the rest.
+                lines.append(self.partial[: self.max_line_bytes + 1])
+                self.partial = b""
+                self.discarding = True
 
     def restart(self) -> None:
         """The file was truncated in place (copytruncate): read from the start."""
         self.handle.seek(0)
         self.offset = 0
         self.partial = b""
+        self.discarding = False
 
-    def close(self) -> list[bytes]:
-        """Final lines of a finished file, including an unterminated last one."""
-        lines = self.read_lines()
-        if self.partial.strip():
-            lines.append(self.partial)
-        self.partial = b""
+    def last_line(self) -> list[bytes]:
+        """The unterminated last line, if any (at the end of the file's life or at stop)."""
+        line, self.partial = self.partial, b""
+        return [line] if line.strip() and not self.discarding else []
+
+    def close(self) -> None:
         self.handle.close()
-        return lines
 
 
 class FollowReader:
@@ -100,6 +137,7 @@ class FollowReader:
         poll_interval: float = 0.5,
         reorder_seconds: float = 5.0,
         idle_release: float = 5.0,
+        limits: InputSection | None = None,
     ) -> None:
         if not os.path.isdir(path):
             raise InputError(f"--follow needs an existing folder Zeek writes to: {path}")
@@ -109,7 +147,10 @@ class FollowReader:
         self.poll_interval = poll_interval
         self.reorder_seconds = reorder_seconds
         self.idle_release = idle_release
+        self.limits = limits or DEFAULT_LIMITS
         self.tails: dict[str, _Tail] = {}
+        # Files renamed away (or rotated files caught up) still being read to their end.
+        self.draining: list[_Tail] = []
         self._read: Counter[str] = Counter()
         self._skipped: Counter[str] = Counter()
         self._heap: list[tuple[float, int, Record]] = []
@@ -158,7 +199,7 @@ class FollowReader:
 
     def _open(self, path: str, log_type: str) -> None:
         try:
-            tail = _Tail(path, log_type, self.warnings)
+            tail = _Tail(path, log_type, self.warnings, self.limits)
         except OSError as exc:
             self.warnings.note(f"{path}: cannot open yet: {exc.strerror or exc}")
             return
@@ -166,9 +207,13 @@ class FollowReader:
         self._seen_inodes.add((os.fstat(tail.handle.fileno()).st_dev, tail.inode))
 
     def poll(self) -> int:
-        """Read what is new in every file; returns the number of lines read."""
+        """Read what is new in every file (a bounded amount each); returns the number of lines read."""
         lines_read = 0
         renamed: set[str] = set()
+        for tail in list(self.draining):
+            lines_read += self._parse(tail, tail.read_lines())
+            if not tail.backlog:
+                lines_read += self._finish(tail)
         for path, tail in list(self.tails.items()):
             lines_read += self._parse(tail, tail.read_lines())
             try:
@@ -176,18 +221,21 @@ class FollowReader:
             except FileNotFoundError:
                 status = None
             if status is None or status.st_ino != tail.inode:
-                # Renamed or moved away (rotation): finish the old file.
-                lines_read += self._parse(tail, tail.close())
+                # Renamed or moved away (rotation): finish the old file first.
                 del self.tails[path]
                 self.rotations += 1
                 renamed.add(tail.log_type)
+                lines_read += self._finish(tail) if not tail.backlog else self._drain_later(tail)
             elif status.st_size < tail.offset:
                 tail.restart()
                 self.truncations += 1
                 lines_read += self._parse(tail, tail.read_lines())
+        draining_types = {tail.log_type for tail in self.draining}
         live, rotated = self._log_files()
         for path, log_type in sorted(live.items()):
-            if path not in self.tails:
+            # A new file of a type whose previous file is still being read
+            # waits for it: records keep Zeek's order across a rotation.
+            if path not in self.tails and log_type not in draining_types:
                 self._open(path, log_type)
                 tail = self.tails.get(path)
                 if tail is not None:
@@ -196,6 +244,18 @@ class FollowReader:
             if log_type in renamed:
                 lines_read += self._catch_up(path, log_type)
         return lines_read
+
+    def _finish(self, tail: _Tail) -> int:
+        """A file read to its end: its unterminated last line too, then close it."""
+        lines = self._parse(tail, tail.last_line())
+        tail.close()
+        if tail in self.draining:
+            self.draining.remove(tail)
+        return lines
+
+    def _drain_later(self, tail: _Tail) -> int:
+        self.draining.append(tail)
+        return 0
 
     def _catch_up(self, path: str, log_type: str) -> int:
         """Read a rotated file once if it was written during the run but never seen."""
@@ -208,10 +268,16 @@ class FollowReader:
             return 0
         self._seen_inodes.add(key)
         try:
-            tail = _Tail(path, log_type, self.warnings)
+            tail = _Tail(path, log_type, self.warnings, self.limits)
         except OSError:
             return 0
-        return self._parse(tail, tail.close())
+        lines = self._parse(tail, tail.read_lines())
+        return lines + (self._drain_later(tail) if tail.backlog else self._finish(tail))
+
+    @property
+    def backlog(self) -> bool:
+        """True when some file has more bytes waiting than the last poll read."""
+        return bool(self.draining) or any(tail.backlog for tail in self.tails.values())
 
     def _parse(self, tail: _Tail, lines: list[bytes]) -> int:
         parser = tail.parser
@@ -237,11 +303,31 @@ class FollowReader:
         while heap and heap[0][0] <= limit:
             yield heapq.heappop(heap)[2]
 
+    def _read_to_stop(self) -> Iterator[Record]:
+        """At stop: read what is there now (bounded steps), then every unterminated last line."""
+        self.poll()
+        ends = {}
+        for tail in (*self.draining, *self.tails.values()):
+            try:
+                ends[id(tail)] = os.fstat(tail.handle.fileno()).st_size
+            except OSError:
+                ends[id(tail)] = tail.offset
+        while True:
+            more = False
+            for tail in (*self.draining, *self.tails.values()):
+                self._parse(tail, tail.read_lines(until=ends[id(tail)]))
+                more = more or tail.backlog
+            yield from self._release()
+            if not more:
+                break
+        for tail in (*self.draining, *self.tails.values()):
+            self._parse(tail, tail.last_line())
+
     def __iter__(self) -> Iterator[Record | None]:
         last_data = time.monotonic()
         try:
             while not self.stop.is_set():
-                if self.poll():
+                if self.poll() or self.backlog:
                     last_data = time.monotonic()
                     yield from self._release()
                     continue
@@ -249,9 +335,10 @@ class FollowReader:
                     yield from self._release(everything=True)
                 yield None
                 self.stop.wait(self.poll_interval)
-            self.poll()
+            yield from self._read_to_stop()
             yield from self._release(everything=True)
         finally:
-            for tail in self.tails.values():
-                tail.handle.close()
+            for tail in (*self.draining, *self.tails.values()):
+                tail.close()
             self.tails.clear()
+            self.draining.clear()

@@ -15,34 +15,34 @@ Files are named in ``config.threatintelligence`` (relative to
 Keys are lower-case. A missing or unreadable file gives an empty feed and a
 note through ``notify``, never an exception.
 
-``refresh_feeds`` downloads the ``*_url`` feeds (online mode only) and
-replaces a local file only with content that parses.
+``refresh_feeds`` downloads the ``*_url`` feeds (online mode only), each
+within ``threatintelligence.download_timeout`` seconds in total (not per read:
+a server dripping a byte a second is cut off) and
+``threatintelligence.download_max_bytes``, and replaces a local file only with
+content that parses: on any failure the last good copy stays.
 """
 
 from __future__ import annotations
 
 import csv
-import http.client
 import os
 import pathlib
 import re
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 
 import msgspec
 
 from flowalerts.evidence import ThreatLevel
+from flowalerts.fetch import FetchError, fetch
 from flowalerts.knowledge.ips import parse_ip
+from flowalerts.urls import redact_url
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX40 = re.compile(r"[0-9a-f]{40}")
 # JA4 ``t13d1516h2_8daaf6152771_e5627efa2ab1``; JA4S ``t130200_1301_234ea6891581``.
 _JA4 = re.compile(r"[tqd][0-9a-z]{5,9}_[0-9a-f]{4,12}_[0-9a-f]{12}")
 _MAX_LINE = 4096
-_MAX_DOWNLOAD = 64 * 1024 * 1024
 
 
 class FeedEntry(msgspec.Struct, kw_only=True, frozen=True):
@@ -186,15 +186,9 @@ def _feed_specs(config):
     )
 
 
-def _download(url: str, timeout: float) -> bytes:
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError(f"unsupported URL scheme in {url!r}")
-    request = urllib.request.Request(url, headers={"User-Agent": "flowalerts-feed-refresh"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        data = response.read(_MAX_DOWNLOAD + 1)
-    if len(data) > _MAX_DOWNLOAD:
-        raise ValueError("download too large")
-    return data
+def _download(url: str, timeout: float, max_bytes: int) -> bytes:
+    """The feed's bytes, within ``timeout`` seconds in total and ``max_bytes``."""
+    return fetch(url, timeout=timeout, max_bytes=max_bytes)
 
 
 def _write_atomically(path: pathlib.Path, data: bytes) -> None:
@@ -225,22 +219,24 @@ def refresh_feeds(config, notify=print) -> dict[str, bool]:
     if not config.lookups.enabled:
         return results
     timeout = float(config.threatintelligence.download_timeout)
+    max_bytes = int(config.threatintelligence.download_max_bytes)
     for label, relative, url, parse in _feed_specs(config):
         if not url or not relative:
             continue
         path = config.path(relative)
+        shown = redact_url(url)
         try:
-            data = _download(url, timeout)
+            data = _download(url, timeout, max_bytes)
             count = len(parse(data.decode("utf-8", errors="replace")))
             if count == 0:
                 raise ValueError("no valid entry in the download")
             _write_atomically(path, data)
-        except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException) as exc:
+        except (FetchError, OSError, ValueError) as exc:
             results[label] = False
             if notify is not None:
-                notify(f"{label} feed not refreshed from {url}: {exc}; keeping {path}")
+                notify(f"{label} feed not refreshed from {shown}: {redact_url(str(exc))}; keeping {path}")
             continue
         results[label] = True
         if notify is not None:
-            notify(f"{label} feed refreshed from {url}: {count} entries")
+            notify(f"{label} feed refreshed from {shown}: {count} entries")
     return results

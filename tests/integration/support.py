@@ -6,10 +6,10 @@ uids), not by enrichment that depends on what was learned before."""
 from __future__ import annotations
 
 import functools
-
-import msgspec
 from collections.abc import Iterable
 from typing import Any
+
+import msgspec
 
 from flowalerts.config import Config, parse_config
 from flowalerts.evidence import Evidence

@@ -18,10 +18,10 @@ import pathlib
 
 import pytest
 
+from flowalerts.config import parse_config
 from flowalerts.evidence import decode_evidence
 from flowalerts.lookups import NullLookups
 from flowalerts.modules.flow_alerts.detection import config_sections
-from flowalerts.config import parse_config
 from flowalerts.runner import RunOptions, run
 from tests.conftest import GOLDEN
 

@@ -3,8 +3,8 @@
 * ``conn_by_uid`` (partition): the conn record of SSH, TLS and HTTP
   connections by uid, for the ssh/ssl/http detections that need its byte
   counts or state (joined on flow time through the timer service);
-* ``contacts`` (partition): when a profile contacted an IP (earliest and
-  latest), for DNS-without-connection;
+* ``contacts`` (partition): when a profile contacted an IP (earliest start,
+  latest end), for DNS-without-connection;
 * ``layer_two`` (global): which IPs a MAC address used (devices changing IPs,
   the other IP version of a host) and the local network (the first
   private CIDR of ``parameters.client_ips``, else the /24 of the RFC 1918
@@ -62,7 +62,8 @@ class Contacts(Learner):
     def learn(self, msg: Message[ConnRecord]) -> Iterable[Fact] | None:
         if not msg.flow.daddr:
             return None
-        return (Contact(profile=msg.profile, ip=msg.flow.daddr, ts=msg.flow.starttime),)
+        flow = msg.flow
+        return (Contact(profile=msg.profile, ip=flow.daddr, ts=flow.starttime, end=flow.starttime + flow.dur),)
 
 
 class LayerTwo(Learner):

@@ -1,13 +1,13 @@
-"""Helpers for TLS names: certificate subjects, wildcard matching, registrable
-domains, and the ssl-connection joins the TLS learner records.
+"""Helpers for TLS names and certificates shared by the TLS detections:
+certificate subjects, RFC 6125 name matching, registrable domains, DoH host
+names, validation statuses, and the certificate an ssl record presented in
+either Zeek schema (``certificate_view``).
 
-No Detector lives here. Everything is linear-time string handling (no regex
+No detection lives here. Everything is linear-time string handling (no regex
 on attacker-controlled text), so hostile subjects or SNIs cannot slow us down.
 """
 
 from __future__ import annotations
-
-from flowalerts.records import SslRecord
 
 import functools
 from typing import TYPE_CHECKING
@@ -16,27 +16,14 @@ import msgspec
 
 from flowalerts.knowledge.ips import is_ip
 from flowalerts.knowledge.orgs import registered_domain
+from flowalerts.records import SslRecord
 
 if TYPE_CHECKING:
-    from flowalerts.state import State
+    from flowalerts.facts import Facts
 
-# Certificate-to-connection joins live this long in flow time: x509/files
-# records are logged while the TLS handshake is still going.
-CERT_JOIN_TTL = 3600.0
-CERT_CONN_TABLE = "tls_cert_conn"  # fuid or fingerprint -> CertConn
-X509_FP_TABLE = "tls_x509_fp"  # fuid -> sha1 fingerprint
-X509_SAN_TABLE = "tls_x509_san"  # fuid -> list of SAN dns names
-MAX_SAN = 200
-
-
-class CertConn(msgspec.Struct, kw_only=True, gc=False, array_like=True):
-    """The ssl connection a certificate was seen on."""
-
-    client: str
-    server: str
-    uid: str
-    server_name: str
-    starttime: float
+MAX_CHAIN = 10
+# Longest validation status / subject kept in evidence details.
+MAX_TEXT = 300
 
 
 @functools.lru_cache(maxsize=4096)
@@ -85,6 +72,12 @@ def normalise_host(name: str) -> str:
     return name.strip().rstrip(".").lower()
 
 
+def is_dns_name(name: str) -> bool:
+    """A host name, not a product name such as ``Plex Media Server``: a dot,
+    no spaces or control characters, at most 253 characters."""
+    return 0 < len(name) <= 253 and "." in name and " " not in name and name.isprintable()
+
+
 def wildcard_match(pattern: str, host: str) -> bool:
     """RFC 6125 6.4.3 matching of a certificate name against a host name.
 
@@ -92,19 +85,28 @@ def wildcard_match(pattern: str, host: str) -> bool:
     leftmost label (``*.example.com``) and matches exactly one label; it never
     matches an IP literal or a bare public-suffix-like two-label pattern.
     """
-    pattern = normalise_host(pattern)
-    host = normalise_host(host)
+    return _matches(normalise_host(pattern), normalise_host(host))
+
+
+def _matches(pattern: str, host: str) -> bool:
+    """``wildcard_match`` of names already normalised (``normalise_host``)."""
     if not pattern or not host:
         return False
     if "*" not in pattern:
         return pattern == host
-    p_labels = pattern.split(".")
-    h_labels = host.split(".")
-    if p_labels[0] != "*" or any("*" in label for label in p_labels[1:]):
+    base = pattern[2:]
+    # "*." then at least two labels, and no other "*".
+    if not pattern.startswith("*.") or "*" in base or "." not in base:
         return False
-    if len(p_labels) < 3 or len(p_labels) != len(h_labels) or is_ip(host):
-        return False
-    return bool(h_labels[0]) and p_labels[1:] == h_labels[1:]
+    label, _, rest = host.partition(".")
+    return bool(label) and rest == base and not is_ip(host)
+
+
+def any_matches(names: list[str], host: str) -> bool:
+    """One of the certificate names (normalised, as the ``certificates``
+    learner stores them) matches ``host``."""
+    host = normalise_host(host)
+    return bool(host) and any(_matches(name, host) for name in names)
 
 
 def registrable_domain(name: str) -> str:
@@ -118,11 +120,7 @@ def registrable_domain(name: str) -> str:
     return registered_domain(name)
 
 
-def cert_conn_of(state: State, key: str) -> CertConn | None:
-    if not key:
-        return None
-    return state.table(CERT_CONN_TABLE).get(key)
-
+# --- DNS over HTTPS ------------------------------------------------------------------
 
 # Well-known public DoH resolvers, by host name (exact match, lower case).
 DOH_HOSTNAMES = frozenset(
@@ -147,9 +145,106 @@ DOH_HOSTNAMES = frozenset(
     }
 )
 
-MAX_CHAIN = 10
-
 
 def is_doh(flow: SslRecord) -> bool:
     """ssl.log marks it as DoH, or the SNI is a well-known DoH resolver."""
     return bool(flow.is_DoH) or normalise_host(flow.server_name) in DOH_HOSTNAMES
+
+
+# --- validation statuses ------------------------------------------------------------
+
+
+def is_failed_status(status: str) -> bool:
+    text = status.strip().lower()
+    return bool(text) and text != "ok" and not text.startswith("ok ")
+
+
+def is_self_signed_status(status: str) -> bool:
+    text = status.lower()
+    return "self signed" in text or "self-signed" in text
+
+
+def is_time_status(status: str) -> bool:
+    """A failure that depends only on the clock (OpenSSL's expired / not yet
+    valid, for the certificate or a CRL): wrong when the capture's clock is."""
+    text = status.lower()
+    return "expired" in text or "not yet valid" in text
+
+
+def chain_trusted(status: str) -> bool:
+    """Zeek did not validate (no status), or the chain validated up to a
+    trusted root and failed at most on time."""
+    return not is_failed_status(status) or (is_time_status(status) and not is_self_signed_status(status))
+
+
+# --- the certificate of an ssl record, in either Zeek schema --------------------------
+
+# Seconds of flow time an ssl record waits for the x509 record of its leaf
+# certificate. Zeek stamps the x509 record when the certificate crossed the
+# wire, during the handshake, so within seconds of the connection's start;
+# the watermark (``flowalerts.clock``) guarantees it has arrived once flow
+# time passes this.
+CERT_WAIT = 60.0
+
+
+class CertView(msgspec.Struct, frozen=True, gc=False):
+    """What we know of the leaf certificate an ssl record presented.
+
+    ``subject``/``issuer`` come from ssl.log (Zeek < 5) or from x509.log
+    (Zeek 5+, joined by fingerprint); ``san_dns`` (normalised names) and the
+    validity only from x509.log (``from_x509``).
+    """
+
+    subject: str
+    issuer: str
+    san_dns: list[str]
+    not_valid_before: float | None
+    not_valid_after: float | None
+    from_x509: bool
+
+    @property
+    def cn(self) -> str:
+        return normalise_host(first_attr(self.subject, "CN"))
+
+    def covers(self, host: str) -> bool:
+        """The certificate is valid for ``host`` (its CN or a SAN matches)."""
+        return wildcard_match(self.cn, host) or any_matches(self.san_dns, host)
+
+
+def leaf_reference(flow: SslRecord) -> tuple[str, str] | None:
+    """How the record names its leaf certificate: ("fp", fingerprint) in Zeek
+    5+, ("fuid", file id) in older Zeek, None when it names none (a resumed
+    session, or no certificate seen)."""
+    if flow.cert_chain_fps and flow.cert_chain_fps[0]:
+        return ("fp", flow.cert_chain_fps[0].strip().lower())
+    if flow.cert_chain_fuids and flow.cert_chain_fuids[0]:
+        return ("fuid", flow.cert_chain_fuids[0])
+    return None
+
+
+def certificate_view(facts: Facts, flow: SslRecord) -> CertView | None:
+    """The leaf certificate of ``flow`` from ssl.log and the remembered x509
+    records; None when we know nothing about it (yet)."""
+    reference = leaf_reference(flow)
+    cert = None
+    if reference is not None:
+        kind, value = reference
+        cert = facts.certificate(fingerprint=value) if kind == "fp" else facts.certificate(fuid=value)
+    if cert is None:
+        if not flow.subject:
+            return None
+        return CertView(subject=flow.subject, issuer=flow.issuer, san_dns=[], not_valid_before=None,
+                        not_valid_after=None, from_x509=False)
+    return CertView(
+        subject=flow.subject or cert.subject,
+        issuer=flow.issuer or cert.issuer,
+        san_dns=cert.san_dns,
+        not_valid_before=cert.not_valid_before,
+        not_valid_after=cert.not_valid_after,
+        from_x509=True,
+    )
+
+
+def awaiting_certificate(flow: SslRecord, view: CertView | None) -> bool:
+    """The record names a leaf certificate whose x509 record we have not seen (yet)."""
+    return leaf_reference(flow) is not None and (view is None or not view.from_x509)

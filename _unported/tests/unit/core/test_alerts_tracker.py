@@ -8,8 +8,8 @@ import pytest
 
 from flowalerts.alerts import AlertTracker, alert_threshold
 from flowalerts.evidence import EvidenceType, ThreatLevel, dst_ip, src_ip
-from flowalerts.sink import EvidenceSink
 from flowalerts.modules.flow_alerts.detector import make_evidence
+from flowalerts.sink import EvidenceSink
 from tests.harness import CLIENT, SERVER, T0
 
 

@@ -9,8 +9,8 @@ from idmefv2 import Message
 
 from flowalerts.evidence import EvidenceType, ThreatLevel, dst_domain, dst_ip, link, src_ip
 from flowalerts.idmef import idmef_json, to_idmef
-from flowalerts.sink import EvidenceSink
 from flowalerts.modules.flow_alerts.detector import make_evidence
+from flowalerts.sink import EvidenceSink
 from tests.harness import CLIENT, SERVER, T0
 
 

@@ -18,8 +18,11 @@ the source is public and the destination private, are checked (as Slips).
 Order: a learned local network is final once the watermark passed the record
 it was learned from (no earlier record can still arrive). Until then (the
 first ``allowed_lateness`` of a capture) flows are kept per (window, source,
-destination) and judged when it is final (a flow-time timer), so the evidence
-is the same in any arrival order within the allowed lateness.
+destination, port) and judged when it is final (a flow-time timer), so the
+evidence is the same in any arrival order within the allowed lateness.
+
+The evidence kind and its details are shared with the dns.log path
+(``shared/localnet.py``; ``details.log`` is "conn" here).
 
 Exceptions, and why:
 
@@ -29,19 +32,21 @@ Exceptions, and why:
 * IPv6: a /24 says nothing about IPv6 prefixes.
 
 Repeated: one evidence per (record's profile, window, side, outside address,
-other address), i.e. per pair and side, reported at the first judged
-connection and updated at window close with the count, the ports and every
-uid; threat level and confidence grow with the count (``scale_with_count``)
-and it weighs as ``count`` evidence for alerts.
+other address, port, transport), reported at the first judged connection and
+updated at window close with the count and every uid; threat level and
+confidence grow with the count (``scale_with_count``) and it weighs as
+``count`` evidence for alerts (as one evidence per connection did: a host
+reaching another network a hundred times keeps its alert).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import msgspec
 
-from flowalerts.evidence import Details, Evidence, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.evidence import Evidence, ThreatLevel, dst_ip, src_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
 from flowalerts.modules.flow_alerts.learners.conn import LayerTwo
@@ -52,38 +57,18 @@ from flowalerts.modules.flow_alerts.shared.conn_flows import (
     IpInfo,
     ip_info,
     repeat_level,
-    top,
 )
+from flowalerts.modules.flow_alerts.shared.localnet import DIFFERENT_LOCALNET, DifferentLocalnetDetails
 from flowalerts.records import ConnRecord
 
 DNS_PORT = 53
 SETTLE = "settle"  # the timer key
-MAX_PENDING = 100_000  # (window, source, destination) entries waiting
+MAX_PENDING = 100_000  # (window, source, destination, port) entries waiting
 PENDING_SECONDS = 7 * 86400.0  # how long they may wait for a local network
 
 
-class DifferentLocalnetDetails(Details):
-    side: str  # "source" or "destination": which end is outside the local network
-    outside: str  # that address
-    local_network: str
-    connections: int
-    dports: list[int]  # up to 32
-    protos: list[str]
-
-
-DIFFERENT_LOCALNET = EvidenceKind(
-    "DIFFERENT_LOCALNET",
-    ThreatLevel.HIGH,  # a private destination outside the network; LOW for a private source outside it
-    confidence=1.0,
-    details=DifferentLocalnetDetails,
-    category="Recon.Scanning",
-    summary="a private IPv4 outside the learned local network: destination HIGH, source LOW; not DNS; "
-    "one per pair and side",
-)
-
-
 class Pending(msgspec.Struct, gc=False):
-    """Flows of one (window, source, destination) waiting for the local network."""
+    """Flows of one (window, source, destination, port) waiting for the local network."""
 
     msg: Message[ConnRecord]  # the first one (its profile and window)
     tally: Tally
@@ -96,18 +81,6 @@ def _merge(tally: Tally, counted: Tally, first_uid: str) -> None:
     tally.uids.extend(rest[: max(0, Evidence.MAX_UIDS - len(tally.uids))])
     tally.first_ts = min(tally.first_ts, counted.first_ts)
     tally.last_ts = max(tally.last_ts, counted.last_ts)
-    extra = tally.extra
-    ports = extra.setdefault("dports", set())
-    ports.update(list(counted.extra.get("dports", ()))[: max(0, 64 - len(ports))])
-    extra.setdefault("protos", set()).update(counted.extra.get("protos", ()))
-
-
-def _note(tally: Tally, dport: int, proto: str) -> None:
-    extra = tally.extra
-    ports = extra.setdefault("dports", set())
-    if len(ports) < 64:
-        ports.add(dport)
-    extra.setdefault("protos", set()).add(proto)
 
 
 class DifferentLocalnet(Detection):
@@ -137,20 +110,19 @@ class DifferentLocalnet(Detection):
             if waiting is not None and waiting != facts.local_network_ts:
                 # Flows still wait for a network learned from dns.log: judge them next.
                 self.schedule(SETTLE, facts.local_network_ts, facts.local_network_ts)
-            self._judge(msg, source, destination, lambda tally: _note(tally, dport, proto or "unknown"))
+            self._judge(msg, source, destination, None)
             return
         if msg.late:
             self.ctx.late_window_use(self.id)
             return
         # The local network is not final yet: keep the flow for the settle timer.
         self.window(msg)  # (its window dict exists while the window is open)
-        key = (msg.profile, msg.twid, source.canonical, destination.canonical, dport == DNS_PORT)
+        key = (msg.profile, msg.twid, source.canonical, destination.canonical, dport, proto)
         table = self.table("pending", MAX_PENDING)
         entry = table.get(key)
         if entry is None:
             entry = Pending(msg=msg, tally=Tally())
         entry.tally.add(flow.uid, flow.starttime)
-        _note(entry.tally, dport, proto or "unknown")
         table.set(key, entry, flow.starttime + PENDING_SECONDS)
         due = facts.local_network_ts if facts.local_network is not None else math.inf
         if self.pending(SETTLE) != due:
@@ -164,7 +136,7 @@ class DifferentLocalnet(Detection):
             table.delete(pending_key)
             if facts.local_network is None:
                 continue
-            profile, twid, source, destination, _ = pending_key
+            profile, twid, source, destination, _, _ = pending_key
             counted = entry.tally
             if self.window_of(profile, twid) is not None:
                 # Its window is still open: join (or start) the window's tallies.
@@ -172,33 +144,34 @@ class DifferentLocalnet(Detection):
                 self._judge(entry.msg, ip_info(source), ip_info(destination),
                             lambda tally, counted=counted, first_uid=first_uid: _merge(tally, counted, first_uid))
                 continue
-            for side_key in self._outside(ip_info(source), ip_info(destination), entry.msg.flow.dport):
+            for side_key in self._outside(entry.msg, ip_info(source), ip_info(destination)):
                 counted.uids.sort()
                 self.report_tally(profile, twid, side_key, counted)
 
     def _judge(self, msg: Message[ConnRecord], source: IpInfo, destination: IpInfo, update) -> None:
-        for side_key in self._outside(source, destination, msg.flow.dport):
+        for side_key in self._outside(msg, source, destination):
             self.tally(msg, side_key, 1, update=update)
 
-    def _outside(self, source: IpInfo, destination: IpInfo, dport: int) -> list[tuple[str, str, str]]:
+    def _outside(self, msg: Message[ConnRecord], source: IpInfo, destination: IpInfo) -> list[tuple[Any, ...]]:
+        """The (side, outside address, other address, port, transport) keys of the flow."""
         facts = self.facts
+        flow = msg.flow
+        dport, proto = flow.dport, flow.proto.lower() or "unknown"
         found = []
-        for side, end, other in (("source", source, destination), ("destination", destination, source)):
+        for side, end, other in (("src", source, destination), ("dst", destination, source)):
             if not end.flags & PRIVATE or facts.in_local_network(end.canonical):
                 continue
             if dport == DNS_PORT and facts.is_dns_server(end.canonical):
                 continue
-            found.append((side, end.canonical, other.canonical))
+            found.append((side, end.canonical, other.canonical, dport, proto))
         return found
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str, str], tally: Tally) -> None:
-        side, outside, other = key
-        base = ThreatLevel.LOW if side == "source" else ThreatLevel.HIGH
+    def report_tally(self, profile: str, twid: int, key: tuple[Any, ...], tally: Tally) -> None:
+        side, outside, other, dport, proto = key
+        base = ThreatLevel.LOW if side == "src" else ThreatLevel.HIGH
         level, confidence = repeat_level(DIFFERENT_LOCALNET, tally.count, base=base)
-        dports = top(tally.extra.get("dports", set()))
-        protos = sorted(tally.extra.get("protos", set()))
         network = str(self.facts.local_network)
-        if side == "source":
+        if side == "src":
             attacker, victim = src_ip(outside), dst_ip(other)
             text = f"from private address {outside}, outside the local network {network}, to {other}"
         else:
@@ -214,11 +187,11 @@ class DifferentLocalnet(Detection):
             uids=tally.uids,
             threat_level=level,
             confidence=confidence,
-            details=DifferentLocalnetDetails(side=side, outside=outside, local_network=network,
-                                             connections=tally.count, dports=dports, protos=protos),
-            description=f"{tally.count} connection(s) {text} (ports {', '.join(map(str, dports))}) in this time window",
-            dst_port=dports[0] if len(dports) == 1 else None,
-            proto=protos[0] if len(protos) == 1 else None,
+            details=DifferentLocalnetDetails(side=side, address=outside, local_network=network, dport=dport,
+                                             proto=proto, log="conn"),
+            description=f"{tally.count} connection(s) {text}, port {dport}/{proto}, in this time window",
+            dst_port=dport,
+            proto=proto,
             count=tally.count,
             occurrences=tally.count,
             evidence_id=self.tally_id(DIFFERENT_LOCALNET, profile, twid, key),

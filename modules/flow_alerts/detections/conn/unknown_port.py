@@ -43,12 +43,22 @@ Exceptions, and why:
   those candidates are decided (and reported) when the window closes, so the
   result does not depend on the order the flows arrive in.
 
+* port scanners (spec 2.5): attempts (no connection established) of a host
+  Zeek reported scanning (notice.log ``Scan::Port_Scan``/``Address_Scan``,
+  the ``notice_facts`` learner) between a window before the attempts and
+  ``scan_wait`` (300 s, Zeek's scan interval) after them: the scan evidence
+  covers them. Because the notice comes after the scan started, a tally of
+  attempts only is reported when its window closes (``hold_tally``), once
+  every such notice has arrived; a connection established with a handshake
+  is reported at once, scanner or not (an open unknown port is a finding).
+
 Not applied (no source for them in a Zeek folder): the reference's MAC
-vendor rule, learned FTP data ports, and the port-scanner flag.
+vendor rule and learned FTP data ports.
 
 Repeated: one evidence per (profile, window, destination, port, transport),
-reported at the first connection and updated at window close with the count
-and every uid; HIGH if any of its connections was established (with a
+reported at the first established connection (attempts only: at window
+close, see port scanners) and updated at window close with the count and
+every uid; HIGH if any of its connections was established (with a
 handshake). Threat level and confidence grow with the count
 (``scale_with_count``) and it weighs as ``count`` evidence for alerts.
 """
@@ -62,6 +72,7 @@ from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
 from flowalerts.modules.flow_alerts.learners.dns import DnsFacts
+from flowalerts.modules.flow_alerts.learners.notice import NoticeFacts
 from flowalerts.modules.flow_alerts.learners.tls import TlsFacts
 from flowalerts.modules.flow_alerts.shared.conn_flows import (
     DISCOVERY_PORTS,
@@ -79,6 +90,7 @@ P2P_KEY = "__p2p__"  # window dict: high-UDP candidates and per-destination coun
 
 
 class UnknownPortConfig(SectionConfig):
+    scan_wait: float = 300.0  # a port-scan notice this long after the attempts still suppresses them
     p2p_min_port: int = 30000  # UDP destination ports above this may be peer-to-peer
     p2p_destinations: int = 5  # this many such destinations in a window: peer-to-peer
     p2p_flows_to_one: int = 6  # this many such flows to one destination: peer-to-peer
@@ -114,7 +126,22 @@ class UnknownPort(Detection):
     channels = ("new_flow",)
     Config = UnknownPortConfig
     evidence = (UNKNOWN_PORT,)
-    needs = (DnsFacts, TlsFacts)
+    needs = (DnsFacts, TlsFacts, NoticeFacts)
+
+    def window_close_delay(self) -> float:
+        return self.config.scan_wait
+
+    def hold_tally(self, key: tuple[str, int, str], tally: Tally) -> bool:
+        # Attempts only: a port-scan notice may still come (reported at window close).
+        return not tally.extra.get("established")
+
+    def _scanner(self, profile: str, tally: Tally) -> bool:
+        """Zeek reported ``profile`` scanning around these attempts."""
+        owner = ip_info(profile)
+        span = self.facts.port_scan_span(owner.canonical) if owner is not None else None
+        if span is None:
+            return False
+        return span[0] <= tally.last_ts + self.config.scan_wait and span[1] >= tally.first_ts - self.ctx.config.parameters.width
 
     def handle(self, msg: Message[ConnRecord]) -> None:
         flow = msg.flow
@@ -212,6 +239,8 @@ class UnknownPort(Detection):
     def report_tally(self, profile: str, twid: int, key: tuple[str, int, str], tally: Tally) -> None:
         daddr, dport, proto = key
         established = tally.extra.get("established", 0)
+        if not established and self._scanner(profile, tally):
+            return  # the port scan's own evidence covers these attempts
         base = ThreatLevel.HIGH if established else ThreatLevel.MEDIUM
         level, confidence = repeat_level(UNKNOWN_PORT, tally.count, base=base)
         self.report(

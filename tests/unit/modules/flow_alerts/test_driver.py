@@ -76,7 +76,7 @@ def test_evidence_is_enriched_from_facts_at_report_time():
     driver.knowledge.orgs = Orgs()
     driver.apply_facts([ServerName(ip=SERVER, name="example.com", ts=T0)])
     (evidence,) = driver.handle(Message(profile=CLIENT, twid=1, flow=conn()))
-    assert (evidence.victim.SNI, evidence.victim.AS) == ("example.com", AsInfo(number=15133, org="EDGECAST"))
+    assert ("example.com", AsInfo(number=15133, org="EDGECAST")) == (evidence.victim.SNI, evidence.victim.AS)
     assert evidence.attacker.AS is None
 
 
@@ -98,11 +98,11 @@ def test_report_refuses_undeclared_kinds_and_wrong_details():
 
 def test_declaration_errors_are_caught_at_class_creation():
     with pytest.raises(TypeError, match="channels"):
-        class NoChannel(Detection, register=False):  # noqa: F841
+        class NoChannel(Detection, register=False):
             id = "test_nochannel"
             channels = ("new_nothing",)
             evidence = (SEEN,)
     with pytest.raises(TypeError, match="no evidence"):
-        class NoKinds(Detection, register=False):  # noqa: F841
+        class NoKinds(Detection, register=False):
             id = "test_nokinds"
             channels = ("new_flow",)

@@ -1,10 +1,6 @@
-"""Threat feeds: JA3/JA4 and SSL SHA1 CSVs, Tor exit list, online refresh."""
+"""Threat feeds: JA3/JA4 and SSL SHA1 CSVs, Tor exit list."""
 
 from __future__ import annotations
-
-import http.server
-import shutil
-import threading
 
 import pytest
 
@@ -16,7 +12,6 @@ from flowalerts.knowledge.feeds import (
     parse_ja3_feed,
     parse_ssl_feed,
     parse_tor_exits,
-    refresh_feeds,
 )
 from tests.conftest import REPO
 
@@ -168,108 +163,4 @@ def test_repo_sample_feeds_load():
     assert loaded.tor_exits == frozenset({"171.25.193.77", "185.220.101.34", "199.249.230.88"})
 
 
-# Online refresh, against a local server only ------------------------------------
-
-GOOD_TOR = b"185.220.101.1\n185.220.101.2\n"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, bytes]] = {}
-
-    def do_GET(self):
-        status, body = self.routes.get(self.path, (404, b"not found"))
-        if status == 0:  # drop the connection without an answer
-            self.close_connection = True
-            return
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    _Handler.routes = {
-        "/ja3.csv": (200, JA3_TEXT.encode()),
-        "/ssl.csv": (200, SSL_TEXT.encode()),
-        "/tor.txt": (200, GOOD_TOR),
-        "/html": (200, b"<html><body>maintenance</body></html>"),
-        "/error": (500, b"3b5074b1b5d032e5620f69f9f700ff0e,x\n"),
-        "/drop": (0, b""),
-    }
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
-
-
-def _config(tmp_path, base, ja3="/ja3.csv", ssl="/ssl.csv", tor="/tor.txt", enabled=True):
-    shutil.copytree(REPO / "feeds", tmp_path / "feeds")
-    config = Config(
-        base_dir=str(tmp_path),
-        threatintelligence=ThreatIntelligence(
-            ja3_feed_url=base + ja3, ssl_feed_url=base + ssl, tor_exit_nodes_url=base + tor, download_timeout=5
-        ),
-    )
-    config.lookups.enabled = enabled
-    return config
-
-
-def test_refresh_replaces_files_with_good_downloads(tmp_path, server):
-    config = _config(tmp_path, server)
-    notes: list[str] = []
-    assert refresh_feeds(config, notify=notes.append) == {"JA3": True, "SSL": True, "Tor exit": True}
-    assert (tmp_path / "feeds" / "tor_exit_nodes.txt").read_bytes() == GOOD_TOR
-    loaded = ThreatFeeds.load(config, notify=pytest.fail)
-    assert "t13d1516h2_8daaf6152771_e5627efa2ab1" in loaded.ja3
-    assert loaded.tor_exits == frozenset({"185.220.101.1", "185.220.101.2"})
-    assert sorted(p.name for p in (tmp_path / "feeds").iterdir()) == [
-        "ja3_fingerprints.csv",
-        "sslblacklist.csv",
-        "tor_exit_nodes.txt",
-    ]  # no temporary file left behind
-
-
-@pytest.mark.parametrize(
-    ("ja3", "ssl", "tor"),
-    [
-        ("/html", "/html", "/html"),  # content that does not parse
-        ("/error", "/error", "/error"),  # HTTP error, even with a parseable body
-        ("/missing", "/missing", "/missing"),  # 404
-        ("/drop", "/drop", "/drop"),  # connection closed without a response
-        ("/tor.txt", "/ja3.csv", "/html"),  # feeds swapped: no entry of the right kind
-    ],
-)
-def test_refresh_keeps_the_last_good_copy(tmp_path, server, ja3, ssl, tor):
-    config = _config(tmp_path, server, ja3=ja3, ssl=ssl, tor=tor)
-    before = {p.name: p.read_bytes() for p in (tmp_path / "feeds").iterdir()}
-    notes: list[str] = []
-    assert refresh_feeds(config, notify=notes.append) == {"JA3": False, "SSL": False, "Tor exit": False}
-    assert {p.name: p.read_bytes() for p in (tmp_path / "feeds").iterdir()} == before
-    assert len(notes) == 3 and all("not refreshed" in n for n in notes)
-
-
-def test_refresh_unreachable_server_keeps_files(tmp_path):
-    config = _config(tmp_path, "http://127.0.0.1:9")  # discard port: nothing listens
-    before = {p.name: p.read_bytes() for p in (tmp_path / "feeds").iterdir()}
-    assert refresh_feeds(config, notify=None) == {"JA3": False, "SSL": False, "Tor exit": False}
-    assert {p.name: p.read_bytes() for p in (tmp_path / "feeds").iterdir()} == before
-
-
-def test_refresh_rejects_non_http_urls(tmp_path):
-    config = _config(tmp_path, "file://" + str(tmp_path))
-    assert refresh_feeds(config, notify=None) == {"JA3": False, "SSL": False, "Tor exit": False}
-
-
-def test_refresh_does_nothing_offline(tmp_path, server):
-    config = _config(tmp_path, server, enabled=False)
-    assert refresh_feeds(config, notify=pytest.fail) == {}
-    assert (tmp_path / "feeds" / "tor_exit_nodes.txt").read_bytes() != GOOD_TOR
+# The online refresh tests moved to tests/reliability/test_feed_refresh.py.

@@ -20,7 +20,7 @@ def test_records_uid_contact_and_mac():
     facts = facts_after(conn(uid="Cu1", dport=443, appproto="ssl", smac="AA:BB:CC:00:00:01", sbytes=7, dbytes=9))
     summary = facts.conn_of_uid("Cu1")
     assert (summary.saddr, summary.daddr, summary.sbytes, summary.dbytes) == (CLIENT, SERVER, 7, 9)
-    assert facts.contact_span(CLIENT, SERVER) == (T0, T0)
+    assert facts.contact_span(CLIENT, SERVER) == (T0, T0 + 1.0)  # (first start, last end)
     assert facts.ips_of_mac("aa:bb:cc:00:00:01") == [CLIENT]
 
 

@@ -19,21 +19,19 @@ def run(*records, client_ips=(LOCAL,)):
     return [summary(e) for e in harness(client_ips).feed(*records).evidence()]
 
 
-def details(side, outside, connections=1, dports=(80,), protos=("tcp",), network=LOCAL) -> dict:
-    return {"kind": "DifferentLocalnetDetails", "side": side, "outside": outside, "local_network": network,
-            "connections": connections, "dports": list(dports), "protos": list(protos)}
+def details(side, address, dport=80, proto="tcp", network=LOCAL) -> dict:
+    return {"kind": "DifferentLocalnetDetails", "side": side, "address": address, "local_network": network,
+            "dport": dport, "proto": proto, "log": "conn"}
 
 
-def dst_case(saddr, daddr, **kw):
+def dst_case(saddr, daddr, count=1, **kw):
     # The private destination outside the network: HIGH, owned by it.
-    return ("DIFFERENT_LOCALNET", daddr, 1, daddr, saddr, "high", 1.0, kw.pop("count", 1),
-            details("destination", daddr, **kw))
+    return ("DIFFERENT_LOCALNET", daddr, 1, daddr, saddr, "high", 1.0, count, details("dst", daddr, **kw))
 
 
-def src_case(saddr, daddr, **kw):
+def src_case(saddr, daddr, count=1, **kw):
     # The private source outside the network: LOW, owned by it.
-    return ("DIFFERENT_LOCALNET", saddr, 1, saddr, daddr, "low", 1.0, kw.pop("count", 1),
-            details("source", saddr, **kw))
+    return ("DIFFERENT_LOCALNET", saddr, 1, saddr, daddr, "low", 1.0, count, details("src", saddr, **kw))
 
 
 @pytest.mark.parametrize(
@@ -83,14 +81,15 @@ def test_learned_dns_server_on_port_53_is_exempt():
     assert run(*records) == [dst_case("192.168.1.1", "10.0.0.53")]
 
 
-def test_one_evidence_per_pair_and_side_growing_with_the_count():
-    records = [conn(uid=f"C{i}", saddr="192.168.1.1", daddr="10.0.0.1", dport=80 + i % 2, starttime=T0 + i)
-               for i in range(4)]
+def test_one_evidence_per_pair_side_and_port_growing_with_the_count():
+    records = [conn(uid=f"C{i}", saddr="192.168.1.1", daddr="10.0.0.1", dport=80, starttime=T0 + i) for i in range(4)]
+    records.append(conn(uid="C443", saddr="192.168.1.1", daddr="10.0.0.1", dport=443, starttime=T0 + 5))
     records.append(conn(uid="D", saddr="192.168.1.9", daddr="10.0.0.1", dport=80, starttime=T0 + 10))
     assert run(*records) == [
         # 4 connections: one level more (critical), confidence 1.
         ("DIFFERENT_LOCALNET", "10.0.0.1", 1, "10.0.0.1", "192.168.1.1", "critical", 1.0, 4,
-         details("destination", "10.0.0.1", 4, (80, 81))),
+         details("dst", "10.0.0.1")),
+        dst_case("192.168.1.1", "10.0.0.1", dport=443),
         dst_case("192.168.1.9", "10.0.0.1"),
     ]
 
@@ -110,8 +109,7 @@ def test_the_learned_network_is_the_earliest_private_source_in_any_arrival_order
                  starttime=T0, dur=93.65)
     second = conn(uid="Cudp", saddr="192.168.1.5", daddr="10.0.2.2", sport=61099, dport=5355, proto="udp",
                   starttime=T0 + 0.000006, dur=0.096)
-    expected = [("DIFFERENT_LOCALNET", "192.168.1.5", 1, "192.168.1.5", "10.0.2.2", "low", 1.0, 1,
-                 details("source", "192.168.1.5", dports=(5355,), protos=("udp",), network="10.0.2.0/24"))]
+    expected = [src_case("192.168.1.5", "10.0.2.2", dport=5355, proto="udp", network="10.0.2.0/24")]
     assert run(first, second, client_ips=()) == run(second, first, client_ips=()) == expected
 
 
@@ -149,4 +147,4 @@ def test_waiting_flows_keep_the_dns_server_exemption_per_port():
                conn(uid="C53", saddr="192.168.1.1", daddr="10.0.0.53", dport=53, starttime=T0 + 1),
                conn(uid="C80", saddr="192.168.1.1", daddr="10.0.0.53", dport=80, starttime=T0 + 2)]
     out = harness(client_ips=()).feed(*records).evidence()
-    assert [(e.uids, e.details.dports) for e in out] == [(["C80"], [80])]
+    assert [(e.uids, e.details.dport) for e in out] == [(["C80"], 80)]

@@ -11,7 +11,7 @@ from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.orgs import Organizations
 from flowalerts.knowledge.ports import PortRegistry
 from flowalerts.modules.flow_alerts.detections.conn.unknown_port import UnknownPort, UnknownPortDetails
-from tests.harness import CLIENT, SERVER, T0, Harness, config, conn, dns, in_zeek_order, ssl, summary
+from tests.harness import CLIENT, SERVER, T0, Harness, config, conn, dns, in_zeek_order, notice, ssl, summary
 
 LAN_PEER = "192.168.1.20"
 
@@ -185,3 +185,42 @@ def test_zeek_write_order_gives_the_same_evidence():
     zeek = run(*in_zeek_order(records))
     assert sorted(zeek) == sorted(run(*sorted(records, key=lambda r: r.starttime)))
     assert zeek == [ev(count=4, level="critical")]
+
+
+def scan(n=3, start=T0, state="REJ", history="Sr"):
+    return [conn(uid=f"V{i}", daddr="45.33.32.156", dport=12000 + i, state=state, history=history,
+                 starttime=start + i) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("notice_at", "note", "suppressed"),
+    [
+        (T0 + 10, "Scan::Port_Scan", True),
+        (T0 + 300, "Scan::Port_Scan", True),  # up to scan_wait after the attempt
+        (T0 + 301, "Scan::Port_Scan", False),
+        (T0 - 3000, "Scan::Address_Scan", True),  # within a window before it
+        (T0 - 3601, "Scan::Address_Scan", False),
+        (T0 + 10, "SSL::Invalid_Server_Cert", False),
+        (None, None, False),
+    ],
+)
+def test_attempts_of_a_port_scanner_zeek_reported_are_not_unknown_ports(notice_at, note, suppressed):
+    records = [conn(uid="C0", daddr="192.168.1.1", dport=80, starttime=T0 - 3601), *scan(1)]
+    if notice_at is not None:
+        records.append(notice(starttime=notice_at, note=note, scanning_ip=CLIENT, saddr=""))
+    out = [e for e in run(*sorted(records, key=lambda r: r.starttime)) if e[4] == "45.33.32.156"]
+    assert len(out) == (0 if suppressed else 1)
+
+
+def test_a_scanner_s_established_connection_is_still_reported_at_once():
+    records = [*scan(), notice(starttime=T0 + 10, scanning_ip=CLIENT, saddr=""),
+               conn(uid="Open", daddr="45.33.32.156", dport=31337, starttime=T0 + 20)]
+    harness = Harness(UnknownPort, knowledge=knowledge()).feed(*records)
+    assert [e.uids for e in harness.so_far()] == [["Open"]]
+    assert [e.uids for e in harness.evidence()] == [["Open"]]
+
+
+def test_attempts_are_reported_when_their_window_closes():
+    harness = Harness(UnknownPort, knowledge=knowledge()).feed(*scan(1))
+    assert harness.so_far() == []
+    assert [e.uids for e in harness.evidence()] == [["V0"]]
