@@ -261,11 +261,11 @@ def test_cli_follow_stops_on_signal_and_flushes(tmp_path, sig):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        assert wait_for(lambda: (out / "alerts.json").exists(), 20)
+        assert wait_for(lambda: (out / "alerts.json").exists(), 90)
         append(folder / "conn.log", conn_line("L2", T0 + 10).rstrip("\n"))  # no newline: read at stop
         time.sleep(0.5)
         proc.send_signal(sig)
-        stdout, stderr = proc.communicate(timeout=20)
+        stdout, stderr = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()

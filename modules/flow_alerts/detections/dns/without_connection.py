@@ -224,7 +224,10 @@ class DnsWithoutConnection(Detection):
             count += earlier[0]
             uids = tuple(dict.fromkeys([*earlier[1], *uids]))[:MAX_UIDS]
             first_ts = min(first_ts, earlier[2])
-        reported.set(rkey, (count, uids, first_ts), entry.last_ts + self.config.wait + 2 * 86400.0)
+        # Kept while a later query of the same window can still be decided:
+        # its query is at most one window width later, plus the lateness.
+        keep = self.config.wait + self.ctx.config.parameters.width + self.ctx.config.time.allowed_lateness
+        reported.set(rkey, (count, uids, first_ts), entry.last_ts + keep)
         query = escape_text(entry.query, limit=253)
         times = f" ({count} queries in this time window)" if count > 1 else ""
         self.report(
