@@ -150,6 +150,12 @@ class ModuleDriver:
         self.processed: Counter[str] = Counter()
         self.watermark = float("-inf")
 
+    @property
+    def channels(self) -> set[str]:
+        """The record channels the module reads (its learners' and detections'),
+        so a host subscribes to exactly these."""
+        return set(self._routes) | set(self._learner_routes)
+
     # -- records -------------------------------------------------------------------
     def handle(self, msg: Message[Any]) -> list[Evidence]:
         """Run the learners, then the detections, of the record's channel."""
