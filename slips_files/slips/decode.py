@@ -35,6 +35,7 @@ from typing import Any
 
 import msgspec
 import msgspec.structs
+
 from flowalerts.evidence import escape_text
 from flowalerts.knowledge.ips import parse_ip
 from flowalerts.messages import TW_CLOSED, Message, TwClosed
@@ -107,6 +108,10 @@ SLIPS_FIELD_NAMES: dict[type[Record], dict[str, str]] = {
 # List fields where a bare string is one element, not a comma-separated list.
 _WRAP_NOT_SPLIT = frozenset({"answers"})
 _PLACEHOLDERS = ("", "-", "(empty)")
+
+
+class OtherVersion(Exception):
+    """A message published by another Slips version than the one we serve."""
 
 
 class Rejected(Exception):
@@ -400,6 +405,8 @@ class DecodeStats:
     # Records Slips could attribute to no profile (a weird.log line without
     # addresses comes as "profile_"): valid, but no detection can use them.
     no_profile: Counter[str] = dataclasses.field(default_factory=Counter)
+    # Skipped because another Slips version published them (as Slips's modules do).
+    other_version: Counter[str] = dataclasses.field(default_factory=Counter)
 
     @property
     def total_rejected(self) -> int:
@@ -422,12 +429,19 @@ class SlipsDecoder:
     ``channels`` are the record channels the module uses; messages on other
     record channels, and on the channels of ``NOT_USED_CHANNELS``, are counted
     as not used. ``warn`` receives one line per (channel, field) the first
-    time a message is rejected for it.
+    time a message is rejected for it. With ``version``, messages whose
+    ``version`` differs are skipped and counted (what Slips's modules do).
     """
 
-    def __init__(self, channels: set[str] | frozenset[str] | None = None, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        channels: set[str] | frozenset[str] | None = None,
+        warn: Callable[[str], None] | None = None,
+        version: str | None = None,
+    ) -> None:
         self.channels = frozenset(SLIPS_RECORD_CHANNELS if channels is None else channels)
         self.warn = warn or (lambda text: None)
+        self.version = version
         self.stats = DecodeStats()
 
     def decode(self, channel: str, data: bytes | str) -> Message[Any] | TwClosed | None:
@@ -446,6 +460,9 @@ class SlipsDecoder:
                 item = None
         except Rejected as exc:
             self._reject(channel, exc)
+            return None
+        except OtherVersion:
+            stats.other_version[channel] += 1
             return None
         except Exception as exc:  # never let one message stop the module
             self._reject(channel, Rejected("message", f"unexpected {type(exc).__name__}", str(exc)))
@@ -473,6 +490,8 @@ class SlipsDecoder:
                 raise Rejected("version", "not a short text", version)
             if version in self.stats.versions or len(self.stats.versions) < _MAX_VERSIONS:
                 self.stats.versions[version] += 1
+        if self.version is not None and version != self.version:
+            raise OtherVersion(version)
         return payload
 
     def _message(self, channel: str, payload: dict[str, Any]) -> Message[Any] | None:

@@ -110,6 +110,7 @@ class SlipsHost:
         info: Callable[[str], None] = lambda text: None,
         warn: Callable[[str], None] = lambda text: None,
         strict: bool = False,
+        version: str | None = None,
     ) -> None:
         self.config = config
         self.info = info
@@ -125,7 +126,7 @@ class SlipsHost:
         used = self.driver.channels & set(SLIPS_RECORD_CHANNELS)
         self.record_channels = tuple(sorted(used))
         self.channels = (*self.record_channels, TW_CLOSED)
-        self.decoder = SlipsDecoder(set(used), warn=warn)
+        self.decoder = SlipsDecoder(set(used), warn=warn, version=version)
         self.clock = EventClock(clock_policy(config))
         self.closed = _Bounded(MAX_CLOSED_WINDOWS)
         self.sent = _Bounded(MAX_SENT_IDS)
@@ -252,6 +253,8 @@ class SlipsHost:
             lines.append(
                 f"  rejected on {channel}, field {field}: {count} (first: {stats.first_example.get((channel, field), '')})"
             )
+        if stats.other_version:
+            lines.append(f"  skipped (published by another Slips version): {sum(stats.other_version.values())}")
         if len(stats.versions) > 1:
             lines.append("  several Slips versions published: " + ", ".join(f"{v} x{n}" for v, n in stats.versions.items()))
         late = sum(self.driver.health.late_records.values())
