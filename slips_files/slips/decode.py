@@ -325,13 +325,20 @@ _SPECS: dict[str, tuple[type[Record], tuple[_Field, ...]]] = {
 
 def _record(record_type: type[Record], fields: tuple[_Field, ...], flow: dict[str, Any]) -> Record:
     values: dict[str, Any] = {}
+    # Slips's TSV path leaves every value as text (starttime too) and puts a
+    # Zeek set into one comma-joined element (["a.com,1.2.3.4"]); Zeek escapes
+    # commas inside TSV values, so splitting there is exact.
+    from_tsv = isinstance(flow.get("starttime"), str)
     for spec in fields:
         raw = flow.get(spec.key)
         if raw is None or (not spec.text and _is_placeholder(raw)):
             if spec.name == "starttime":
                 raise Rejected("starttime", "missing", raw)
             continue  # the field's default (None for optional ones)
-        values[spec.name] = spec.convert(spec.name, raw)
+        value = spec.convert(spec.name, raw)
+        if from_tsv and spec.convert is _str_list:
+            value = [part for item in value for part in item.split(",") if part]
+        values[spec.name] = value
     record = record_type(**values)
     if record_type is NoticeRecord:
         # Port-scan notices name the scanner and port in their own fields.

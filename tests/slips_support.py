@@ -1,0 +1,96 @@
+"""Helpers for the tests of the Slips hosts: recorded Slips traffic and
+Slips-shaped messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _shared() -> pathlib.Path:
+    """``../shared`` beside the clone ($FLOWALERTS_SHARED, or the first one up the tree:
+    a git worktree sits one level deeper than the clone)."""
+    if os.environ.get("FLOWALERTS_SHARED"):
+        return pathlib.Path(os.environ["FLOWALERTS_SHARED"])
+    for parent in REPO.parents:
+        if (parent / "shared" / "slips").is_dir():
+            return parent / "shared"
+    return REPO.parent / "shared"
+
+
+SHARED = _shared()
+SLIPS = SHARED / "slips"
+TRAFFIC = SLIPS / "traffic"
+DATASETS = SHARED / "datasets" / "slips"
+VERSION = "1.1.21"
+
+
+def require(path: pathlib.Path, what: str) -> pathlib.Path:
+    """The path, or skip (fail under CI=true: CI must not silently skip)."""
+    if not path.exists():
+        message = f"{what} not found at {path} (../shared beside the clone)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def recorded_datasets() -> list[str]:
+    """Every dataset Slips's traffic was recorded for (relative names, e.g. port-scans/vertical)."""
+    if not TRAFFIC.is_dir():
+        return []
+    return sorted(str(p.parent.relative_to(TRAFFIC)) for p in TRAFFIC.rglob("pubsub.jsonl"))
+
+
+def recorded_messages(dataset: str) -> Iterator[tuple[str, str]]:
+    """(channel, data) of every message real Slips published on ``dataset``."""
+    with open(TRAFFIC / dataset / "pubsub.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            item = json.loads(line)
+            yield item["channel"], item["data"]
+
+
+def message(flow: dict[str, Any], profile: str | None = "10.0.0.5", twid: Any = "timewindow1", **extra: Any) -> str:
+    """A record message as Slips publishes it (``profile=None``: no profileid key)."""
+    body: dict[str, Any] = {"flow": flow, "twid": twid, "version": VERSION, **extra}
+    if profile is not None:
+        body["profileid"] = f"profile_{profile}"
+    return json.dumps(body)
+
+
+def tw_closed(profile: str, twid: int) -> str:
+    return json.dumps({"text": f"profile_{profile}_timewindow{twid}", "version": VERSION})
+
+
+def conn_flow(**kw: Any) -> dict[str, Any]:
+    """A conn flow with Slips's field names (what new_flow carries)."""
+    flow = {
+        "interface": "default",
+        "starttime": 1_600_000_000.0,
+        "uid": "C1",
+        "saddr": "10.0.0.5",
+        "daddr": "93.184.216.34",
+        "dur": 0.5,
+        "proto": "tcp",
+        "appproto": "",
+        "sport": 40000,
+        "dport": 443,
+        "spkts": 1,
+        "dpkts": 0,
+        "sbytes": 0,
+        "dbytes": 0,
+        "smac": "",
+        "dmac": "",
+        "state": "S0",
+        "history": "S",
+        "type_": "conn",
+    }
+    flow.update(kw)
+    return flow
