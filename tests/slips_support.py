@@ -94,3 +94,65 @@ def conn_flow(**kw: Any) -> dict[str, Any]:
     }
     flow.update(kw)
     return flow
+
+
+class PrivateRedis:
+    """A redis-server of our own on a free port (nothing saved); restartable."""
+
+    def __init__(self, *extra: str) -> None:
+        import shutil
+        import socket
+
+        if shutil.which("redis-server") is None:
+            pytest.skip("redis-server is not installed")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.extra = extra
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> PrivateRedis:
+        import subprocess
+        import time
+
+        import redis
+
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", *self.extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis(port=self.port, password=self._password(), socket_connect_timeout=0.2).ping()
+                return self
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def _password(self) -> str | None:
+        if "--requirepass" in self.extra:
+            return self.extra[self.extra.index("--requirepass") + 1]
+        return None
+
+    def client(self):
+        import redis
+
+        return redis.Redis(port=self.port, password=self._password())
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+def publish_like_slips(client, channel: str, data: str) -> None:
+    """Publish as Slips does: count the message in msgs_published_at_runtime, then publish."""
+    client.hincrby("msgs_published_at_runtime", channel, 1)
+    client.publish(channel, data)

@@ -249,8 +249,8 @@ class Attachment:
     def possibly_lost(self) -> int | None:
         """Messages Slips published on our channels since we attached that we did
         not receive (None: the publisher keeps no counters, e.g. not Slips)."""
-        if not self.published_at_attach and not self.published_last:
-            return None
+        if not self.published_last:
+            return None  # no counters at all: not Slips, or it published nothing yet
         base = self.published_at_attach or {}
         last = self.published_last or {}
         received = self.host.decoder.stats.received
