@@ -9,7 +9,10 @@ import yaml
 from flowalerts.config import ConfigError
 from flowalerts.knowledge import Knowledge
 from flowalerts.messages import TW_CLOSED
-from flowalerts.modules.flow_alerts.detections.conn.reconnection_attempts import ReconnectionAttempts, ReconnectionDetails
+from flowalerts.modules.flow_alerts.detections.conn.reconnection_attempts import (
+    ReconnectionAttempts,
+    ReconnectionDetails,
+)
 from flowalerts.slips.host import DELIVERED, UPDATED, SlipsHost
 from flowalerts.slips.settings import ENV_CONFIG, config_from_slips
 from tests.harness import config
