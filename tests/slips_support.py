@@ -156,3 +156,25 @@ def publish_like_slips(client, channel: str, data: str) -> None:
     """Publish as Slips does: count the message in msgs_published_at_runtime, then publish."""
     client.hincrby("msgs_published_at_runtime", channel, 1)
     client.publish(channel, data)
+
+
+def evidence(**kw: Any):
+    """An Evidence of a ported kind with readable defaults (tests of the Slips encoding)."""
+    from flowalerts.evidence import Evidence, ThreatLevel, dst_ip, src_ip
+
+    fields: dict[str, Any] = dict(
+        evidence_type="MULTIPLE_RECONNECTION_ATTEMPTS",
+        description="5 failed connection attempts",
+        attacker=src_ip("10.0.0.5"),
+        victim=dst_ip("93.184.216.34"),
+        threat_level=ThreatLevel.MEDIUM,
+        confidence=0.5,
+        profile="10.0.0.5",
+        timewindow=3,
+        uids=["C1", "C2"],
+        ts=1_600_000_000.25,
+        proto="tcp",
+        dst_port=443,
+    )
+    fields.update(kw)
+    return Evidence(**fields)

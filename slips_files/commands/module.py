@@ -39,6 +39,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="how long a lost connection is retried before Slips is taken as gone (default: redis.reconnect_seconds, 30)",
     )
     parser.add_argument(
+        "--ready-key", default="number_of_evidence", metavar="KEY",
+        help="subscribe once this key exists (Slips sets it when its DB is ready; '' to not wait)",
+    )
+    parser.add_argument(
         "--slips-version", default=None, metavar="VERSION",
         help="version to publish evidence with (default: the version Slips's own messages carry)",
     )
@@ -68,6 +72,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
         wait_seconds=args.wait,
         reconnect_seconds=args.reconnect,
         slips_version=args.slips_version,
+        ready_key=args.ready_key or None,
         emit=stderr_emit,
     )
     try:

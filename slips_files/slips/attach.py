@@ -35,7 +35,10 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import inspect
 import json
+import os
+import socket
 import threading
 import time
 import urllib.parse
@@ -84,6 +87,20 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 """
+
+
+def _quiet() -> dict[str, Any]:
+    """Client options that skip CLIENT SETINFO on connect (one command less
+    each time: see ``Attachment.wait_for_redis``), for redis-py 5 to 8."""
+    parameters = inspect.signature(redis.Redis.__init__).parameters
+    if "driver_info" in parameters:
+        return {"driver_info": None}
+    if "lib_name" in parameters:
+        return {"lib_name": None, "lib_version": None}
+    return {}
+
+
+QUIET = _quiet()
 
 
 def redact_url(url: str) -> str:
@@ -150,6 +167,9 @@ class AttachOptions:
     channel_prefix: str = ""
     # Seconds between progress lines while waiting.
     progress_every: float = 5.0
+    # A key Slips sets once its DB is set up (before it starts reading input);
+    # we subscribe only then. "" or None: do not wait for it.
+    ready_key: str | None = "number_of_evidence"
 
 
 @dataclasses.dataclass
@@ -209,12 +229,17 @@ class Attachment:
         self._drop_connection()
         try:
             client = redis.Redis.from_url(
-                self.options.redis_url, socket_connect_timeout=min(2.0, max(0.1, timeout)), socket_timeout=10.0
+                self.options.redis_url,
+                socket_connect_timeout=min(2.0, max(0.1, timeout)),
+                socket_timeout=10.0,
+                **QUIET,
             )
             client.ping()
             published = self._read_published(client)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(*(self.prefix + channel for channel in self.host.channels))
+        except redis.AuthenticationError as exc:
+            raise UsageError(f"Redis at {self.safe_url} refused us: {self.safe(str(exc))}") from None
         except _REDIS_ERRORS:
             return False
         except redis.RedisError as exc:
@@ -257,20 +282,69 @@ class Attachment:
         return sum(max(0, last.get(ch, 0) - base.get(ch, 0) - received[ch]) for ch in self.host.channels)
 
     def wait_for_redis(self) -> bool:
+        """Wait (bounded) for the Redis port, then for Slips to have set up its DB,
+        then connect. Until Slips is set up we send it (almost) no command: while it
+        starts, Slips counts the commands its Redis receives for a second and, if
+        it sees more than two, takes the server for someone else's and stops."""
         started = time.monotonic()
-        next_progress = started + self.options.progress_every
+        deadline = started + self.options.wait_seconds
+        self._next_progress = started + self.options.progress_every
         self.say(f"waiting for Slips's Redis at {self.safe_url} (up to {self.options.wait_seconds:g} s)")
-        while not self.stop.is_set():
-            if self._connect(timeout=2.0):
-                return True
-            now = time.monotonic()
-            if now - started >= self.options.wait_seconds:
+        while not self._port_open():
+            if self.stop.is_set() or not self._pause(started, deadline, "for Slips's Redis"):
                 return False
-            if now >= next_progress:
-                self.say(f"still waiting for Slips's Redis at {self.safe_url} ({now - started:.0f} s)")
-                next_progress = now + self.options.progress_every
-            self.stop.wait(0.5)
-        return False
+        ready_key = self.options.ready_key
+        if ready_key:
+            probe = None
+            while True:
+                try:
+                    probe = probe or redis.Redis.from_url(
+                        self.options.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0, **QUIET
+                    )
+                    if probe.exists(ready_key):
+                        break
+                except redis.AuthenticationError as exc:
+                    raise UsageError(f"Redis at {self.safe_url} refused us: {self.safe(str(exc))}") from None
+                except _REDIS_ERRORS:
+                    probe = None
+                except redis.RedisError as exc:
+                    raise UsageError(f"Redis at {self.safe_url} refused us: {self.safe(str(exc))}") from None
+                if self.stop.is_set():
+                    return False
+                if not self._pause(started, deadline, f"for Slips to set up its DB (key {ready_key})", step=1.0):
+                    self.say(f"no sign of Slips in this Redis (no key {ready_key}): attaching anyway")
+                    break
+            if probe is not None:
+                probe.close()
+        while not self._connect(timeout=2.0):
+            if self.stop.is_set() or not self._pause(started, deadline, "for Slips's Redis"):
+                return False
+        return True
+
+    def _pause(self, started: float, deadline: float, what: str, step: float = 0.5) -> bool:
+        """Sleep a step (False when the wait is over), with a progress line now and then."""
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        if now >= self._next_progress:
+            self.say(f"still waiting {what} ({now - started:.0f} s)")
+            self._next_progress = now + self.options.progress_every
+        self.stop.wait(min(step, max(0.0, deadline - now)))
+        return True
+
+    def _port_open(self) -> bool:
+        """A TCP connect, no Redis command (unix sockets: assumed open)."""
+        try:
+            params = redis.connection.parse_url(self.options.redis_url)
+        except ValueError:
+            return True
+        if "path" in params:
+            return os.path.exists(params["path"])
+        try:
+            with socket.create_connection((params.get("host", "localhost"), int(params.get("port", 6379))), timeout=1.0):
+                return True
+        except OSError:
+            return False
 
     def reconnect(self, error: BaseException) -> bool:
         """Backoff until Redis answers again (True), or Slips is gone / we are stopped (False)."""

@@ -65,7 +65,7 @@ class Attached:
             knowledge=Knowledge.empty(),
             emit=self.lines.append,
             poll_seconds=0.02,
-            **{"wait_seconds": 10.0, "reconnect_seconds": 5.0, "progress_every": 0.3, **kw},
+            **{"wait_seconds": 10.0, "reconnect_seconds": 5.0, "progress_every": 0.3, "ready_key": None, **kw},
         )
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -185,6 +185,21 @@ def test_waits_for_redis_and_says_attached_only_once_connected(tmp_path):
         later.stop()
 
 
+def test_subscribes_only_once_slips_has_set_up_its_db(server, tmp_path):
+    client = server.client()
+    before = client.info("stats")["total_commands_processed"]
+    run = Attached(server.url, tmp_path, ready_key="number_of_evidence")
+    run.wait_for("still waiting for Slips to set up its DB")
+    time.sleep(1.0)
+    # Meanwhile at most one command a second reaches Slips's Redis (Slips stops
+    # if it sees more than two in a second while it starts).
+    during = client.info("stats")["total_commands_processed"] - before - 1
+    assert not run.said("attached") and during <= 4, during
+    client.set("number_of_evidence", 0)  # what Slips does once its DB is ready
+    run.wait_for("attached")
+    assert run.finish().attached
+
+
 def test_no_redis_within_the_wait_is_one_error_without_the_password(tmp_path):
     nowhere = PrivateRedis()
     url = f"redis://:hunter2secret@127.0.0.1:{nowhere.port}/0"
@@ -280,7 +295,7 @@ def test_hostile_messages_are_counted_and_attach_goes_on(server, tmp_path):
 def start_cli(url: str, *args: str) -> tuple[subprocess.Popen, list[str]]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "flowalerts", "module", "--redis", url, "--offline", *args],
+        [sys.executable, "-m", "flowalerts", "module", "--redis", url, "--offline", "--ready-key", "", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(REPO),
     )
     err: list[str] = []
@@ -318,6 +333,7 @@ def test_cli_errors_never_print_the_password(tmp_path, password_in_url):
         assert process.returncode == 2
         everything = out + "".join(err)
         assert "wr0ng-pa55" not in everything and "***" in everything
+        assert "refused us" in everything
     finally:
         guarded.stop()
 

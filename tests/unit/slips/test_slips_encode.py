@@ -10,12 +10,10 @@ import pytest
 from flowalerts.evidence import (
     NOT_IN_SLIPS,
     AsInfo,
-    Evidence,
     EvidenceKind,
     ThreatLevel,
     dst_domain,
     dst_ip,
-    src_ip,
 )
 from flowalerts.modules.flow_alerts.detection import load_components
 from flowalerts.slips.encode import (
@@ -28,6 +26,7 @@ from flowalerts.slips.encode import (
     slips_uuid,
     update_fields,
 )
+from tests.slips_support import evidence
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 # What Slips's evidence handler requires, and what it also reads (traffic/README.md).
@@ -38,25 +37,6 @@ OPTIONAL = {"victim", "profile", "proto", "dst_port", "src_port"}
 MAPPED = EvidenceKind("FLOWALERTS_TEST_MAPPED_KIND", ThreatLevel.LOW, 0.5, slips="LONG_CONNECTION")
 UNSENT = EvidenceKind("FLOWALERTS_TEST_UNSENT_KIND", ThreatLevel.LOW, 0.5, slips=NOT_IN_SLIPS)
 UNKNOWN = EvidenceKind("FLOWALERTS_TEST_NOT_A_SLIPS_NAME", ThreatLevel.LOW, 0.5)
-
-
-def evidence(**kw) -> Evidence:
-    fields = dict(
-        evidence_type="MULTIPLE_RECONNECTION_ATTEMPTS",
-        description="5 failed connection attempts",
-        attacker=src_ip("10.0.0.5"),
-        victim=dst_ip("93.184.216.34"),
-        threat_level=ThreatLevel.MEDIUM,
-        confidence=0.5,
-        profile="10.0.0.5",
-        timewindow=3,
-        uids=["C1", "C2"],
-        ts=1_600_000_000.25,
-        proto="tcp",
-        dst_port=443,
-    )
-    fields.update(kw)
-    return Evidence(**fields)
 
 
 def test_payload_has_exactly_the_keys_slips_decodes():
