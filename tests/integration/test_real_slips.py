@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import pathlib
+import random
 import shutil
 import subprocess
 import sys
@@ -131,7 +132,7 @@ def run_slips(env: dict[str, str], mode: str, dataset: str, out: pathlib.Path, t
         extra["MODULE_DIR"] = str(REPO / "modules" / "flow_alerts")
     else:
         extra["FLOWALERTS"] = str(pathlib.Path(sys.executable).parent / "flowalerts")
-    for attempt in range(3):
+    for attempt in range(4):
         result = subprocess.run(
             ["bash", str(TOOLS / "run_slips.sh"), mode, str(DATASETS / dataset), str(out)],
             env={**env, **extra}, capture_output=True, text=True, timeout=1200,
@@ -139,7 +140,7 @@ def run_slips(env: dict[str, str], mode: str, dataset: str, out: pathlib.Path, t
         (out.parent / f"{out.name}.log").write_text(result.stdout + result.stderr)
         if result.returncode == 0 or SLIPS_STARTUP_FLAKE not in read(out / "slips.stdout"):
             break
-        time.sleep(5 + 10 * attempt)
+        time.sleep(5 + 7 * attempt + random.random() * 10)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
 
@@ -152,7 +153,7 @@ def runs(harness, tmp_path_factory):
     thresholds = {name: alert_threshold(evidence[name]) if name == "test14" else None for name in RUNS}
     jobs = {}
     workers = int(os.environ.get("SLIPS_PARALLEL_RUNS", "3"))
-    stagger = float(os.environ.get("SLIPS_STAGGER_SECONDS", "12"))
+    stagger = float(os.environ.get("SLIPS_STAGGER_SECONDS", "15"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         for index, (name, mode) in enumerate((n, m) for n in RUNS for m in MODES):
             delay = stagger * index if index < workers else 0.0
