@@ -299,8 +299,17 @@ def start_cli(url: str, *args: str) -> tuple[subprocess.Popen, list[str]]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(REPO),
     )
     err: list[str] = []
-    threading.Thread(target=lambda: err.extend(process.stderr), daemon=True).start()
+    reader = threading.Thread(target=lambda: err.extend(process.stderr), daemon=True)
+    reader.start()
+    process.stderr_reader = reader  # joined by finish_cli
     return process, err
+
+
+def finish_cli(process: subprocess.Popen) -> str:
+    """Its stdout and whatever of stderr the reader thread did not take."""
+    out, rest = process.communicate(timeout=30)
+    process.stderr_reader.join(10)
+    return out + (rest or "")
 
 
 def test_cli_sigterm_settles_and_exits_zero_with_a_one_line_summary(tmp_path):
@@ -314,9 +323,9 @@ def test_cli_sigterm_settles_and_exits_zero_with_a_one_line_summary(tmp_path):
             publish_like_slips(client, "new_flow", attempt(n))
         wait_until(lambda: client.exists(KEY), what="evidence")
         process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=30)
+        out = finish_cli(process)
         assert process.returncode == 0
-        last = out.strip().splitlines()[-1]
+        (last,) = [line for line in out.splitlines() if line.startswith("flowalerts module:")]
         assert last.startswith("flowalerts module: 7 messages (0 rejected), 2 evidence (1 stored in Slips, 1 updates")
         everything = out + "".join(err)
         assert "pa55-w0rd-x" not in everything and "redis://:***@127.0.0.1" in everything
@@ -329,7 +338,7 @@ def test_cli_errors_never_print_the_password(tmp_path, password_in_url):
     guarded = PrivateRedis("--requirepass", "r1ght-pa55").start()
     try:
         process, err = start_cli(password_in_url.format(port=guarded.port), "--wait", "2")
-        out, _ = process.communicate(timeout=30)
+        out = finish_cli(process)
         assert process.returncode == 2
         everything = out + "".join(err)
         assert "wr0ng-pa55" not in everything and "***" in everything
