@@ -40,7 +40,7 @@ class FlowTimeTable(Generic[V]):
     the watermark passed the expiry (even before the purge ran).
     """
 
-    __slots__ = ("_buckets", "_entries", "_watermark", "max_entries", "name", "evicted")
+    __slots__ = ("_buckets", "_entries", "_watermark", "evicted", "max_entries", "name")
 
     def __init__(self, name: str, max_entries: int = 0) -> None:
         self.name = name
@@ -166,7 +166,7 @@ class Timers:
 
     def _pop_next(self) -> tuple[str, Any, Any] | None:
         while self._heap:
-            due, seq, owner, key = heapq.heappop(self._heap)
+            _due, seq, owner, key = heapq.heappop(self._heap)
             entry = self._live.get((owner, key))
             if entry is not None and entry[1] == seq:
                 del self._live[(owner, key)]
@@ -176,7 +176,7 @@ class Timers:
     def _drop_stale_head(self) -> None:
         heap = self._heap
         while heap:
-            due, seq, owner, key = heap[0]
+            _due, seq, owner, key = heap[0]
             entry = self._live.get((owner, key))
             if entry is not None and entry[1] == seq:
                 return

@@ -11,7 +11,6 @@ from typing import TextIO
 
 from flowalerts.commands.common import add_config_argument, positive_float, stderr_emit
 from flowalerts.config import Config
-from flowalerts.evidence import escape_text
 from flowalerts.input.folder import InputError
 
 
