@@ -8,6 +8,7 @@ import re
 import pytest
 
 from flowalerts.evidence import (
+    KINDS,
     NOT_IN_SLIPS,
     AsInfo,
     EvidenceKind,
@@ -127,3 +128,22 @@ def test_an_update_changes_only_the_count_dependent_fields():
 @pytest.mark.parametrize("level", list(ThreatLevel))
 def test_threat_levels_are_slips_names(level):
     assert slips_payload(evidence(threat_level=level), "MULTIPLE_RECONNECTION_ATTEMPTS")["threat_level"] == level.name
+
+
+def test_the_detection_table_says_how_each_kind_reaches_slips():
+    from flowalerts.commands.config import inside_slips
+
+    class NeedsX509:
+        @staticmethod
+        def required_logs():
+            return ("ssl", "x509")
+
+    class NeedsConn:
+        @staticmethod
+        def required_logs():
+            return ("conn",)
+
+    assert inside_slips(NeedsX509, MAPPED) == "lost: needs x509.log (Slips publishes none)"
+    assert inside_slips(NeedsConn, MAPPED) == "as LONG_CONNECTION (ours named in the description)"
+    assert inside_slips(NeedsConn, UNSENT) == "not sent (no Slips type; counted)"
+    assert inside_slips(NeedsConn, KINDS["MULTIPLE_RECONNECTION_ATTEMPTS"]) == "MULTIPLE_RECONNECTION_ATTEMPTS"
