@@ -378,8 +378,10 @@ def parse_window(value: Any) -> int:
     raise Rejected("twid", "not timewindow<N> with 0 <= N", value)
 
 
-def parse_tw_closed(text: Any) -> TwClosed:
-    """``profile_<ip>_timewindow<N>`` (split at the last underscore) -> TwClosed."""
+def parse_tw_closed(text: Any) -> TwClosed | None:
+    """``profile_<ip>_timewindow<N>`` (split at the last underscore) -> TwClosed;
+    None for Slips's profile-less window (``profile__timewindow<N>``, the window
+    of records without a source address)."""
     if isinstance(text, str) and text.startswith('"'):
         try:
             text = msgspec.json.decode(text)  # the doubly-encoded form
@@ -391,7 +393,10 @@ def parse_tw_closed(text: Any) -> TwClosed:
     if not sep:
         raise Rejected("text", "not profile_<ip>_timewindow<N>", text)
     try:
-        return TwClosed(profile=parse_profile(head), twid=parse_window(tail))
+        twid = parse_window(tail)
+        if head == "profile_":
+            return None
+        return TwClosed(profile=parse_profile(head), twid=twid)
     except Rejected as exc:
         raise Rejected("text", exc.reason, text) from None
 
@@ -410,7 +415,8 @@ class DecodeStats:
     first_example: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
     versions: Counter[str] = dataclasses.field(default_factory=Counter)
     # Records Slips could attribute to no profile (a weird.log line without
-    # addresses comes as "profile_"): valid, but no detection can use them.
+    # addresses comes as "profile_"), and the tw_closed of that empty profile:
+    # valid, but no detection can use them.
     no_profile: Counter[str] = dataclasses.field(default_factory=Counter)
     # Skipped because another Slips version published them (as Slips's modules do).
     other_version: Counter[str] = dataclasses.field(default_factory=Counter)
@@ -458,6 +464,9 @@ class SlipsDecoder:
             payload = self._payload(data)
             if channel == TW_CLOSED:
                 item: Message[Any] | TwClosed | None = parse_tw_closed(payload.get("text"))
+                if item is None:
+                    stats.no_profile[channel] += 1
+                    return None
             elif channel in self.channels and channel in _SPECS:
                 item = self._message(channel, payload)
                 if item is None:

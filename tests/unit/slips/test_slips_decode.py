@@ -73,7 +73,7 @@ def test_only_a_weird_line_without_addresses_has_no_profile():
     for name in DATASET_NAMES:
         for channel, data in recorded_messages(name):
             decoder.decode(channel, data)
-    assert dict(decoder.stats.no_profile) == {"new_weird": 1}
+    assert dict(decoder.stats.no_profile) == {"new_weird": 1}  # (its tw_closed was not recorded)
 
 
 def _zeek_records(dataset: str, record_type):
@@ -174,6 +174,12 @@ def test_tw_closed_forms(data, expected):
     assert item == expected and stats.total_rejected == 0
 
 
+def test_the_window_of_slips_profile_less_records_closes_without_an_error():
+    # Seen in a real test10 run: Slips closes the window of its "profile_" (records without saddr).
+    item, stats = decode_one(TW_CLOSED, '{"text": "profile__timewindow1", "version": "1.1.21"}')
+    assert item is None and stats.total_rejected == 0 and dict(stats.no_profile) == {TW_CLOSED: 1}
+
+
 # --- hostile messages: counted per channel and field, never raised ---------------------------------
 
 
@@ -224,6 +230,7 @@ GOOD = conn_flow()
         (TW_CLOSED, '{"text": "garbage"}', "text"),
         (TW_CLOSED, '{"text": "profile_x_timewindow1"}', "text"),
         (TW_CLOSED, '{"text": "profile_10.0.0.5_timewindow-1"}', "text"),
+        (TW_CLOSED, '{"text": "profile__timewindowx"}', "text"),
         (TW_CLOSED, '{"text": 5}', "text"),
     ],
 )
