@@ -7,7 +7,8 @@ or an ``AS`` that is not ``{"number": "AS<n>", "org": ...}`` makes it drop the
 evidence ("Problem converting") or fail in its whitelist. So:
 
 * the type is ``EvidenceKind.slips_type``: the same name, the nearest Slips
-  type (our name then opens the description, ``[OUR_TYPE] ...``), or nothing
+  type (our name then opens the description, ``[OUR_TYPE] ...``, unless the
+  detection's description already starts with it), or nothing
   for kinds declared ``slips=NOT_IN_SLIPS`` (not sent, counted); a name that
   is not one of Slips 1.1.21's types is not sent either (counted): Slips
   would drop it;
@@ -116,7 +117,7 @@ def slips_payload(evidence: Evidence, slips_name: str) -> dict[str, Any]:
     """The evidence as Slips stores it in ``profile_<ip>_timewindow<n>_evidence``
     (publish it with ``"version"`` added)."""
     description = slips_text(evidence.description)
-    if slips_name != evidence.evidence_type:
+    if slips_name != evidence.evidence_type and not description.startswith(evidence.evidence_type):
         description = f"[{evidence.evidence_type}] {description}"
     proto = (evidence.proto or "").lower()
     return {

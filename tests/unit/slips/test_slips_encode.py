@@ -96,6 +96,8 @@ def test_type_mapping():
     payload = slips_payload(evidence(evidence_type=MAPPED.name), "LONG_CONNECTION")
     assert payload["evidence_type"] == "LONG_CONNECTION"
     assert payload["description"] == f"[{MAPPED.name}] 5 failed connection attempts"
+    named = evidence(evidence_type=MAPPED.name, description=f"{MAPPED.name}: it says so itself")
+    assert slips_payload(named, "LONG_CONNECTION")["description"] == f"{MAPPED.name}: it says so itself"
 
 
 def test_every_declared_kind_reaches_slips_or_says_it_does_not():
