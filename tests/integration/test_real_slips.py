@@ -45,7 +45,8 @@ from flowalerts.slips.decode import SLIPS_LOGS
 from flowalerts.slips.encode import slips_payload, slips_type
 from tests.slips_support import DATASETS, REPO, SLIPS, evidence, require
 
-pytestmark = [pytest.mark.slips, pytest.mark.slow, pytest.mark.integration]
+# A Slips run takes ~50 s, but minutes on a loaded machine (Slips itself): generous timeout.
+pytestmark = [pytest.mark.slips, pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(3600)]
 
 TOOLS = SLIPS / "tools"
 RUNS = {
