@@ -32,6 +32,7 @@ import os
 import pathlib
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -134,16 +135,37 @@ def run_slips(env: dict[str, str], mode: str, dataset: str, out: pathlib.Path, t
     else:
         extra["FLOWALERTS"] = str(pathlib.Path(sys.executable).parent / "flowalerts")
     for attempt in range(4):
-        result = subprocess.run(
-            ["bash", str(TOOLS / "run_slips.sh"), mode, str(DATASETS / dataset), str(out)],
-            env={**env, **extra}, capture_output=True, text=True, timeout=1200,
-        )
-        (out.parent / f"{out.name}.log").write_text(result.stdout + result.stderr)
-        if result.returncode == 0 or SLIPS_STARTUP_FLAKE not in read(out / "slips.stdout"):
+        returncode, output = _run_group(["bash", str(TOOLS / "run_slips.sh"), mode, str(DATASETS / dataset), str(out)],
+                                        {**env, **extra}, timeout=1200)
+        (out.parent / f"{out.name}.log").write_text(output)
+        if returncode == 0 or SLIPS_STARTUP_FLAKE not in read(out / "slips.stdout"):
             break
         time.sleep(5 + 7 * attempt + random.random() * 10)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert returncode == 0, output[-6000:]
     return out
+
+
+def _run_group(command: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run in its own process group; on timeout the whole group goes (Slips
+    and its children, not only the shell script)."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        output, _ = process.communicate()
+        return -1, (output or "") + f"\n(timed out after {timeout:g} s: process group killed)"
+    return process.returncode, output
 
 
 @pytest.fixture(scope="session")
