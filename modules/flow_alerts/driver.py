@@ -157,6 +157,12 @@ class ModuleDriver:
         # that wait for other logs (timers) still count in their window.
         self.close_delay = max((d.window_close_delay() for d in self.detections), default=0.0)
 
+    @property
+    def channels(self) -> set[str]:
+        """The record channels the module reads (its learners' and detections'),
+        so a host subscribes to exactly these."""
+        return set(self._routes) | set(self._learner_routes)
+
     # -- records -------------------------------------------------------------------
     def handle(self, msg: Message[Any]) -> list[Evidence]:
         """Run the learners, then the detections, of the record's channel."""

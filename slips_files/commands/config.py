@@ -36,14 +36,28 @@ def main(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def inside_slips(cls: type, kind: object) -> str:
+    """The README's "inside Slips" cell: how an evidence kind reaches Slips."""
+    from flowalerts.slips.decode import SLIPS_LOGS
+    from flowalerts.slips.encode import slips_type
+
+    missing = [log for log in cls.required_logs() if log not in SLIPS_LOGS]
+    if missing:
+        return "lost: needs " + ", ".join(f"{log}.log" for log in missing) + " (Slips publishes none)"
+    name = slips_type(kind.name)
+    if name is None:
+        return "not sent (no Slips type; counted)"
+    return name if name == kind.name else f"as {name} (ours named in the description)"
+
+
 def detection_table(detections: dict) -> str:
     lines = [
-        "| Detection (id) | Evidence type | Channels | Threat level | Confidence | Inside Slips as | What it reports |",
+        "| Detection (id) | Evidence type | Channels | Threat level | Confidence | Inside Slips | What it reports |",
         "|---|---|---|---|---|---|---|",
     ]
     for ident, cls in sorted(detections.items()):
         for kind in cls.evidence:
-            slips = kind.slips_type or "not sent (counted)"
+            slips = inside_slips(cls, kind)
             lines.append(
                 f"| {ident} | `{kind.name}` | {', '.join(cls.channels)} | {kind.threat_level.value} | "
                 f"{kind.confidence:g} | {slips} | {kind.summary} |"
