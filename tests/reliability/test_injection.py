@@ -40,7 +40,7 @@ def test_yaml_python_tags_are_rejected_cleanly(tmp_path, capsys):
     assert not (tmp_path / "pwned").exists()
 
 
-FORBIDDEN = re.compile(r"\beval\(|\bexec\(|os\.system|os\.popen|shell\s*=\s*True|pickle\.loads?\(|yaml\.load\(|\bcompile\(.*exec")
+FORBIDDEN = re.compile(r"(?<![.\w])eval\(|\bexec\(|os\.system|os\.popen|shell\s*=\s*True|pickle\.loads?\(|yaml\.load\(|\bcompile\(.*exec")
 
 
 def test_no_eval_exec_or_shell_in_the_package():
