@@ -9,6 +9,11 @@ over processes and a Redis).
 The run ends when the input ends (or on SIGINT/SIGTERM): the watermark goes
 to +inf, every timer fires, every window closes and every detection settles
 before the outputs are closed. Read == processed is checked per log type.
+
+With ``redis_url`` the same run is spread over worker processes through a
+Redis (``flowalerts.producer``, ``flowalerts.worker``): this process reads,
+profiles and learns the global facts, workers run the detections, and the
+evidence comes back here to the same sink.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from flowalerts.input.warnings import InputWarnings
 from flowalerts.knowledge import Knowledge
 from flowalerts.lookups import Lookups, make_lookups
 from flowalerts.messages import Advance, Message, TwClosed
+from flowalerts.modules.flow_alerts.detection import load_components
 from flowalerts.modules.flow_alerts.driver import Health, ModuleDriver
 from flowalerts.profiler import Profiler
 from flowalerts.records import BY_CHANNEL
@@ -98,6 +104,16 @@ class RunOptions:
     stop_event: Any = None
     # Tests: re-raise detection errors instead of isolating them.
     strict: bool = False
+    # Distributed run (flowalerts.producer): a Redis URL, local worker
+    # processes to start (0: only workers started elsewhere), partitions (0:
+    # redis.partitions, else one per worker).
+    redis_url: str | None = None
+    workers: int = 1
+    partitions: int = 0
+    quiet: bool = False
+    worker_command: list[str] | None = None
+    # Tests: the detection classes to run (default: every registered one).
+    detections: list[Any] | None = None
 
 
 def clock_policy(config: Config) -> ClockPolicy:
@@ -119,6 +135,18 @@ class Pipeline:
         self.profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead, warn=warn)
         self.evidence: list[Evidence] = []
         self.keep_evidence = sink is None
+
+    @property
+    def processed(self) -> Counter[str]:
+        """Records (and window closes) processed, per channel."""
+        return self.driver.processed
+
+    @property
+    def health(self) -> Health:
+        return self.driver.health
+
+    def close(self) -> None:
+        pass
 
     def feed(self, record: Any, where: str = "") -> None:
         self._dispatch(self.profiler.assign(record, where))
@@ -167,18 +195,6 @@ def run(options: RunOptions) -> RunSummary:
     reader = options.reader_factory(options.path, warnings) if options.reader_factory else FolderReader(options.path, warnings)
     knowledge = options.knowledge or Knowledge.load(config, notify=options.emit)
     lookups = options.lookups or make_lookups(config, options.offline)
-    driver = ModuleDriver(
-        config,
-        knowledge,
-        lookups,
-        available_logs=getattr(reader, "available_logs", None),
-        live=options.live,
-        wall_clock=time.time,
-        notify=options.emit,
-        strict=options.strict,
-    )
-    for ident, reason in sorted(driver.health.skipped.items()):
-        warnings.note(f"detection {ident} not run: it {reason}, which the input does not have")
     sink = EvidenceSink(
         options.outdir,
         json_name=config.output.alerts_json,
@@ -186,7 +202,49 @@ def run(options: RunOptions) -> RunSummary:
         alerts=AlertTracker(config.detection.evidence_detection_threshold, config.parameters.width),
         idmef=config.output.idmef,
     )
-    pipeline = Pipeline(config, driver, sink, warn=warnings.warn)
+    pipeline: Any
+    if options.redis_url:
+        from flowalerts.producer import DistributedOptions, DistributedPipeline
+
+        try:
+            pipeline = DistributedPipeline(
+                config,
+                sink,
+                DistributedOptions(
+                    url=options.redis_url,
+                    workers=options.workers,
+                    partitions=options.partitions,
+                    offline=options.offline,
+                    live=options.live,
+                    available_logs=getattr(reader, "available_logs", None),
+                    quiet=options.quiet,
+                    worker_command=options.worker_command,
+                ),
+                knowledge=knowledge,
+                lookups=lookups,
+                warn=warnings.warn,
+                emit=options.emit,
+                detections=options.detections,
+            )
+        except BaseException:
+            sink.close()
+            raise
+    else:
+        driver = ModuleDriver(
+            config,
+            knowledge,
+            lookups,
+            detections=options.detections,
+            learners=None if options.detections is None else list(load_components()[1].values()),
+            available_logs=getattr(reader, "available_logs", None),
+            live=options.live,
+            wall_clock=time.time,
+            notify=options.emit,
+            strict=options.strict,
+        )
+        pipeline = Pipeline(config, driver, sink, warn=warnings.warn)
+    for ident, reason in sorted(pipeline.health.skipped.items()):
+        warnings.note(f"detection {ident} not run: it {reason}, which the input does not have")
     stop = _StopFlag()
     stop.event = options.stop_event
     previous_handlers = _install_signal_handlers(stop)
@@ -210,11 +268,12 @@ def run(options: RunOptions) -> RunSummary:
         pipeline.finish()
     finally:
         _restore_signal_handlers(previous_handlers)
+        pipeline.close()
         sink.close()
         lookups.close()
 
     processed: Counter[str] = Counter()
-    for channel, n in driver.processed.items():
+    for channel, n in pipeline.processed.items():
         record_type = BY_CHANNEL.get(channel)
         if record_type is not None:
             processed[record_type.log_type] += n
@@ -225,7 +284,7 @@ def run(options: RunOptions) -> RunSummary:
         evidence=sink.counts,
         elapsed=time.perf_counter() - started,
         warnings=warnings.total,
-        health=driver.health,
+        health=pipeline.health,
         interrupted=stop.raised or bool(options.stop_event is not None and options.stop_event.is_set()),
         notes=warnings.notes,
         alerts=sink.alerts,
