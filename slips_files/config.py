@@ -141,9 +141,9 @@ class RedisSection(Section):
     lease_seconds: float = 15.0
     # A worker checkpoints each partition's state at least this often
     # (seconds, and every checkpoint_batches batches): the work redone after
-    # a worker dies.
+    # a worker dies, and what a partition keeps in Redis until then.
     checkpoint_seconds: float = 10.0
-    checkpoint_batches: int = 50
+    checkpoint_batches: int = 400
 
 
 class InputSection(Section):

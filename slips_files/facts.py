@@ -155,8 +155,12 @@ class Facts:
         self._contacts = state.table("facts.contacts")  # (profile, ip) -> (first ts, last ts)
         self._mac_ips = state.table("facts.mac_ips")  # mac -> list[(first ts, ip)]
         self._ip_mac = state.table("facts.ip_mac")  # ip -> mac
-        self.local_network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
         self._in_local: dict[str, bool] = {}
+
+    @property
+    def local_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        """Learned once; kept in the state (``State.values``) so a checkpoint has it."""
+        return self.state.values.get("facts.local_network")
 
     # -- updates -------------------------------------------------------------------
     def apply(self, fact: Fact) -> None:
@@ -218,7 +222,7 @@ class Facts:
 
     def _apply_local_network(self, fact: LocalNetwork) -> None:
         if self.local_network is None:
-            self.local_network = ipaddress.ip_network(fact.cidr, strict=False)
+            self.state.values["facts.local_network"] = ipaddress.ip_network(fact.cidr, strict=False)
             self._in_local.clear()
 
     def _apply_conn(self, fact: ConnSeen) -> None:

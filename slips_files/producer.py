@@ -55,10 +55,12 @@ from flowalerts.modules.flow_alerts.driver import Health, ModuleDriver
 from flowalerts.profiler import Profiler
 from flowalerts.sink import EvidenceSink
 from flowalerts.streams import (
+    GROUP,
     BusError,
     Keys,
     Retrying,
     batch_id,
+    batch_number,
     connect,
     ensure_group,
     new_run_id,
@@ -85,6 +87,17 @@ META_TTL_SECONDS = 60
 # Local workers that die are restarted at most this many times each.
 MAX_RESTARTS = 5
 WAIT_NOTE_SECONDS = 30.0
+
+
+def _delivered(groups: Any) -> int:
+    """The last batch number the workers' consumer group was given."""
+    if isinstance(groups, list):
+        for group in groups:
+            name = group.get("name")
+            if name in (GROUP, GROUP.encode()):
+                last = group.get("last-delivered-id") or b"0-0"
+                return batch_number(last)
+    return 0
 
 
 def partition_of(profile: str, partitions: int) -> int:
@@ -206,7 +219,7 @@ class DistributedPipeline:
             "created": time.time(),
             "lease_ms": int(lease * 1000),
             "checkpoint_seconds": self.config.redis.checkpoint_seconds,
-            "checkpoint_batches": max(1, min(self.config.redis.checkpoint_batches, self.max_pending // 2)),
+            "checkpoint_batches": max(1, self.config.redis.checkpoint_batches),
         }
         pipe = client.pipeline(transaction=False)
         pipe.hset(keys.meta, mapping=meta)
@@ -334,22 +347,23 @@ class DistributedPipeline:
         def write() -> Any:
             pipe = self.client.pipeline(transaction=False)
             pipe.xadd(stream, {"b": payload}, id=entry_id)
-            pipe.xlen(stream)
+            pipe.xinfo_groups(stream)
             return pipe.execute(raise_on_error=False)
 
-        added, length = self.call(write)
+        added, groups = self.call(write)
         if isinstance(added, redis.ResponseError) and "equal or smaller" not in str(added):
             raise BusError(f"cannot write to {stream}: {added}")
         # "equal or smaller": a retried write that had already gone through.
-        if isinstance(length, int) and length > self.max_pending:
+        if number - _delivered(groups) > self.max_pending:
             self._wait_for_room(index)
 
     def _wait_for_room(self, index: int) -> None:
-        """Backpressure: wait while the partition's workers are behind."""
+        """Backpressure: wait while more than ``max_pending`` batches of the
+        partition were not yet read by a worker."""
         stream = self.streams[index]
         started = time.monotonic()
         next_note = started + WAIT_NOTE_SECONDS
-        while int(self.call(self.client.xlen, stream)) > self.max_pending:
+        while self._batches[index] - _delivered(self.call(self.client.xinfo_groups, stream)) > self.max_pending:
             self._pump(block_ms=20)
             self._tick(force=True, pump=False)
             now = time.monotonic()
@@ -383,7 +397,7 @@ class DistributedPipeline:
             entries = reply[0][1]
             if not entries:
                 return handled
-            for entry_id, fields in entries:
+            for _, fields in entries:
                 self._take(decode_evidence_entry(fields[b"e"]))
             self._evidence_cursor = entries[-1][0].decode() if isinstance(entries[-1][0], bytes) else entries[-1][0]
             self.call(self.client.xdel, self.keys.evidence, *[entry_id for entry_id, _ in entries])

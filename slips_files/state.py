@@ -195,6 +195,9 @@ class State:
         self._tables: dict[str, FlowTimeTable[Any]] = {}
         self.timers = Timers(max_timers)
         self.watermark = float("-inf")
+        # Values that live as long as the state (e.g. the learned local
+        # network), checkpointed with it.
+        self.values: dict[str, Any] = {}
 
     # -- per-window state -------------------------------------------------
     def window(self, owner: str, profile: str, twid: int) -> dict[Any, Any]:

@@ -169,6 +169,8 @@ class Worker:
         self.name = name or worker_name()
         self.base_dir = base_dir
         self.client = connect(url)
+        # The raw XAUTOCLAIM reply (redis-py's parser drops the cursor of JUSTID).
+        self.client.set_response_callback("XAUTOCLAIM", lambda response, **options: response)
         self.call = Retrying(self.client, reconnect_seconds)
         self.scripts = Scripts(self.client)
         self.runs: dict[str, RunInfo] = {}
@@ -176,28 +178,37 @@ class Worker:
         self.seen_run = False
         self.started = time.monotonic()
         self.stats: Counter[str] = Counter()
+        self._knowledge: dict[bytes, Knowledge] = {}
 
     # -- main loop ------------------------------------------------------------------------------
     def serve(self) -> int:
-        next_housekeeping = 0.0
         try:
-            while not self.stop.is_set():
-                now = time.monotonic()
-                if now >= next_housekeeping:
-                    interval = self._housekeeping()
-                    next_housekeeping = time.monotonic() + interval
-                    if self._should_exit():
-                        break
-                worked = False
-                tasks = list(self.tasks.values())
-                block = 100 if len(tasks) == 1 else None
-                for task in tasks:
-                    worked |= self._step(task, block)
-                if not worked and len(tasks) != 1:
-                    self.stop.wait(0.05 if tasks else 0.2)
-        finally:
-            self._hand_back_all()
+            self._serve_loop()
+        except BaseException:
+            # The state of a partition may be half-way through a batch: no
+            # checkpoint; release the leases so another worker resumes from
+            # the last checkpoint at once.
+            self._release_all()
+            raise
+        self._hand_back_all()
         return 0
+
+    def _serve_loop(self) -> None:
+        next_housekeeping = 0.0
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= next_housekeeping:
+                interval = self._housekeeping()
+                next_housekeeping = time.monotonic() + interval
+                if self._should_exit():
+                    break
+            worked = False
+            tasks = list(self.tasks.values())
+            block = 100 if len(tasks) == 1 else None
+            for task in tasks:
+                worked |= self._step(task, block)
+            if not worked and len(tasks) != 1:
+                self.stop.wait(0.05 if tasks else 0.2)
 
     def _should_exit(self) -> bool:
         if not self.until_done:
@@ -205,6 +216,14 @@ class Worker:
         if self.run_id is not None and not self.seen_run:
             return time.monotonic() - self.started > RUN_APPEAR_SECONDS
         return self.seen_run and not self.runs
+
+    def _release_all(self) -> None:
+        for task in list(self.tasks.values()):
+            try:
+                self.client.evalsha(self.scripts.release.sha, 1, task.keys.lease, task.token)
+            except (redis.RedisError, OSError):
+                pass
+        self.tasks.clear()
 
     def _hand_back_all(self) -> None:
         """On stop: checkpoint and release what we own, so others resume at once."""
@@ -233,7 +252,8 @@ class Worker:
                 continue
             interval = min(interval, info.lease_ms / 3000.0)
             self._balance(run_id, info)
-        return interval
+        # Idle: look for new runs and free partitions often.
+        return interval if self.tasks else min(interval, 0.2)
 
     def _load_run(self, run_id: str) -> RunInfo | None:
         keys = Keys(self.prefix, run_id)
@@ -249,7 +269,10 @@ class Worker:
         config, _ = parse_config(doc, base_dir=self.base_dir, sections=config_sections())
         logs = msgspec.json.decode(meta["available_logs"])
         offline = meta.get("offline") == b"1"
-        knowledge = Knowledge.load(config, notify=lambda text: None)
+        # Loading the knowledge (ASN data, feeds) takes a while: once per configuration.
+        knowledge = self._knowledge.get(meta["config"])
+        if knowledge is None:
+            knowledge = self._knowledge[meta["config"]] = Knowledge.load(config, notify=lambda text: None)
         return RunInfo(
             keys=keys,
             partitions=int(meta["partitions"]),
@@ -370,7 +393,6 @@ class Worker:
         # and never acknowledged become ours; we read them first.
         cursor = "0-0"
         while True:
-            # (redis-py drops the cursor of a JUSTID reply: raw command.)
             reply = self.call(
                 self.client.execute_command,
                 "XAUTOCLAIM", task.keys.stream, GROUP, self.name, 0, cursor, "COUNT", 1000, "JUSTID",
@@ -445,7 +467,15 @@ class Worker:
                 raise _Gap(f"expected batch {task.last + 1}, got {number}")
             if not fields:
                 raise BusError(f"batch {number} of {task.keys.stream} is gone before it was processed")
-            for item in decode_batch(fields[b"b"]):
+            try:
+                items = decode_batch(fields[b"b"])
+            except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+                # Not ours or corrupt: counted (the run is degraded and read !=
+                # processed says records are missing), never retried forever.
+                driver.health.errors["bus:decode"] += 1
+                driver.health.first_traceback.setdefault("bus:decode", f"batch {number} of {task.keys.stream}: {exc}")
+                items = []
+            for item in items:
                 cls = type(item)
                 if cls in message_classes:
                     out = handle(item)
