@@ -61,6 +61,10 @@ class Observation:
     jump_seconds: float = 0.0
 
 
+# The answer for the usual record (shared: observations are only read).
+_OK = Observation(ok=True)
+
+
 class EventClock:
     """Newest end time seen, the watermark derived from it, and jump handling."""
 
@@ -71,28 +75,38 @@ class EventClock:
         self.jumps_held = 0
         self.jumps_confirmed = 0
         self.finished = False
+        # The watermark of newest_end, recomputed only when newest_end moves.
+        self._watermark_of = NEG_INF
+        self._watermark = NEG_INF
 
     @property
     def watermark(self) -> float:
         """Every record starting before this flow time has arrived (see module doc)."""
         if self.finished:
             return math.inf
-        if self.newest_end == NEG_INF:
-            return NEG_INF
-        raw = self.newest_end - self.policy.allowed_lateness
-        tick = self.policy.tick
-        return math.floor(raw / tick) * tick if tick > 0 else raw
+        newest = self.newest_end
+        if newest != self._watermark_of:
+            self._watermark_of = newest
+            if newest == NEG_INF:
+                self._watermark = NEG_INF
+            else:
+                raw = newest - self.policy.allowed_lateness
+                tick = self.policy.tick
+                self._watermark = math.floor(raw / tick) * tick if tick > 0 else raw
+        return self._watermark
 
     def observe(self, end_time: float) -> Observation:
         """Account one record's end time (``ts + duration``, or ``ts``)."""
-        if self.newest_end == NEG_INF:
+        newest = self.newest_end
+        if newest == NEG_INF:
             self.newest_end = end_time
-            return Observation(ok=True)
-        if end_time <= self.newest_end + self.policy.jump_threshold:
-            if end_time > self.newest_end:
+            return _OK
+        if end_time <= newest + self.policy.jump_threshold:
+            if end_time > newest:
                 self.newest_end = end_time
-            self._held.clear()
-            return Observation(ok=True)
+            if self._held:
+                self._held.clear()
+            return _OK
         # Far ahead of everything else: hold it until others confirm it.
         self._held.append(end_time)
         if len(self._held) < max(1, self.policy.jump_confirmations):

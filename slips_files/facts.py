@@ -37,6 +37,10 @@ CONTACT_TTL = 2 * 3600.0
 LEARNED_SERVER_TTL = 7 * 86400.0
 MAC_TTL = 7 * 86400.0
 CNAME_MAX_DEPTH = 8
+# Tables that grow with distinct connections / pairs are also capped (the
+# oldest entry goes first), so memory stays bounded on a busy network.
+CONN_BY_UID_MAX = 100_000
+CONTACTS_MAX = 200_000
 MAX_DOMAINS_PER_IP = 10
 MAX_IPS_PER_DOMAIN = 32
 
@@ -151,8 +155,8 @@ class Facts:
         self._sni = state.table("facts.sni")  # ip -> name
         self._ptr = state.table("facts.ptr")  # ip -> name
         self._servers = state.table("facts.servers")  # (role, ip) -> first ts
-        self._conn = state.table("facts.conn_by_uid")  # uid -> ConnSummary
-        self._contacts = state.table("facts.contacts")  # (profile, ip) -> (first ts, last ts)
+        self._conn = state.table("facts.conn_by_uid", CONN_BY_UID_MAX)  # uid -> ConnSummary
+        self._contacts = state.table("facts.contacts", CONTACTS_MAX)  # (profile, ip) -> (first ts, last ts)
         self._mac_ips = state.table("facts.mac_ips")  # mac -> list[(first ts, ip)]
         self._ip_mac = state.table("facts.ip_mac")  # ip -> mac
         self._in_local: dict[str, bool] = {}
