@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -462,3 +463,29 @@ class DistributedPipeline:
                     f"note: waiting for {len(missing)} partition(s) to finish ({self._live_workers()} worker(s) alive)"
                 )
         self._pump()
+        self._report_resources()
+
+    def _report_resources(self) -> None:
+        """One note per process: peak RSS and CPU (the benchmark reads them)."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.emit(
+            f"note: resources: producer peak RSS {usage.ru_maxrss / 1024:.0f} MB, "
+            f"CPU {usage.ru_utime + usage.ru_stime:.1f}s"
+        )
+        workers: dict[str, list[Any]] = {}
+        for index, done in sorted(self._done.items()):
+            if not done.worker:
+                continue
+            entry = workers.setdefault(done.worker, [0, 0.0, []])
+            entry[0] = max(entry[0], done.rss_kb)
+            entry[1] = max(entry[1], done.cpu)
+            entry[2].append(index)
+        for name, (rss_kb, cpu, partitions) in sorted(workers.items()):
+            self.emit(
+                f"note: resources: worker {name} peak RSS {rss_kb / 1024:.0f} MB, CPU {cpu:.1f}s, "
+                f"finished partitions {','.join(map(str, partitions))}"
+            )
+        if self.redelivered:
+            self.emit(f"note: {self.redelivered} evidence re-sent by a worker that resumed from a checkpoint were dropped")
+        if self.evidence_gaps:
+            self.emit(f"warning: {self.evidence_gaps} evidence missing from the evidence stream (Redis lost data?)")

@@ -21,8 +21,8 @@ Nothing here reads the wall clock: time is the watermark the host passes to
 from __future__ import annotations
 
 import heapq
-import itertools
 import io
+import itertools
 import pickle
 import sys
 from collections import Counter
@@ -214,7 +214,7 @@ class Timers:
 
     def _pop_next(self) -> tuple[str, Any, Any] | None:
         while self._heap:
-            due, seq, owner, key = heapq.heappop(self._heap)
+            _due, seq, owner, key = heapq.heappop(self._heap)
             entry = self._live.get((owner, key))
             if entry is not None and entry[1] == seq:
                 del self._live[(owner, key)]
@@ -224,7 +224,7 @@ class Timers:
     def _drop_stale_head(self) -> None:
         heap = self._heap
         while heap:
-            due, seq, owner, key = heap[0]
+            _due, seq, owner, key = heap[0]
             entry = self._live.get((owner, key))
             if entry is not None and entry[1] == seq:
                 return

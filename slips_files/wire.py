@@ -113,6 +113,11 @@ class Done(msgspec.Struct, kw_only=True):
     processed: dict[str, int]
     health: dict[str, Any]
     evidence: int
+    # The worker that finished it, and that process's peak RSS (KB) and CPU
+    # seconds so far (for the run's resource report).
+    worker: str = ""
+    rss_kb: int = 0
+    cpu: float = 0.0
 
 
 class EvidenceEntry(msgspec.Struct, array_like=True):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import resource
 import signal
 import sys
 import threading
@@ -497,10 +498,14 @@ class Worker:
             self.stats["batches"] += 1
         done = None
         if ended:
+            usage = resource.getrusage(resource.RUSAGE_SELF)
             done = Done(
                 processed=dict(driver.processed),
                 health=health_to_builtins(driver.health),
                 evidence=task.seq + len(found),
+                worker=self.name,
+                rss_kb=usage.ru_maxrss,
+                cpu=usage.ru_utime + usage.ru_stime,
             )
         if found or done is not None:
             self._publish(task, found, done)
