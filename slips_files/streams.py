@@ -163,16 +163,16 @@ return 0
 """
 
 # KEYS: lease, ckpt, stream. ARGV: token, last batch number, evidence seq,
-# state blob, done flag, then the entry ids to acknowledge. Writes the
+# state blob, counters, done flag, then the entry ids to acknowledge. Writes the
 # checkpoint, acknowledges and trims what it covers - only while the lease is
 # ours (a worker that lost its lease cannot overwrite its successor's work).
 CHECKPOINT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
-redis.call('HSET', KEYS[2], 'last', ARGV[2], 'seq', ARGV[3], 'blob', ARGV[4], 'done', ARGV[5])
+redis.call('HSET', KEYS[2], 'last', ARGV[2], 'seq', ARGV[3], 'blob', ARGV[4], 'counters', ARGV[5], 'done', ARGV[6])
 local n = #ARGV
-local i = 6
+local i = 7
 while i <= n do
   local j = math.min(i + 999, n)
   redis.call('XACK', KEYS[3], 'workers', unpack(ARGV, i, j))

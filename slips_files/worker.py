@@ -90,7 +90,8 @@ _MESSAGE_CLASSES = frozenset(MESSAGE_TYPES.values())
 
 
 class _Checkpoint(msgspec.Struct, kw_only=True):
-    state: bytes
+    """A checkpoint's counters (the state itself is its own field: no copy)."""
+
     processed: dict[str, int]
     health: dict[str, Any]
 
@@ -374,8 +375,8 @@ class Worker:
         info = task.run
         blob = checkpoint.get(b"blob")
         if blob:
-            saved = _checkpoint_decoder.decode(blob)
-            state = State.restore(saved.state)
+            saved = _checkpoint_decoder.decode(checkpoint[b"counters"])
+            state = State.restore(blob)
             driver = self._new_driver(info, state)
             driver.watermark = state.watermark
             driver.processed = Counter(saved.processed)
@@ -525,17 +526,14 @@ class Worker:
 
     def _checkpoint(self, task: Task, done: bool = False) -> bool:
         driver = task.driver
-        blob = _encoder.encode(
-            _Checkpoint(
-                state=driver.state.snapshot(),
-                processed=dict(driver.processed),
-                health=health_to_builtins(driver.health),
-            )
+        counters = _encoder.encode(
+            _Checkpoint(processed=dict(driver.processed), health=health_to_builtins(driver.health))
         )
+        blob = driver.state.snapshot()
         ok = self.call(
             self.scripts.checkpoint,
             keys=[task.keys.lease, task.keys.ckpt, task.keys.stream],
-            args=[task.token, task.last, task.seq, blob, int(done), *task.unacked],
+            args=[task.token, task.last, task.seq, blob, counters, int(done), *task.unacked],
         )
         if not ok:
             self.emit(f"warning: lost the lease of partition {task.index}; its new owner resumes from its checkpoint")
