@@ -141,8 +141,10 @@ class RedisSection(Section):
     lease_seconds: float = 15.0
     # A worker checkpoints each partition's state at least this often
     # (seconds, and every checkpoint_batches batches): the work redone after
-    # a worker dies, and what a partition keeps in Redis until then.
-    checkpoint_seconds: float = 10.0
+    # a worker dies, and what a partition keeps in Redis until then. A
+    # checkpoint pickles the partition's whole state (~1 s per 1M records'
+    # worth of state), so not too often.
+    checkpoint_seconds: float = 30.0
     checkpoint_batches: int = 400
 
 
