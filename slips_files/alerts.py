@@ -41,7 +41,7 @@ class Alert(msgspec.Struct, kw_only=True):
 
 
 class _Window:
-    __slots__ = ("alert", "total", "weights", "types", "first_timestamp")
+    __slots__ = ("alert", "first_timestamp", "total", "types", "weights")
 
     def __init__(self) -> None:
         self.total = 0.0

@@ -205,8 +205,8 @@ def scale_with_count(kind: EvidenceKind, count: int, threshold: int) -> tuple[Th
     confidence rises by 0.1 for every doubling of ``n`` (capped at 1).
     """
     ratio = max(1.0, count / max(1, threshold))
-    steps = int(math.floor(math.log(ratio, 4) + 1e-9))
-    boosts = int(math.floor(math.log2(ratio) + 1e-9))
+    steps = math.floor(math.log(ratio, 4) + 1e-9)
+    boosts = math.floor(math.log2(ratio) + 1e-9)
     return kind.threat_level.raised(steps), min(1.0, round(kind.confidence + 0.1 * boosts, 4))
 
 

@@ -21,6 +21,7 @@ earliest and latest times, so the answer does not depend on arrival order.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import msgspec
@@ -176,7 +177,7 @@ class Facts:
         ts = fact.ts
         expires = ts + RESOLUTION_TTL
         names = [fact.query, *fact.cnames]
-        for name, target in zip(names, names[1:]):
+        for name, target in itertools.pairwise(names):
             targets = self._cnames.get(name) or []
             if target not in targets:
                 targets = [*targets[-7:], target]

@@ -11,8 +11,8 @@ with its file and line number, and reading goes on.
 from __future__ import annotations
 
 import gzip
-import os
 import math
+import os
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator

@@ -7,8 +7,6 @@ on attacker-controlled text), so hostile subjects or SNIs cannot slow us down.
 
 from __future__ import annotations
 
-from flowalerts.records import SslRecord
-
 import functools
 from typing import TYPE_CHECKING
 
@@ -16,6 +14,7 @@ import msgspec
 
 from flowalerts.knowledge.ips import is_ip
 from flowalerts.knowledge.orgs import registered_domain
+from flowalerts.records import SslRecord
 
 if TYPE_CHECKING:
     from flowalerts.state import State
