@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pathlib
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -250,3 +251,118 @@ def bench_100k(tmp_path_factory: pytest.TempPathFactory, knowledge: Knowledge) -
     outdir = tmp_path_factory.mktemp("bench-100k-embedded")
     run_folder(folder, outdir, make_config(), knowledge)
     return folder, read_alerts(outdir)
+
+
+# -- the command line: flowalerts run --redis URL --workers N ----------------------------------
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flowalerts", *args], capture_output=True, text=True, timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_run_with_local_workers_from_the_command_line(
+    datasets: pathlib.Path, redis_url: str, key_prefix: str, tmp_path: pathlib.Path
+) -> None:
+    folder = datasets / "test14-malicious-zeek-dir"
+    embedded = _cli("run", "-f", str(folder), "-o", str(tmp_path / "embedded"), "--offline", "-q")
+    assert embedded.returncode == 0, embedded.stderr
+    config = tmp_path / "slips.yaml"
+    config.write_text(f"redis:\n  key_prefix: {key_prefix}\n")
+    url = redis_url.replace("redis://", "redis://:topsecret@") if "@" not in redis_url else redis_url
+    distributed = _cli(
+        "run", "-f", str(folder), "-o", str(tmp_path / "redis"), "--offline", "-q", "-c", str(config),
+        "--redis", redis_url, "--workers", "2",
+    )
+    assert distributed.returncode == 0, distributed.stderr
+    assert "2 partition(s), 2 local worker(s)" in distributed.stderr
+    assert distributed.stderr.count("resources: worker") >= 1
+    check_same(read_alerts(tmp_path / "redis"), read_alerts(tmp_path / "embedded"))
+    # A password in the URL is never printed (the banner names the server).
+    with_password = _cli(
+        "run", "-f", str(folder), "-o", str(tmp_path / "x"), "--offline", "-q", "-c", str(config), "--redis", url,
+        "--workers", "1",
+    )
+    assert "topsecret" not in with_password.stderr + with_password.stdout
+    assert ":***@" in with_password.stderr
+
+
+def test_an_unreachable_redis_is_one_line_and_exit_2(datasets: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = _cli(
+        "run", "-f", str(datasets / "test13-malicious-dhcpscan-zeek-dir"), "-o", str(tmp_path), "--offline", "-q",
+        "--redis", f"redis://:topsecret@127.0.0.1:{port}/0",
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "topsecret" not in result.stderr
+    assert "cannot connect to Redis" in result.stderr
+
+
+def test_workers_without_a_redis_is_a_usage_error(datasets: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    result = _cli("run", "-f", str(datasets / "test13-malicious-dhcpscan-zeek-dir"), "-o", str(tmp_path), "--workers", "2")
+    assert result.returncode == 2
+    assert "need a Redis" in result.stderr
+
+
+def test_a_worker_without_a_redis_is_a_usage_error() -> None:
+    result = _cli("worker", env={"FLOWALERTS_REDIS_URL": ""})
+    assert result.returncode == 2
+    assert "no Redis" in result.stderr
+
+
+def test_dropped_connections_mid_run_lose_nothing_and_duplicate_nothing(
+    bench_30k: tuple[pathlib.Path, list[bytes]], redis_server: Any, redis_url: str, key_prefix: str,
+    tmp_path: pathlib.Path, knowledge: Knowledge,
+) -> None:
+    """Every client connection is killed (CLIENT KILL) three times mid-run:
+    replies are lost (a delivered batch, an evidence write, a checkpoint);
+    producer and workers reconnect and the output is still exact."""
+    import redis
+
+    if not redis_server.private:
+        pytest.skip("kills every client of the server: only on the tests' own redis-server")
+    folder, reference = bench_30k
+    client = redis.Redis.from_url(redis_url)
+    config = make_config(
+        key_prefix, batch_size=100, max_pending_messages=4, checkpoint_seconds=0.3, checkpoint_batches=10,
+        lease_seconds=3.0,
+    )
+    procs = [start_worker(redis_url, key_prefix, tmp_path / "logs") for _ in range(2)]
+    result: dict[str, Any] = {}
+
+    def produce() -> None:
+        try:
+            result["summary"] = run_folder(
+                folder, tmp_path / "out", config, knowledge, redis_url=redis_url, workers=0, partitions=2
+            )
+        except BaseException as exc:  # pragma: no cover - reported below
+            result["error"] = exc
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    kills = 0
+    try:
+        deadline = time.monotonic() + 120
+        while kills < 3 and producer.is_alive() and time.monotonic() < deadline:
+            batches = 0
+            for run_id in client.smembers(f"{key_prefix}:runs"):
+                keys = Keys(key_prefix, run_id.decode())
+                batches = max(int(client.hget(keys.partition(0).ckpt, "last") or 0), batches)
+            if batches >= 10 * (kills + 1):
+                kills += client.client_kill_filter(_type="normal", skipme=True) and 1
+            time.sleep(0.05)
+        producer.join(timeout=300)
+        assert not producer.is_alive(), "the run did not finish"
+    finally:
+        for proc in procs:
+            stop_worker(proc)
+        producer.join(timeout=60)
+    assert kills >= 1, "the run ended before a connection could be killed"
+    assert "error" not in result, result.get("error")
+    check_same(read_alerts(tmp_path / "out"), reference)
