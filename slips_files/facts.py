@@ -40,8 +40,8 @@ MAC_TTL = 7 * 86400.0
 CNAME_MAX_DEPTH = 8
 # Tables that grow with distinct connections / pairs are also capped (the
 # oldest entry goes first), so memory stays bounded on a busy network.
-CONN_BY_UID_MAX = 100_000
-CONTACTS_MAX = 200_000
+CONN_BY_UID_MAX = 50_000
+CONTACTS_MAX = 100_000
 MAX_DOMAINS_PER_IP = 10
 MAX_IPS_PER_DOMAIN = 32
 
