@@ -192,6 +192,8 @@ class DistributedPipeline:
         self._next_heartbeat = 0.0
         self._counter = 0
         self._closed = False
+        # The runner's signal flag (raised, count): set by flowalerts.runner.
+        self.stop_flag: Any = None
         self._create_run(workers)
         self.procs: list[subprocess.Popen[bytes] | None] = []
         self.restarts: Counter[int] = Counter()
@@ -358,6 +360,16 @@ class DistributedPipeline:
         if number - _delivered(groups) > self.max_pending:
             self._wait_for_room(index)
 
+    def _give_up_if_interrupted(self) -> None:
+        """Waiting for workers after SIGINT/SIGTERM: a second signal, or none
+        alive, ends the wait (the outputs then miss what was not processed)."""
+        flag = self.stop_flag
+        if flag is None or not flag.raised:
+            return
+        if flag.count >= 2 or self._live_workers() == 0:
+            self.emit("note: interrupted while waiting for workers: the outputs cover what was processed")
+            raise KeyboardInterrupt
+
     def _wait_for_room(self, index: int) -> None:
         """Backpressure: wait while more than ``max_pending`` batches of the
         partition were not yet read by a worker."""
@@ -365,6 +377,7 @@ class DistributedPipeline:
         started = time.monotonic()
         next_note = started + WAIT_NOTE_SECONDS
         while self._batches[index] - _delivered(self.call(self.client.xinfo_groups, stream)) > self.max_pending:
+            self._give_up_if_interrupted()
             self._pump(block_ms=20)
             self._tick(force=True, pump=False)
             now = time.monotonic()
@@ -453,6 +466,7 @@ class DistributedPipeline:
         started = time.monotonic()
         next_note = started + WAIT_NOTE_SECONDS
         while len(self._done) < self.partitions:
+            self._give_up_if_interrupted()
             self._pump(block_ms=200)
             self._tick(force=True, pump=False)
             now = time.monotonic()

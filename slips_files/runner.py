@@ -148,6 +148,8 @@ class Pipeline:
     def close(self) -> None:
         pass
 
+    stop_flag: Any = None
+
     def feed(self, record: Any, where: str = "") -> None:
         self._dispatch(self.profiler.assign(record, where))
 
@@ -182,9 +184,13 @@ class Pipeline:
 
 
 class _StopFlag:
-    """Set by SIGINT/SIGTERM; the read loop stops at the next record."""
+    """Set by SIGINT/SIGTERM; the read loop stops at the next record.
+
+    ``count``: signals received (a distributed run waiting for its workers
+    gives up at the second one, or at the first when no worker is alive)."""
 
     raised = False
+    count = 0
     event: Any = None
 
 
@@ -247,6 +253,7 @@ def run(options: RunOptions) -> RunSummary:
         warnings.note(f"detection {ident} not run: it {reason}, which the input does not have")
     stop = _StopFlag()
     stop.event = options.stop_event
+    pipeline.stop_flag = stop
     previous_handlers = _install_signal_handlers(stop)
     count = 0
     try:
@@ -300,6 +307,7 @@ def run(options: RunOptions) -> RunSummary:
 def _install_signal_handlers(stop: _StopFlag) -> dict[int, Any]:
     def handler(signum: int, frame: Any) -> None:
         stop.raised = True
+        stop.count += 1
         if stop.event is not None:
             stop.event.set()
 

@@ -366,3 +366,29 @@ def test_dropped_connections_mid_run_lose_nothing_and_duplicate_nothing(
     assert kills >= 1, "the run ended before a connection could be killed"
     assert "error" not in result, result.get("error")
     check_same(read_alerts(tmp_path / "out"), reference)
+
+
+def test_interrupting_a_run_that_waits_for_absent_workers_ends_it(
+    datasets: pathlib.Path, redis_url: str, key_prefix: str, tmp_path: pathlib.Path
+) -> None:
+    """--workers 0 and no worker anywhere: SIGTERM must end the wait (exit
+    130, keys removed), not leave the producer waiting for ever."""
+    import redis
+
+    config = tmp_path / "slips.yaml"
+    config.write_text(f"redis:\n  key_prefix: {key_prefix}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flowalerts", "run", "-f", str(datasets / "test9-mixed-zeek-dir"), "-o",
+         str(tmp_path / "out"), "--offline", "-q", "-c", str(config), "--redis", redis_url, "--workers", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 60
+    while not client.smembers(f"{key_prefix}:runs") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert list(client.scan_iter(f"{key_prefix}:*")) == []
