@@ -146,6 +146,24 @@ class Retrying:
 
 # -- scripts (one partition's keys only: Cluster-safe) -------------------------------------
 
+# KEYS: stream, lease, epoch, ckpt. ARGV: worker name, ttl ms. Takes a free
+# partition: {1, token}; {0} taken by another worker; {-1} the run is gone
+# (its stream was deleted: nothing may be recreated); {-2} already done.
+ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {-1}
+end
+if redis.call('HGET', KEYS[4], 'done') == '1' then
+  return {-2}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {0}
+end
+local token = ARGV[1] .. ':' .. redis.call('INCR', KEYS[3])
+redis.call('SET', KEYS[2], token, 'PX', ARGV[2])
+return {1, token}
+"""
+
 # KEYS: lease. ARGV: token, ttl ms. 1 if still ours (and renewed).
 RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -185,6 +203,7 @@ return 1
 
 class Scripts:
     def __init__(self, client: redis.Redis) -> None:
+        self.acquire = client.register_script(ACQUIRE)
         self.renew = client.register_script(RENEW)
         self.release = client.register_script(RELEASE)
         self.checkpoint = client.register_script(CHECKPOINT)

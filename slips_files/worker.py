@@ -338,19 +338,25 @@ class Worker:
 
     def _acquire(self, run_id: str, info: RunInfo, index: int) -> bool:
         keys = info.keys.partition(index)
-        if self.call(self.client.exists, keys.lease):
-            return False
-        epoch = int(self.call(self.client.incr, keys.epoch))
-        token = f"{self.name}:{epoch}"
-        if not self.call(self.client.set, keys.lease, token, nx=True, px=info.lease_ms):
-            return False
-        checkpoint = self.call(self.client.hgetall, keys.ckpt)
-        if checkpoint.get(b"done") == b"1":
-            self.call(self.scripts.release, keys=[keys.lease], args=[token])
+        # One script: a finished run's keys are never recreated, a done
+        # partition is never taken again.
+        reply = self.call(
+            self.scripts.acquire, keys=[keys.stream, keys.lease, keys.epoch, keys.ckpt], args=[self.name, info.lease_ms]
+        )
+        status = int(reply[0])
+        if status == -2:
             info.done.add(index)
+        if status != 1:
             return False
+        token = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
+        checkpoint = self.call(self.client.hgetall, keys.ckpt)
         task = Task(run=info, keys=keys, token=token, driver=self._new_driver(info, None))
-        self._load(task, checkpoint)
+        try:
+            self._load(task, checkpoint)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc) and "no such key" not in str(exc).lower():
+                raise
+            return False  # deleted under our feet: the run ended
         self.tasks[(run_id, index)] = task
         self.stats["acquired"] += 1
         return True
@@ -433,7 +439,12 @@ class Worker:
                 self._process(task, entries)
             except _Gap:
                 self.stats["gaps"] += 1
-                self._load(task, self.call(self.client.hgetall, task.keys.ckpt))
+                try:
+                    self._load(task, self.call(self.client.hgetall, task.keys.ckpt))
+                except redis.ResponseError as exc:
+                    if "NOGROUP" not in str(exc) and "no such key" not in str(exc).lower():
+                        raise
+                    self._gone(task)
                 return True
         if task.finished:
             return True

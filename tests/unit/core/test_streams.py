@@ -65,3 +65,24 @@ def test_a_worker_that_lost_its_lease_cannot_checkpoint_or_acknowledge(redis_url
     assert scripts.renew(keys=[part.lease], args=["new:2", 10_000]) == 1
     assert scripts.release(keys=[part.lease], args=["new:2"]) == 1
     assert client.get(part.lease) is None
+
+
+@pytest.mark.redis
+def test_a_partition_is_taken_once_never_after_its_run_ended_and_never_when_done(redis_url: str, key_prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    scripts = Scripts(client)
+    part = Keys(key_prefix, "r").partition(1)
+    keys = [part.stream, part.lease, part.epoch, part.ckpt]
+    # No stream (the run ended, or not started): nothing is created.
+    assert scripts.acquire(keys=keys, args=["w1", 10_000]) == [-1]
+    assert client.exists(part.lease, part.epoch, part.ckpt) == 0
+    ensure_group(Retrying(client), client, part.stream)
+    assert scripts.acquire(keys=keys, args=["w1", 10_000]) == [1, b"w1:1"]
+    assert scripts.acquire(keys=keys, args=["w2", 10_000]) == [0]
+    assert scripts.release(keys=[part.lease], args=["w1:1"]) == 1
+    assert scripts.acquire(keys=keys, args=["w2", 10_000]) == [1, b"w2:2"]
+    client.delete(part.lease)
+    client.hset(part.ckpt, "done", "1")
+    assert scripts.acquire(keys=keys, args=["w3", 10_000]) == [-2]
