@@ -3,7 +3,9 @@
     python benchmarks/generate.py -n 100000 --seed 1 -o /tmp/bench-100k
 
 writes ``conn.log``, ``dns.log``, ``ssl.log`` and ``http.log`` (Zeek JSON, one
-object per line, each file in ``ts`` order) covering two hours of flow time:
+object per line) covering two hours of flow time, each file in the order Zeek
+writes it: ``conn.log`` by the end of the connection (``ts + duration``: Zeek
+logs a connection when it ends, with ``ts`` = its start), the others by ``ts``:
 
 * N conn records from a few hundred internal hosts (192.168.x.y) to thousands
   of external IPs and domains;
@@ -195,7 +197,6 @@ def generate(outdir: str, n: int, seed: int = 1) -> dict[str, int]:
 
     out = {name: _Sorted(os.path.join(outdir, f"{name}.log")) for name in ("conn", "dns", "ssl", "http")}
     conn_out, dns_out, ssl_out, http_out = out["conn"], out["dns"], out["ssl"], out["http"]
-    write_conn = conn_out.handle.write
     burst: list[tuple] = []  # pending burst connections (src, dst, port, state)
     nx_left = 0
     for i in range(n):
@@ -219,8 +220,7 @@ def generate(outdir: str, n: int, seed: int = 1) -> dict[str, int]:
                 line = _conn(ts, uid, src, sport, dst, port, "tcp", "", 0.0, 0, 0, "REJ", "Sr", 1, 1)
             else:
                 line = _conn(ts, uid, src, sport, dst, port, "tcp", "", 0.0, 0, 0, "S0", "S", 1, 0)
-            write_conn(line)
-            conn_out.lines += 1
+            conn_out.add(ts, line)
             continue
         if r < 0.0045 and nx_left == 0:
             nx_left = 10 + randrange(15)
@@ -273,8 +273,8 @@ def generate(outdir: str, n: int, seed: int = 1) -> dict[str, int]:
         if with_dns and d >= 0:
             dts = ts - 0.002 - 0.01 * rand()
             dns_out.add(dts, _dns(dts, _uid("D", i, seed), src, 1024 + randrange(64000), domains[d], 0, dst, randrange(65536)))
-        write_conn(_conn(ts, uid, src, sport, dst, port, proto, service, dur, ob, rb, state, history, op, rp))
-        conn_out.lines += 1
+        # Zeek writes the connection when it ends.
+        conn_out.add(ts + dur, _conn(ts, uid, src, sport, dst, port, proto, service, dur, ob, rb, state, history, op, rp))
         if service == "ssl":
             sts = ts + 0.01 + 0.05 * rand()
             ssl_out.add(sts, _ssl(sts, uid, src, sport, dst, domains[d], _JA3[randrange(len(_JA3))], _JA3S[randrange(len(_JA3S))]))
@@ -284,6 +284,7 @@ def generate(outdir: str, n: int, seed: int = 1) -> dict[str, int]:
             http_out.add(hts, _http(hts, uid, src, sport, dst, domains[d], uri, choice(_AGENTS), 0, 500 + randrange(90000), choice(_MIMES)))
         if i % 256 == 0:
             horizon = ts - 1.0
+            conn_out.flush_before(horizon)
             dns_out.flush_before(horizon)
             ssl_out.flush_before(horizon)
             http_out.flush_before(horizon)

@@ -48,10 +48,11 @@ NEG_INF = float("-inf")
 class ClockPolicy:
     """The tunable part of the clock (section ``time`` of slips.yaml)."""
 
-    # Seconds a record may arrive after its own end time and still be counted
-    # in its window; also how long windows stay open after they end.
+    # Seconds of flow time a record may arrive behind the newest record seen
+    # and still be counted in its window; also how long windows stay open
+    # after they end.
     allowed_lateness: float = 3600.0
-    # An end time this far beyond the newest one is a suspected clock jump.
+    # A time this far beyond the newest one is a suspected clock jump.
     jump_threshold: float = 86400.0
     # Suspected jumps in a row that confirm the clock really moved.
     jump_confirmations: int = 50
@@ -69,8 +70,12 @@ class Observation:
     jump_seconds: float = 0.0
 
 
+# The answer for the usual record (shared: observations are only read).
+_OK = Observation(ok=True)
+
+
 class EventClock:
-    """Newest end time seen, the watermark derived from it, and jump handling."""
+    """Newest flow time seen, the watermark derived from it, and jump handling."""
 
     def __init__(self, policy: ClockPolicy | None = None) -> None:
         self.policy = policy or ClockPolicy()
@@ -79,28 +84,38 @@ class EventClock:
         self.jumps_held = 0
         self.jumps_confirmed = 0
         self.finished = False
+        # The watermark of ``newest``, recomputed only when ``newest`` moves.
+        self._watermark_of = NEG_INF
+        self._watermark = NEG_INF
 
     @property
     def watermark(self) -> float:
         """Every record starting before this flow time has arrived (see module doc)."""
         if self.finished:
             return math.inf
-        if self.newest == NEG_INF:
-            return NEG_INF
-        raw = self.newest - self.policy.allowed_lateness
-        tick = self.policy.tick
-        return math.floor(raw / tick) * tick if tick > 0 else raw
+        newest = self.newest
+        if newest != self._watermark_of:
+            self._watermark_of = newest
+            if newest == NEG_INF:
+                self._watermark = NEG_INF
+            else:
+                raw = newest - self.policy.allowed_lateness
+                tick = self.policy.tick
+                self._watermark = math.floor(raw / tick) * tick if tick > 0 else raw
+        return self._watermark
 
     def observe(self, flow_time: float) -> Observation:
         """Account one record's start time (``ts``)."""
-        if self.newest == NEG_INF:
+        newest = self.newest
+        if newest == NEG_INF:
             self.newest = flow_time
-            return Observation(ok=True)
-        if flow_time <= self.newest + self.policy.jump_threshold:
-            if flow_time > self.newest:
+            return _OK
+        if flow_time <= newest + self.policy.jump_threshold:
+            if flow_time > newest:
                 self.newest = flow_time
-            self._held.clear()
-            return Observation(ok=True)
+            if self._held:
+                self._held.clear()
+            return _OK
         # Far ahead of everything else: hold it until others confirm it.
         self._held.append(flow_time)
         if len(self._held) < max(1, self.policy.jump_confirmations):

@@ -137,6 +137,19 @@ class RedisSection(Section):
     key_prefix: str = "flowalerts"
     # Seconds a lost connection is retried (with backoff) before giving up.
     reconnect_seconds: float = 30.0
+    # Distributed runs (flowalerts run --redis, flowalerts worker).
+    # Profile partitions; 0: one per local worker (run --workers N).
+    partitions: int = 0
+    # A worker's hold on a partition; a dead worker's partitions are taken
+    # over this many seconds after it stopped renewing.
+    lease_seconds: float = 15.0
+    # A worker checkpoints each partition's state at least this often
+    # (seconds, and every checkpoint_batches batches): the work redone after
+    # a worker dies, and what a partition keeps in Redis until then. A
+    # checkpoint pickles the partition's whole state (~1 s per 1M records'
+    # worth of state), so not too often.
+    checkpoint_seconds: float = 30.0
+    checkpoint_batches: int = 400
 
 
 class InputSection(Section):
@@ -292,6 +305,10 @@ def _check_ranges(config: Config) -> None:
     non_negative("detection.evidence_detection_threshold", config.detection.evidence_detection_threshold)
     positive("redis.batch_size", config.redis.batch_size)
     positive("redis.max_pending_messages", config.redis.max_pending_messages)
+    non_negative("redis.partitions", config.redis.partitions)
+    positive("redis.lease_seconds", config.redis.lease_seconds)
+    positive("redis.checkpoint_seconds", config.redis.checkpoint_seconds)
+    positive("redis.checkpoint_batches", config.redis.checkpoint_batches)
     positive("input.max_line_bytes", config.input.max_line_bytes)
     positive("input.max_json_depth", config.input.max_json_depth)
     positive("lookups.timeout", config.lookups.timeout)

@@ -41,6 +41,10 @@ LEARNED_SERVER_TTL = 7 * 86400.0
 MAC_TTL = 7 * 86400.0
 PORT_SCANNER_TTL = 86400.0
 CNAME_MAX_DEPTH = 8
+# Tables that grow with distinct connections / pairs are also capped (the
+# oldest entry goes first), so memory stays bounded on a busy network.
+CONN_BY_UID_MAX = 50_000
+CONTACTS_MAX = 100_000
 MAX_DOMAINS_PER_IP = 10
 MAX_IPS_PER_DOMAIN = 32
 # Certificates (x509.log). Zeek 5+ logs a certificate only the first time it
@@ -200,18 +204,25 @@ class Facts:
         self._sni = state.table("facts.sni")  # ip -> name
         self._ptr = state.table("facts.ptr")  # ip -> name
         self._servers = state.table("facts.servers")  # (role, ip) -> first ts
-        self._conn = state.table("facts.conn_by_uid")  # uid -> ConnSummary
-        self._contacts = state.table("facts.contacts")  # (profile, ip) -> (first ts, last ts)
+        self._conn = state.table("facts.conn_by_uid", CONN_BY_UID_MAX)  # uid -> ConnSummary
+        self._contacts = state.table("facts.contacts", CONTACTS_MAX)  # (profile, ip) -> (first ts, last ts)
         self._mac_ips = state.table("facts.mac_ips")  # mac -> list[(first ts, ip)]
         self._ip_mac = state.table("facts.ip_mac")  # ip -> mac
         # ("fp", fingerprint) or ("fuid", file id) -> Certificate
         self._certificates = state.table("facts.certificates", MAX_CERTIFICATES)
         self._scanners = state.table("facts.port_scanners")  # ip -> (first ts, last ts)
-        self.local_network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
-        # Flow time of the record the local network was learned from (-inf:
-        # configured; +inf: none yet). It is final once the watermark passed it.
-        self.local_network_ts = math.inf
         self._in_local: dict[str, bool] = {}
+
+    @property
+    def local_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        """The local network (kept in the state's ``values`` so a checkpoint has it)."""
+        return self.state.values.get("facts.local_network")
+
+    @property
+    def local_network_ts(self) -> float:
+        """Flow time of the record the local network was learned from (-inf:
+        configured; +inf: none yet). It is final once the watermark passed it."""
+        return self.state.values.get("facts.local_network_ts", math.inf)
 
     # -- updates -------------------------------------------------------------------
     def apply(self, fact: Fact) -> None:
@@ -276,8 +287,8 @@ class Facts:
         if self.local_network is not None and self.state.watermark >= self.local_network_ts:
             return  # final: an earlier source arriving now is beyond the allowed lateness
         if self.local_network is None or ts < self.local_network_ts:
-            self.local_network = ipaddress.ip_network(fact.cidr, strict=False)
-            self.local_network_ts = ts
+            self.state.values["facts.local_network"] = ipaddress.ip_network(fact.cidr, strict=False)
+            self.state.values["facts.local_network_ts"] = ts
             self._in_local.clear()
 
     def _apply_certificate(self, fact: Certificate) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 import statistics
+import sys
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,7 @@ from flowalerts.messages import Advance, Message, TwClosed
 from flowalerts.records import Record
 
 Item = Message[Any] | TwClosed | Advance
+_intern = sys.intern
 
 
 class Profiler:
@@ -115,11 +117,16 @@ class Profiler:
         return items
 
     def _assign(self, record: Record, where: str) -> list[Item]:
+        # Addresses recur constantly: one string object each (state keys and
+        # facts hold references to them for hours of flow time).
+        record.saddr = _intern(record.saddr)
+        record.daddr = _intern(record.daddr)
         items: list[Item] = []
         ts = record.starttime
-        twid = self.twid_of(ts)
-        late = self.window_end(twid) <= self.clock.watermark
-        observation = self.clock.observe(record.starttime)
+        t0, width = self.t0, self.width
+        twid = math.floor((ts - t0) / width) + 1  # twid_of, inlined (hot path)
+        late = t0 + twid * width <= self.clock.watermark
+        observation = self.clock.observe(ts)
         if not observation.ok:
             self.clock_jumps[record.log_type] += 1
             self._warn(
@@ -142,8 +149,8 @@ class Profiler:
                 heapq.heappush(self._open_heap, twid)
             profiles.add(record.saddr)
         self.published[record.log_type] += 1
-        items.append(Message(profile=record.saddr, twid=twid, flow=record, late=late))
-        if observation.ok:
+        items.append(Message(record.saddr, twid, record, late))
+        if observation.ok and self.clock.watermark > self._published_watermark:
             items.extend(self._closures())
         return items
 

@@ -20,6 +20,11 @@ Exit statuses (``RunSummary.exit_status``; the first that applies):
 * 3 degraded: a detection raised (isolated; see the summary), unless
   ``health.exit_zero_when_degraded``;
 * 0 ok. (2, a usage or setup error, is the CLI's: bad arguments, config, -o.)
+
+With ``redis_url`` the same run is spread over worker processes through a
+Redis (``flowalerts.producer``, ``flowalerts.worker``): this process reads,
+profiles and learns the global facts, workers run the detections, and the
+evidence comes back here to the same sink.
 """
 
 from __future__ import annotations
@@ -125,6 +130,16 @@ class RunOptions:
     stop_event: Any = None
     # Tests: re-raise detection errors instead of isolating them.
     strict: bool = False
+    # Distributed run (flowalerts.producer): a Redis URL, local worker
+    # processes to start (0: only workers started elsewhere), partitions (0:
+    # redis.partitions, else one per worker).
+    redis_url: str | None = None
+    workers: int = 1
+    partitions: int = 0
+    quiet: bool = False
+    worker_command: list[str] | None = None
+    # Tests: the detection classes to run (default: every registered one).
+    detections: list[Any] | None = None
 
 
 def clock_policy(config: Config) -> ClockPolicy:
@@ -149,6 +164,20 @@ class Pipeline:
         # Live mode: wall time when the newest flow time was last seen.
         self._wall_at_newest: float | None = None
         self._newest_seen = float("-inf")
+
+    @property
+    def processed(self) -> Counter[str]:
+        """Records (and window closes) processed, per channel."""
+        return self.driver.processed
+
+    @property
+    def health(self) -> Health:
+        return self.driver.health
+
+    def close(self) -> None:
+        pass
+
+    stop_flag: Any = None
 
     def feed(self, record: Any, where: str = "", wall_now: float | None = None) -> None:
         self._dispatch(self.profiler.assign(record, where))
@@ -199,9 +228,13 @@ class Pipeline:
 
 
 class _StopFlag:
-    """Set by SIGINT/SIGTERM; the read loop stops at the next record."""
+    """Set by SIGINT/SIGTERM; the read loop stops at the next record.
+
+    ``count``: signals received (a distributed run waiting for its workers
+    gives up at the second one, or at the first when no worker is alive)."""
 
     raised = False
+    count = 0
     event: Any = None
 
 
@@ -217,17 +250,6 @@ def run(options: RunOptions) -> RunSummary:
         reader = FolderReader(options.path, warnings, config.input)
     knowledge = options.knowledge or Knowledge.load(config, notify=options.emit)
     lookups = options.lookups or make_lookups(config, options.offline)
-    driver = ModuleDriver(
-        config,
-        knowledge,
-        lookups,
-        available_logs=getattr(reader, "available_logs", None),
-        live=options.live,
-        wall_clock=time.time,
-        notify=options.emit,
-        strict=options.strict,
-    )
-    _note_skipped_detections(driver, reader, warnings)
     sink = EvidenceSink(
         options.outdir,
         json_name=config.output.alerts_json,
@@ -235,9 +257,51 @@ def run(options: RunOptions) -> RunSummary:
         alerts=AlertTracker(config.detection.evidence_detection_threshold, config.parameters.width),
         idmef=config.output.idmef,
     )
-    pipeline = Pipeline(config, driver, sink, warn=warnings.warn)
+    pipeline: Any
+    if options.redis_url:
+        from flowalerts.producer import DistributedOptions, DistributedPipeline
+
+        try:
+            pipeline = DistributedPipeline(
+                config,
+                sink,
+                DistributedOptions(
+                    url=options.redis_url,
+                    workers=options.workers,
+                    partitions=options.partitions,
+                    offline=options.offline,
+                    live=options.live,
+                    available_logs=getattr(reader, "available_logs", None),
+                    quiet=options.quiet,
+                    worker_command=options.worker_command,
+                ),
+                knowledge=knowledge,
+                lookups=lookups,
+                warn=warnings.warn,
+                emit=options.emit,
+                detections=options.detections,
+            )
+        except BaseException:
+            sink.close()
+            raise
+    else:
+        driver = ModuleDriver(
+            config,
+            knowledge,
+            lookups,
+            detections=options.detections,
+            learners=None if options.detections is None else list(load_components()[1].values()),
+            available_logs=getattr(reader, "available_logs", None),
+            live=options.live,
+            wall_clock=time.time,
+            notify=options.emit,
+            strict=options.strict,
+        )
+        pipeline = Pipeline(config, driver, sink, warn=warnings.warn)
+    _note_skipped_detections(pipeline.health, reader, warnings)
     stop = _StopFlag()
     stop.event = options.stop_event
+    pipeline.stop_flag = stop
     previous_handlers = _install_signal_handlers(stop)
     count = 0
     try:
@@ -259,11 +323,12 @@ def run(options: RunOptions) -> RunSummary:
         pipeline.finish()
     finally:
         _restore_signal_handlers(previous_handlers)
+        pipeline.close()
         sink.close()
         lookups.close()
 
     processed: Counter[str] = Counter()
-    for channel, n in driver.processed.items():
+    for channel, n in pipeline.processed.items():
         record_type = BY_CHANNEL.get(channel)
         if record_type is not None:
             processed[record_type.log_type] += n
@@ -274,7 +339,7 @@ def run(options: RunOptions) -> RunSummary:
         evidence=sink.counts,
         elapsed=time.perf_counter() - started,
         warnings=warnings.total,
-        health=driver.health,
+        health=pipeline.health,
         interrupted=stop.raised or bool(options.stop_event is not None and options.stop_event.is_set()),
         notes=warnings.notes,
         alerts=sink.alerts,
@@ -288,15 +353,15 @@ def run(options: RunOptions) -> RunSummary:
     )
 
 
-def _note_skipped_detections(driver: ModuleDriver, reader: Any, warnings: InputWarnings) -> None:
+def _note_skipped_detections(health: Health, reader: Any, warnings: InputWarnings) -> None:
     """One note per missing log: which detections need it (so are not run), and why it is missing."""
-    if not driver.health.skipped:
+    if not health.skipped:
         return
     available = getattr(reader, "available_logs", None) or set()
     missing_reason = getattr(reader, "missing_reason", lambda log_type: "absent")
     detections, _ = load_components()
     needing: dict[str, list[str]] = {}
-    for ident in sorted(driver.health.skipped):
+    for ident in sorted(health.skipped):
         cls = detections.get(ident)
         for name in cls.required_logs() if cls else ():
             if name not in available:
@@ -311,6 +376,7 @@ def _note_skipped_detections(driver: ModuleDriver, reader: Any, warnings: InputW
 def _install_signal_handlers(stop: _StopFlag) -> dict[int, Any]:
     def handler(signum: int, frame: Any) -> None:
         stop.raised = True
+        stop.count += 1
         if stop.event is not None:
             stop.event.set()
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import heapq
 import io
+import itertools
 import pickle
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
@@ -31,6 +33,8 @@ V = TypeVar("V")
 
 # Purge granularity: entries expire in buckets of this many seconds.
 _BUCKET_SECONDS = 60.0
+_NO_BUCKET = 1 << 62
+_sizeof = sys.getsizeof
 
 
 class FlowTimeTable(Generic[V]):
@@ -42,13 +46,17 @@ class FlowTimeTable(Generic[V]):
     ``max_entries`` still bounds them).
     """
 
-    __slots__ = ("_buckets", "_entries", "_watermark", "evicted", "max_entries", "name")
+    __slots__ = ("_buckets", "_entries", "_low", "_scanned", "_watermark", "evicted", "max_entries", "name")
 
     def __init__(self, name: str, max_entries: int = 0) -> None:
         self.name = name
         self._entries: dict[Any, tuple[float, V]] = {}
         self._buckets: dict[int, set[Any]] = {}
         self._watermark = float("-inf")
+        # Purge bookkeeping: no bucket below _low; buckets up to _scanned were
+        # purged at the last scan (so a purge within one bucket costs nothing).
+        self._low = _NO_BUCKET
+        self._scanned = -_NO_BUCKET
         # 0: unbounded by count (bounded by expiry only).
         self.max_entries = max_entries
         self.evicted = 0
@@ -67,19 +75,59 @@ class FlowTimeTable(Generic[V]):
 
     def set(self, key: Any, value: V, expires_at: float) -> None:
         entries = self._entries
-        if self.max_entries and key not in entries and len(entries) >= self.max_entries:
-            # Full: forget the oldest insertion (dicts keep insertion order).
-            del entries[next(iter(entries))]
-            self.evicted += 1
+        old = entries.get(key)
+        if old is None and self.max_entries and len(entries) >= self.max_entries:
+            self._evict()
         entries[key] = (expires_at, value)
         if expires_at == float("inf"):
             # Never expires (a run-wide fact, e.g. a count reported at the end
             # of input): kept until deleted, even past the final purge.
+            if old is not None and old[0] != float("inf"):
+                old_bucket = self._buckets.get(int(old[0] // _BUCKET_SECONDS))
+                if old_bucket is not None:
+                    old_bucket.discard(key)
             return
-        self._buckets.setdefault(int(expires_at // _BUCKET_SECONDS), set()).add(key)
+        number = int(expires_at // _BUCKET_SECONDS)
+        if old is not None and old[0] != float("inf"):
+            # A key lives in the bucket of its latest expiry only (a key re-set
+            # every minute for a day must not sit in 1440 buckets).
+            old_number = int(old[0] // _BUCKET_SECONDS)
+            if old_number == number:
+                return
+            old_bucket = self._buckets.get(old_number)
+            if old_bucket is not None:
+                old_bucket.discard(key)
+                # Sets never shrink by themselves: rebuild one mostly emptied
+                # by such moves (amortised O(1)).
+                if len(old_bucket) * 128 < _sizeof(old_bucket) - 4096:
+                    self._buckets[old_number] = set(old_bucket)
+        bucket = self._buckets.get(number)
+        if bucket is None:
+            bucket = self._buckets[number] = set()
+            if number < self._low:
+                self._low = number
+        bucket.add(key)
 
     def delete(self, key: Any) -> None:
         self._entries.pop(key, None)
+
+    def _evict(self) -> None:
+        """Full: forget the oldest insertions (dicts keep insertion order).
+
+        A sixteenth of the table at a time: deleting one key at a time from
+        the front of a dict makes each next look-up of "the first key" step
+        over every deleted slot (quadratic on a busy network)."""
+        entries = self._entries
+        buckets = self._buckets
+        count = max(1, self.max_entries // 16)
+        for key in list(itertools.islice(entries, count)):
+            expires_at, _ = entries.pop(key)
+            if expires_at == float("inf"):
+                continue  # in no bucket
+            bucket = buckets.get(int(expires_at // _BUCKET_SECONDS))
+            if bucket is not None:
+                bucket.discard(key)
+        self.evicted += count
 
     def items(self) -> Iterator[tuple[Any, V]]:
         watermark = self._watermark
@@ -93,6 +141,11 @@ class FlowTimeTable(Generic[V]):
             return 0
         self._watermark = watermark
         limit = int(watermark // _BUCKET_SECONDS) if watermark != float("inf") else None
+        if limit is not None and (limit < self._low or limit <= self._scanned):
+            # Nothing due yet (expired entries of the current bucket are
+            # already invisible to get/items; they go at the next bucket).
+            return 0
+        self._scanned = limit if limit is not None else self._scanned
         removed = 0
         entries = self._entries
         for bucket in [b for b in self._buckets if limit is None or b <= limit]:
@@ -110,6 +163,7 @@ class FlowTimeTable(Generic[V]):
                     keep.add(key)
             if keep:
                 self._buckets[bucket] = keep
+        self._low = min(self._buckets) if self._buckets else _NO_BUCKET
         return removed
 
 
@@ -201,6 +255,9 @@ class State:
         self._tables: dict[str, FlowTimeTable[Any]] = {}
         self.timers = Timers(max_timers)
         self.watermark = float("-inf")
+        # Values that live as long as the state (e.g. the learned local
+        # network), checkpointed with it.
+        self.values: dict[str, Any] = {}
 
     # -- per-window state -------------------------------------------------
     def window(self, owner: str, profile: str, twid: int) -> dict[Any, Any]:

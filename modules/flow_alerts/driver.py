@@ -166,13 +166,26 @@ class ModuleDriver:
     # -- records -------------------------------------------------------------------
     def handle(self, msg: Message[Any]) -> list[Evidence]:
         """Run the learners, then the detections, of the record's channel."""
+        # The hot path: _call inlined (one try per component, no extra frame).
         channel = msg.flow.channel
         if msg.late:
             self.health.late_records[channel] += 1
-        for learner in self._learner_routes.get(channel, ()):
-            self.apply_facts(self._call(learner, "learn", learner.learn, msg) or ())
+        learners = self._learner_routes.get(channel)
+        if learners:
+            apply = self.facts.apply
+            for learner in learners:
+                try:
+                    found = learner.learn(msg)
+                except Exception as exc:
+                    found = self._failed(learner, "learn", exc)
+                if found:
+                    for fact in found:
+                        apply(fact)
         for detection in self._routes.get(channel, ()):
-            self._call(detection, "handle", detection.handle, msg)
+            try:
+                detection.handle(msg)
+            except Exception as exc:
+                self._failed(detection, "handle", exc)
         self.processed[channel] += 1
         return self._take()
 
@@ -261,14 +274,18 @@ class ModuleDriver:
         try:
             return func(*args)
         except Exception as exc:
-            key = f"{component.id}:{where}"
-            self.health.errors[key] += 1
-            if key not in self.health.first_traceback:
-                self.health.first_traceback[key] = format_exception()
-                log.error("detection %s failed on %s (isolated, processing continues): %r", component.id, where, exc)
-            if self.strict:
-                raise DetectionFailed(f"{component.id} failed on {where}") from exc
-            return None
+            return self._failed(component, where, exc)
+
+    def _failed(self, component: Detection | Learner, where: str, exc: Exception) -> None:
+        """Isolate a component's error: count it, keep its first traceback (strict: raise)."""
+        key = f"{component.id}:{where}"
+        self.health.errors[key] += 1
+        if key not in self.health.first_traceback:
+            self.health.first_traceback[key] = format_exception()
+            log.error("detection %s failed on %s (isolated, processing continues): %r", component.id, where, exc)
+        if self.strict:
+            raise DetectionFailed(f"{component.id} failed on {where}") from exc
+        return None
 
     def _collect(self, evidence: Evidence) -> None:
         if evidence.evidence_type in self.disabled:

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import TextIO
 
-from flowalerts.commands.common import add_config_argument, positive_float, stderr_emit
+from flowalerts.commands.common import add_config_argument, non_negative_int, positive_float, stderr_emit
 from flowalerts.config import Config
 from flowalerts.input.folder import InputError
 
@@ -33,6 +33,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--follow", action="store_true", help="live mode: keep following the folder Zeek writes (survives rotation) until SIGINT/SIGTERM")
     run.add_argument("--poll-interval", type=positive_float, default=0.5, metavar="SECONDS", help="live mode: how often to look for new lines (default 0.5)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar; print warnings and the summary only")
+    scale = run.add_argument_group("distributed run (see 'flowalerts worker')")
+    scale.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="spread the detections over worker processes through this Redis/Valkey "
+        "(redis://[:password@]host:port/db; default: redis.url of the config, else in-process)",
+    )
+    scale.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=None,
+        metavar="N",
+        help="worker processes to start on this machine (default 1 with --redis; 0: only workers "
+        "started elsewhere with 'flowalerts worker')",
+    )
+    scale.add_argument(
+        "--partitions",
+        type=non_negative_int,
+        default=None,
+        metavar="P",
+        help="profile partitions (default redis.partitions, else one per local worker); more "
+        "partitions than workers lets workers that join later share the load",
+    )
     run.set_defaults(handler=main)
 
 
@@ -144,6 +168,10 @@ def main(args: argparse.Namespace, config: Config) -> int:
             progress.close()
             plain_emit(text)
 
+    redis_url = args.redis or config.redis.url
+    if args.redis is None and redis_url is None and (args.workers or args.partitions):
+        print("flowalerts: error: --workers/--partitions need a Redis: --redis URL (or redis.url in the config)", file=sys.stderr)
+        return 2
     options = RunOptions(
         path=args.path,
         outdir=args.outdir,
@@ -151,6 +179,10 @@ def main(args: argparse.Namespace, config: Config) -> int:
         offline=args.offline or not config.lookups.enabled,
         emit=emit,
         progress=progress,
+        redis_url=redis_url,
+        workers=1 if args.workers is None else args.workers,
+        partitions=args.partitions or 0,
+        quiet=args.quiet,
     )
     if not options.offline:
         _refresh_stale_feeds_in_background(config, emit)
@@ -165,8 +197,13 @@ def main(args: argparse.Namespace, config: Config) -> int:
             idle_release=max(5 * args.poll_interval, 1.0), limits=config.input,
         )
         emit(f"following {args.path} (Ctrl-C or SIGTERM to stop)")
+    from flowalerts.streams import BusError
+
     try:
         summary = run(options)
+    except BusError as exc:
+        stderr_emit(f"flowalerts: error: {exc}")
+        return 2
     finally:
         if progress is not None:
             progress.close()
