@@ -241,14 +241,18 @@ class DistributedPipeline:
         return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
 
     # -- the Pipeline interface (flowalerts.runner) ----------------------------------------------
-    def feed(self, record: Any, where: str = "") -> None:
+    def feed(self, record: Any, where: str = "", wall_now: float | None = None) -> None:
         self._dispatch(self.profiler.assign(record, where))
+        if wall_now is not None:
+            self.profiler.note_wall(wall_now)
         self._counter += 1
         if self._counter & 1023 == 0:
             self._tick()
 
     def idle(self, wall_now: float | None = None) -> None:
         self._dispatch(self.profiler.flush())
+        if wall_now is not None:
+            self._dispatch(self.profiler.quiet_advance(wall_now, self.config.time.live_idle_seconds))
         for index in range(self.partitions):
             self._flush(index)
         self._tick(force=True)

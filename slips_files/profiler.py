@@ -54,6 +54,9 @@ class Profiler:
         self._open: dict[int, set[str]] = {}
         self._open_heap: list[int] = []
         self._published_watermark = float("-inf")
+        # Live mode: the newest flow time, and the wall time it was seen at.
+        self._newest_walled = float("-inf")
+        self._wall_at_newest: float | None = None
         self.published: Counter[str] = Counter()
         self.late: Counter[str] = Counter()
         self.clock_jumps: Counter[str] = Counter()
@@ -95,6 +98,24 @@ class Profiler:
             return []
         observation = self.clock.observe(flow_time)
         return self._closures() if observation.ok else []
+
+    def note_wall(self, wall_now: float) -> None:
+        """Live mode: the wall time a record was read (see ``quiet_advance``)."""
+        if self.clock.newest > self._newest_walled:
+            self._newest_walled = self.clock.newest
+            self._wall_at_newest = wall_now
+
+    def quiet_advance(self, wall_now: float, quiet_after: float) -> list[Item]:
+        """Live mode, input idle: on a sensor quiet for ``quiet_after`` seconds
+        of wall time, flow time is taken to have moved on by the wall time
+        elapsed since the newest record, so windows still close and timers
+        still fire (the only place the wall clock moves flow time)."""
+        if self._wall_at_newest is None:
+            return []
+        quiet = wall_now - self._wall_at_newest
+        if quiet < quiet_after:
+            return []
+        return self.observe_time(self._newest_walled + quiet)
 
     def finish(self) -> list[Item]:
         """End of input: close everything; the watermark becomes +inf."""

@@ -161,9 +161,6 @@ class Pipeline:
         self.profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead, warn=warn)
         self.evidence: list[Evidence] = []
         self.keep_evidence = sink is None
-        # Live mode: wall time when the newest flow time was last seen.
-        self._wall_at_newest: float | None = None
-        self._newest_seen = float("-inf")
 
     @property
     def processed(self) -> Counter[str]:
@@ -181,25 +178,16 @@ class Pipeline:
 
     def feed(self, record: Any, where: str = "", wall_now: float | None = None) -> None:
         self._dispatch(self.profiler.assign(record, where))
-        if wall_now is not None and self.profiler.clock.newest > self._newest_seen:
-            self._newest_seen = self.profiler.clock.newest
-            self._wall_at_newest = wall_now
+        if wall_now is not None:
+            self.profiler.note_wall(wall_now)
 
     def idle(self, wall_now: float | None = None) -> None:
-        """The input is idle (live mode).
-
-        Records held while T0 is chosen are released. On a sensor that has
-        been quiet for ``time.live_idle_seconds`` of wall time, flow time is
-        taken to have moved on by the wall time elapsed since the newest
-        record, so windows still close and timers still fire (the only place
-        the wall clock moves flow time).
-        """
+        """The input is idle (live mode): release the records held while T0
+        is chosen, and let flow time follow the wall clock on a quiet sensor
+        (``Profiler.quiet_advance``)."""
         self._dispatch(self.profiler.flush())
-        if wall_now is None or self._wall_at_newest is None:
-            return
-        quiet = wall_now - self._wall_at_newest
-        if quiet >= self.config.time.live_idle_seconds:
-            self._dispatch(self.profiler.observe_time(self._newest_seen + quiet))
+        if wall_now is not None:
+            self._dispatch(self.profiler.quiet_advance(wall_now, self.config.time.live_idle_seconds))
 
     def finish(self) -> None:
         self._dispatch(self.profiler.finish())
