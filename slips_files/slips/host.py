@@ -4,14 +4,20 @@ Written once here, so the two hosts cannot drift apart:
 
 * decoding (``flowalerts.slips.decode``): Slips messages -> typed records,
   unusable ones counted per channel and field;
-* flow time: an ``EventClock`` fed with each record's end time (``ts + dur``
-  for conn records); the module driver's timers and expiring tables follow
-  its watermark (``advance``);
+* flow time: an ``EventClock`` fed with each record's start time (``ts``),
+  as the standalone profiler does; the module driver's timers and expiring
+  tables follow its watermark (``advance``);
 * time windows are Slips's: a record carries Slips's profile and window
-  number, and Slips's ``tw_closed`` ends a window (``window_closed``). A
-  record whose (profile, window) Slips already closed is **late**
-  (``Message.late``): the driver counts it and detections never mix it into a
-  reopened, empty window;
+  number, and Slips's ``tw_closed`` says a window ended. It means for us what
+  the standalone profiler's ``TwClosed`` means: the window takes no more
+  records (a record whose (profile, window) Slips already closed is **late**,
+  ``Message.late``: the driver counts it and detections never mix it into a
+  reopened, empty window), and the driver closes it ``close_delay`` seconds
+  of flow time later (``ModuleDriver.window_closed``: the largest
+  ``window_close_delay`` of the detections, e.g. 300 s while decisions that
+  wait for other logs are still due). So the final report (update) of an
+  aggregated evidence of that window comes when the watermark passes that
+  delay, or at ``finish``, not with the ``tw_closed`` message itself;
 * the channels to read: the record channels the module's detections and
   learners use that Slips publishes, plus ``tw_closed``. Detections needing a
   log Slips does not publish (x509.log) do not run and are listed;
@@ -151,7 +157,7 @@ class SlipsHost:
     def _record(self, msg: Message[Any]) -> list[Evidence]:
         driver = self.driver
         msg.late = (msg.profile, msg.twid) in self.closed
-        observation = self.clock.observe(msg.flow.end_time)
+        observation = self.clock.observe(msg.flow.starttime)
         out = driver.handle(msg)
         if observation.ok:
             watermark = self.clock.watermark
@@ -160,6 +166,8 @@ class SlipsHost:
         return self._account(out)
 
     def _close(self, profile: str, twid: int) -> list[Evidence]:
+        """Slips ended (profile, twid): late rule from now on; the driver
+        settles the window after its ``close_delay`` (usually not yet)."""
         key = (profile, twid)
         if key in self.closed:
             self.duplicate_closes += 1
