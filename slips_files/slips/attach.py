@@ -23,7 +23,12 @@ running Slips (whose own flow_alerts is disabled):
    lost meanwhile (pub/sub keeps no backlog): Slips counts what it published
    per channel (``msgs_published_at_runtime``), so published minus received
    is what we missed.
-5. **Ends** on SIGTERM/SIGINT, or when Slips's Redis is gone for good (Slips
+5. **Settles when Slips's input is complete**: while idle it reads Slips's
+   ``will_slips_have_more_flows`` (at most once a second); at "no" it
+   publishes a barrier on a channel of its own and settles when the barrier
+   comes back (``flowalerts.slips.host``), so its last evidence reaches
+   Slips's evidence handler while Slips is still running.
+6. **Ends** on SIGTERM/SIGINT, or when Slips's Redis is gone for good (Slips
    kills it at the end of its analysis): it settles what it holds (every
    timer fires, every open window closes), stores what it can, writes
    everything it produced to ``-o`` when given, reports, and exits 0.
@@ -60,10 +65,22 @@ from flowalerts.slips.encode import (
     evidence_hash,
     update_fields,
 )
-from flowalerts.slips.host import DELIVERED, FAILED, REFUSED, UPDATE_NOT_STORED, UPDATED, Outgoing, SlipsHost
+from flowalerts.slips.host import (
+    BARRIER_CHANNEL,
+    DELIVERED,
+    FAILED,
+    INPUT_DONE_KEY,
+    REFUSED,
+    UPDATE_NOT_STORED,
+    UPDATED,
+    Outgoing,
+    SlipsHost,
+)
 
 # Slips's count of the messages it published, per channel.
 MSGS_PUBLISHED = "msgs_published_at_runtime"
+# Seconds between two reads of Slips's end-of-input flag while idle.
+INPUT_DONE_POLL = 1.0
 # Evidence kept while Slips's Redis is away (beyond it, they are counted as failed).
 MAX_PENDING = 100_000
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
@@ -209,6 +226,8 @@ class Attachment:
         self.published_at_attach: dict[str, int] | None = None
         self.published_last: dict[str, int] | None = None
         self._published_read_at = 0.0
+        self._input_checked_at = 0.0
+        self._barrier_sent = False
         self.gone = False
         self.sink: Any = None
         if options.outdir:
@@ -237,7 +256,7 @@ class Attachment:
             client.ping()
             published = self._read_published(client)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(*(self.prefix + channel for channel in self.host.channels))
+            pubsub.subscribe(*(self.prefix + channel for channel in (*self.host.channels, BARRIER_CHANNEL)))
         except redis.AuthenticationError as exc:
             raise UsageError(f"Redis at {self.safe_url} refused us: {self.safe(str(exc))}") from None
         except _REDIS_ERRORS:
@@ -246,6 +265,7 @@ class Attachment:
             # Authentication, wrong DB ...: retrying does not help.
             raise UsageError(f"Redis at {self.safe_url} refused us: {self.safe(str(exc))}") from None
         self.client, self.pubsub = client, pubsub
+        self._barrier_sent = False  # a barrier sent on a lost connection never comes back
         if self.published_at_attach is None:
             self.published_at_attach = published
         self.published_last = published
@@ -461,6 +481,19 @@ class Attachment:
         except _REDIS_ERRORS:
             pass
 
+    def _check_input_done(self) -> None:
+        """Idle: has Slips published every record of its input? Then send the barrier."""
+        now = time.monotonic()
+        if self.host.finished or self._barrier_sent or self.client is None or now - self._input_checked_at < INPUT_DONE_POLL:
+            return
+        self._input_checked_at = now
+        try:
+            if SlipsHost.input_done(self.client.get(INPUT_DONE_KEY)):
+                self.client.publish(self.prefix + BARRIER_CHANNEL, self.host.barrier_token)
+                self._barrier_sent = True
+        except _REDIS_ERRORS:
+            pass  # the read loop notices the lost connection
+
     def run(self) -> None:
         host = self.host
         prefix_len = len(self.prefix)
@@ -474,6 +507,7 @@ class Attachment:
             if message is None:
                 self._flush_pending()
                 self._refresh_published()
+                self._check_input_done()
                 continue
             channel = message.get("channel")
             if isinstance(channel, bytes):

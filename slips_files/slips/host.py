@@ -21,6 +21,18 @@ Written once here, so the two hosts cannot drift apart:
 * the channels to read: the record channels the module's detections and
   learners use that Slips publishes, plus ``tw_closed``. Detections needing a
   log Slips does not publish (x509.log) do not run and are listed;
+* the end of Slips's input: Slips keeps the key ``will_slips_have_more_flows``
+  ("yes" / "no", its own modules read it) and sets it to "no" once its
+  profiler has published every record of a finite input (a file or folder).
+  A host that sees "no" publishes ``barrier_token`` on ``BARRIER_CHANNEL``,
+  which it also reads: Redis delivers it after every message Slips published
+  before, so when it comes back the input is complete and the host settles
+  (``finish``: every timer fires, every window closes), as the standalone
+  host does at the end of its input. Without this, decisions that wait for
+  flow time would come only when Slips stops, at the same moment its evidence
+  handler stops reading (an attached process's evidence would then be stored
+  but never logged or alerted). Anything after that is late, and Slips's
+  ``tw_closed`` at its shutdown finds the windows settled already;
 * delivery accounting: each evidence becomes Slips's JSON shape
   (``flowalerts.slips.encode``) or is not sent (counted, one note per type);
   a second evidence with an id already delivered is an **update** of an
@@ -36,6 +48,7 @@ host's.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -50,6 +63,11 @@ from flowalerts.modules.flow_alerts.driver import ModuleDriver
 from flowalerts.slips.decode import SLIPS_LOGS, SLIPS_RECORD_CHANNELS, SlipsDecoder
 from flowalerts.slips.encode import DeliveryStats, slips_payload, slips_type
 
+# Slips's flag: "no" once every record of its input was published (see the module doc).
+INPUT_DONE_KEY = "will_slips_have_more_flows"
+INPUT_DONE_VALUE = "no"
+# Our own channel for the end-of-input barrier (not one of Slips's).
+BARRIER_CHANNEL = "flowalerts_input_done"
 # Closed (profile, window) pairs remembered for the late-record rule.
 MAX_CLOSED_WINDOWS = 200_000
 # Evidence ids remembered to tell an update from a new evidence.
@@ -143,10 +161,23 @@ class SlipsHost:
         self._reported_failures: set[str] = set()
         self._noted_types: set[str] = set()
         self.finished = False
+        # The end-of-input barrier: only our own token ends the input.
+        self.barrier_token = uuid.uuid4().hex
+        self.input_ended = False
+        self.after_end: Counter[str] = Counter()
 
     # -- input --------------------------------------------------------------------------------
+    @staticmethod
+    def input_done(flag: Any) -> bool:
+        """Slips's ``will_slips_have_more_flows`` value says its input is complete."""
+        if isinstance(flag, bytes):
+            flag = flag.decode("utf-8", "replace")
+        return flag == INPUT_DONE_VALUE
+
     def on_message(self, channel: str, data: bytes | str) -> list[Evidence]:
-        """One message as Slips published it -> the evidence it produced."""
+        """One message as Slips published it (or our barrier) -> the evidence it produced."""
+        if channel == BARRIER_CHANNEL:
+            return self._barrier(data)
         item = self.decoder.decode(channel, data)
         if item is None:
             return []
@@ -154,8 +185,21 @@ class SlipsHost:
             return self._close(item.profile, item.twid)
         return self._record(item)
 
+    def _barrier(self, data: bytes | str) -> list[Evidence]:
+        token = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        if token != self.barrier_token or self.finished:
+            return []
+        self.input_ended = True
+        self.info("Slips's input is complete (every record published): settling every timer and window now")
+        return self.finish()
+
     def _record(self, msg: Message[Any]) -> list[Evidence]:
         driver = self.driver
+        if self.finished:
+            # Slips said its input was complete; the windows are settled.
+            self.after_end[msg.flow.channel] += 1
+            msg.late = True
+            return self._account(driver.handle(msg))
         msg.late = (msg.profile, msg.twid) in self.closed
         observation = self.clock.observe(msg.flow.starttime)
         out = driver.handle(msg)
@@ -174,6 +218,8 @@ class SlipsHost:
             return []
         self.closed.add(key)
         self.windows_closed += 1
+        if self.finished:
+            return []  # settled at the end of the input already
         return self._account(self.driver.window_closed(profile, twid))
 
     def finish(self) -> list[Evidence]:
@@ -269,6 +315,11 @@ class SlipsHost:
         if late:
             parts = ", ".join(f"{name} {count}" for name, count in sorted(self.driver.health.late_records.items()))
             lines.append(f"late records (their window was already closed by Slips): {late} ({parts})")
+        if self.input_ended:
+            lines.append("Slips's input was complete before it stopped: every window settled then")
+        if self.after_end:
+            parts = ", ".join(f"{name} {count}" for name, count in sorted(self.after_end.items()))
+            lines.append(f"records after the end of Slips's input (late): {sum(self.after_end.values())} ({parts})")
         if self.clock.jumps_held or self.clock.jumps_confirmed:
             lines.append(f"flow-time jumps: {self.clock.jumps_held} held, {self.clock.jumps_confirmed} confirmed")
         d = self.delivery

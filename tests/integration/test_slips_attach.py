@@ -178,6 +178,29 @@ def test_an_update_of_the_same_id_rewrites_in_place_and_is_not_counted_twice(ser
     assert result.host.delivery.updated["MULTIPLE_RECONNECTION_ATTEMPTS"] == 1
 
 
+def test_when_slips_input_is_complete_it_settles_at_once_after_every_record_published_before(server, tmp_path):
+    client = server.client()
+    client.set("will_slips_have_more_flows", "yes")  # what Slips sets when its DB starts
+    run = Attached(server.url, tmp_path)
+    run.wait_for("attached")
+    resolve(client)
+    pipe = client.pipeline(transaction=False)
+    for n in range(1, 8):
+        publish_like_slips(pipe, "new_flow", attempt(n))
+    pipe.set("will_slips_have_more_flows", "no")  # Slips's profiler: every record published
+    pipe.execute()
+    run.wait_for("Slips's input is complete")
+    # Settled while Slips runs: the update with all 7 attempts, stored in place.
+    wait_until(lambda: len(json.loads(next(iter(client.hvals(KEY)), b"{}")).get("uid", [])) == 7, what="the update")
+    publish_like_slips(client, "tw_closed", tw_closed(CLIENT, 1))  # Slips's shutdown: already settled
+    time.sleep(0.2)
+    result = run.finish()
+    assert result.host.input_ended and result.host.windows_closed == 1
+    assert result.host.delivery.delivered["MULTIPLE_RECONNECTION_ATTEMPTS"] == 1
+    assert result.host.delivery.updated["MULTIPLE_RECONNECTION_ATTEMPTS"] == 1
+    assert sum(result.host.produced.values()) == 2
+
+
 def test_ids_slips_whitelisted_or_already_has_are_not_written_again(server, tmp_path):
     client = server.client()
     run = Attached(server.url, tmp_path)

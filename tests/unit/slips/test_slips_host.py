@@ -15,7 +15,7 @@ from flowalerts.modules.flow_alerts.detections.conn.reconnection_attempts import
     ReconnectionAttempts,
     ReconnectionDetails,
 )
-from flowalerts.slips.host import DELIVERED, UPDATED, SlipsHost
+from flowalerts.slips.host import BARRIER_CHANNEL, DELIVERED, UPDATED, SlipsHost
 from flowalerts.slips.settings import ENV_CONFIG, config_from_slips
 from tests.harness import config
 from tests.slips_support import SLIPS, conn_flow, dns_flow, message, require, tw_closed
@@ -140,6 +140,24 @@ def test_finish_settles_windows_slips_never_closed():
     settled = h.finish()
     assert [e.details for e in settled] == [ReconnectionDetails(attempts=7, threshold=5, dport=8080, telnet=False, states=["S0"])]
     assert h.finish() == []
+
+
+def test_our_barrier_after_slips_input_is_complete_settles_everything_at_once():
+    h = host()
+    feed(h, resolved(), *[("new_flow", attempt(n)) for n in range(1, 8)])
+    assert SlipsHost.input_done(b"no") and SlipsHost.input_done("no")
+    assert not SlipsHost.input_done("yes") and not SlipsHost.input_done(None)
+    # Someone else's message on the barrier channel changes nothing.
+    assert feed(h, (BARRIER_CHANNEL, "not-our-token")) == [] and not h.finished
+    settled = feed(h, (BARRIER_CHANNEL, h.barrier_token))
+    assert [e.details.attempts for e in settled] == [7]
+    assert h.finished and h.input_ended
+    # Slips's tw_closed at its shutdown finds the window settled; a record now is late.
+    assert feed(h, (TW_CLOSED, tw_closed(CLIENT, 1)), ("new_flow", attempt(8))) == []
+    assert h.after_end["new_flow"] == 1 and h.driver.health.late_records["new_flow"] == 1
+    assert h.finish() == [] and feed(h, (BARRIER_CHANNEL, h.barrier_token)) == []
+    assert h.decoder.stats.received[BARRIER_CHANNEL] == 0
+    assert "Slips's input was complete before it stopped: every window settled then" in h.summary_lines()
 
 
 def test_without_the_resolution_every_detection_that_applies_reports():
