@@ -23,8 +23,8 @@ In Slips's module process:
   stored object's count-dependent fields in place (description, uids,
   threat level, confidence) and is not published again (Slips would count
   it twice);
-* when Slips's input is complete (its flag ``will_slips_have_more_flows``,
-  read through its DB API while idle, at most once a second) the module
+* when Slips's input is complete (its progress figures, read through its DB
+  API while idle, two times a second: ``SlipsHost.input_complete``) the module
   publishes a barrier on a channel of its own and, when it comes back, every
   timer fires and every window settles (``SlipsHost``), so evidence that waits
   for flow time reaches Slips during the analysis, as in the attach mode;
@@ -64,6 +64,7 @@ try:
         BARRIER_CHANNEL,
         DELIVERED,
         FAILED,
+        INPUT_DONE_KEY,
         REFUSED,
         UPDATE_NOT_STORED,
         UPDATED,
@@ -81,8 +82,8 @@ except ImportError as exc:  # pragma: no cover - only inside a Slips without our
 BATCH = 500
 # Seconds main() waits for a message when there is none.
 POLL_SECONDS = 0.05
-# Seconds between two reads of Slips's end-of-input flag while idle.
-INPUT_DONE_POLL = 1.0
+# Seconds between two reads of Slips's progress figures while idle.
+INPUT_DONE_POLL = 0.5
 _ENTITY_EXTRAS = ("TI", "AS", "rDNS", "SNI", "DNS_resolution", "queries", "CNAME")
 
 
@@ -197,14 +198,22 @@ class FlowAlerts(IModule):
             return
         self._input_checked_at = now
         try:
-            if not self.db.will_slips_have_new_incoming_flows():
+            reason = host.input_complete(
+                # The key itself (absent: not known to be complete); Slips's own
+                # will_slips_have_new_incoming_flows() reads it as a bool.
+                self.db.rdb.r.get(INPUT_DONE_KEY),
+                self.db.get_total_flows(),
+                self.db.rdb.get_flow_analyzed_by_the_profiler_so_far(),
+            )
+            if reason:
                 # Not Slips's publish (it counts and versions its own channels'
                 # messages): a plain PUBLISH on our own channel.
                 self.db.rdb.r.publish(BARRIER_CHANNEL, host.barrier_token)
+                host.barrier_sent(reason)
                 self._barrier_sent = True
         except Exception as exc:  # Slips's DB raised: the end comes at shutdown instead
             self._barrier_sent = True
-            self.print(f"Flowalerts: cannot read Slips's end-of-input flag ({type(exc).__name__}: {exc}); "
+            self.print(f"Flowalerts: cannot read Slips's progress ({type(exc).__name__}: {exc}); "
                        "settling at shutdown", 1, 1)
 
     def shutdown_gracefully(self) -> None:

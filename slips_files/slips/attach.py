@@ -24,10 +24,10 @@ running Slips (whose own flow_alerts is disabled):
    per channel (``msgs_published_at_runtime``), so published minus received
    is what we missed.
 5. **Settles when Slips's input is complete**: while idle it reads Slips's
-   ``will_slips_have_more_flows`` (at most once a second); at "no" it
-   publishes a barrier on a channel of its own and settles when the barrier
-   comes back (``flowalerts.slips.host``), so its last evidence reaches
-   Slips's evidence handler while Slips is still running.
+   progress figures (two times a second; ``SlipsHost.input_complete``); once
+   they say so it publishes a barrier on a channel of its own and settles
+   when the barrier comes back (``flowalerts.slips.host``), so its last
+   evidence reaches Slips's evidence handler while Slips is still running.
 6. **Ends** on SIGTERM/SIGINT, or when Slips's Redis is gone for good (Slips
    kills it at the end of its analysis): it settles what it holds (every
    timer fires, every open window closes), stores what it can, writes
@@ -66,11 +66,14 @@ from flowalerts.slips.encode import (
     update_fields,
 )
 from flowalerts.slips.host import (
+    ANALYSIS_KEY,
     BARRIER_CHANNEL,
     DELIVERED,
     FAILED,
     INPUT_DONE_KEY,
+    PROCESSED_FLOWS_KEY,
     REFUSED,
+    TOTAL_FLOWS_FIELD,
     UPDATE_NOT_STORED,
     UPDATED,
     Outgoing,
@@ -79,8 +82,8 @@ from flowalerts.slips.host import (
 
 # Slips's count of the messages it published, per channel.
 MSGS_PUBLISHED = "msgs_published_at_runtime"
-# Seconds between two reads of Slips's end-of-input flag while idle.
-INPUT_DONE_POLL = 1.0
+# Seconds between two reads of Slips's progress figures while idle.
+INPUT_DONE_POLL = 0.5
 # Evidence kept while Slips's Redis is away (beyond it, they are counted as failed).
 MAX_PENDING = 100_000
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
@@ -482,17 +485,25 @@ class Attachment:
             pass
 
     def _check_input_done(self) -> None:
-        """Idle: has Slips published every record of its input? Then send the barrier."""
+        """Idle: is Slips's input complete (its progress figures)? Then send the barrier."""
         now = time.monotonic()
         if self.host.finished or self._barrier_sent or self.client is None or now - self._input_checked_at < INPUT_DONE_POLL:
             return
         self._input_checked_at = now
         try:
-            if SlipsHost.input_done(self.client.get(INPUT_DONE_KEY)):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.get(INPUT_DONE_KEY)
+            pipe.hget(ANALYSIS_KEY, TOTAL_FLOWS_FIELD)
+            pipe.get(PROCESSED_FLOWS_KEY)
+            reason = self.host.input_complete(*pipe.execute())
+            if reason:
                 self.client.publish(self.prefix + BARRIER_CHANNEL, self.host.barrier_token)
+                self.host.barrier_sent(reason)
                 self._barrier_sent = True
         except _REDIS_ERRORS:
             pass  # the read loop notices the lost connection
+        except redis.RedisError:
+            self._barrier_sent = True  # not Slips's keys (wrong types): the end comes when it stops
 
     def run(self) -> None:
         host = self.host

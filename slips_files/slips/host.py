@@ -21,18 +21,29 @@ Written once here, so the two hosts cannot drift apart:
 * the channels to read: the record channels the module's detections and
   learners use that Slips publishes, plus ``tw_closed``. Detections needing a
   log Slips does not publish (x509.log) do not run and are listed;
-* the end of Slips's input: Slips keeps the key ``will_slips_have_more_flows``
-  ("yes" / "no", its own modules read it) and sets it to "no" once its
-  profiler has published every record of a finite input (a file or folder).
-  A host that sees "no" publishes ``barrier_token`` on ``BARRIER_CHANNEL``,
-  which it also reads: Redis delivers it after every message Slips published
-  before, so when it comes back the input is complete and the host settles
-  (``finish``: every timer fires, every window closes), as the standalone
-  host does at the end of its input. Without this, decisions that wait for
-  flow time would come only when Slips stops, at the same moment its evidence
-  handler stops reading (an attached process's evidence would then be stored
-  but never logged or alerted). Anything after that is late, and Slips's
-  ``tw_closed`` at its shutdown finds the windows settled already;
+* the end of Slips's input (a file or folder): Slips publishes no end
+  message and stops its evidence handler as soon as it stops (it does not
+  wait for anything outside its own processes). Decisions that wait for flow
+  time would come only then, and an attached process's evidence would be
+  stored but never logged or alerted. So the hosts read Slips's own progress
+  figures while they are idle (``input_complete``) and the input is complete
+  when either
+    - Slips says so: its key ``will_slips_have_more_flows`` is "no" (set once
+      its profiler has published every record of a finite input; its own
+      modules read it), or, earlier (Slips sets that key only about 20 s
+      after its last record, when it is about to stop),
+    - Slips's profiler has processed every flow its input counted
+      (``processed_flows_by_profiler_so_far`` >= ``total_flows`` of the hash
+      ``analysis``, what Slips shows as "Analyzed Flows: 100%"), that count
+      did not move and no message came for ``QUIET_SECONDS``. Slips counts
+      ``total_flows`` only for finite input (0 for a growing Zeek folder, none
+      for an interface), so live input waits for the key.
+  Then the host publishes ``barrier_token`` on ``BARRIER_CHANNEL``, which it
+  also reads: Redis delivers it after every message Slips published before,
+  and when it comes back the host settles (``finish``: every timer fires,
+  every window closes), as the standalone host does at the end of its input.
+  A record after that is late (counted); Slips's ``tw_closed`` at its
+  shutdown finds the windows settled already;
 * delivery accounting: each evidence becomes Slips's JSON shape
   (``flowalerts.slips.encode``) or is not sent (counted, one note per type);
   a second evidence with an id already delivered is an **update** of an
@@ -48,6 +59,7 @@ host's.
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
@@ -66,6 +78,12 @@ from flowalerts.slips.encode import DeliveryStats, slips_payload, slips_type
 # Slips's flag: "no" once every record of its input was published (see the module doc).
 INPUT_DONE_KEY = "will_slips_have_more_flows"
 INPUT_DONE_VALUE = "no"
+# Slips's progress figures: flows its input counted, flows its profiler processed.
+ANALYSIS_KEY = "analysis"
+TOTAL_FLOWS_FIELD = "total_flows"
+PROCESSED_FLOWS_KEY = "processed_flows_by_profiler_so_far"
+# Seconds of quiet (no message, no progress) at 100% before the input is complete.
+QUIET_SECONDS = 3.0
 # Our own channel for the end-of-input barrier (not one of Slips's).
 BARRIER_CHANNEL = "flowalerts_input_done"
 # Closed (profile, window) pairs remembered for the late-record rule.
@@ -135,8 +153,10 @@ class SlipsHost:
         warn: Callable[[str], None] = lambda text: None,
         strict: bool = False,
         version: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self.monotonic = monotonic
         self.info = info
         self.warn = warn
         self.driver = ModuleDriver(
@@ -164,20 +184,39 @@ class SlipsHost:
         # The end-of-input barrier: only our own token ends the input.
         self.barrier_token = uuid.uuid4().hex
         self.input_ended = False
+        self.end_reason = ""
         self.after_end: Counter[str] = Counter()
+        self._last_message_at = monotonic()
+        self._progress: tuple[int, float] | None = None
 
     # -- input --------------------------------------------------------------------------------
-    @staticmethod
-    def input_done(flag: Any) -> bool:
-        """Slips's ``will_slips_have_more_flows`` value says its input is complete."""
-        if isinstance(flag, bytes):
-            flag = flag.decode("utf-8", "replace")
-        return flag == INPUT_DONE_VALUE
+    def input_complete(self, more_flows: Any, total_flows: Any, processed_flows: Any) -> str:
+        """Slips's figures, read by the host while idle: why its input is
+        complete ("" while it is not, or once the host has finished). The host
+        then sends the barrier (see the module doc)."""
+        if self.finished:
+            return ""
+        if _text(more_flows) == INPUT_DONE_VALUE:
+            return f"Slips set {INPUT_DONE_KEY} to {INPUT_DONE_VALUE!r}"
+        total, processed = _count(total_flows), _count(processed_flows)
+        now = self.monotonic()
+        if not total or processed is None or processed < total:
+            self._progress = None
+            return ""
+        if self._progress is None or self._progress[0] != processed:
+            self._progress = (processed, now)
+            return ""
+        quiet = min(now - self._progress[1], now - self._last_message_at)
+        if quiet < QUIET_SECONDS:
+            return ""
+        return (f"Slips's profiler processed {processed} flows of the {total} its input counted, "
+                f"and nothing came for {QUIET_SECONDS:g} s")
 
     def on_message(self, channel: str, data: bytes | str) -> list[Evidence]:
         """One message as Slips published it (or our barrier) -> the evidence it produced."""
         if channel == BARRIER_CHANNEL:
             return self._barrier(data)
+        self._last_message_at = self.monotonic()
         item = self.decoder.decode(channel, data)
         if item is None:
             return []
@@ -185,12 +224,15 @@ class SlipsHost:
             return self._close(item.profile, item.twid)
         return self._record(item)
 
+    def barrier_sent(self, reason: str) -> None:
+        """The host published the barrier because of ``reason`` (from ``input_complete``)."""
+        self.end_reason = reason
+
     def _barrier(self, data: bytes | str) -> list[Evidence]:
-        token = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        if token != self.barrier_token or self.finished:
+        if _text(data) != self.barrier_token or self.finished:
             return []
         self.input_ended = True
-        self.info("Slips's input is complete (every record published): settling every timer and window now")
+        self.info(f"Slips's input is complete ({self.end_reason or 'barrier'}): settling every timer and window now")
         return self.finish()
 
     def _record(self, msg: Message[Any]) -> list[Evidence]:
@@ -316,7 +358,7 @@ class SlipsHost:
             parts = ", ".join(f"{name} {count}" for name, count in sorted(self.driver.health.late_records.items()))
             lines.append(f"late records (their window was already closed by Slips): {late} ({parts})")
         if self.input_ended:
-            lines.append("Slips's input was complete before it stopped: every window settled then")
+            lines.append(f"Slips's input was complete before it stopped ({self.end_reason}): every window settled then")
         if self.after_end:
             parts = ", ".join(f"{name} {count}" for name, count in sorted(self.after_end.items()))
             lines.append(f"records after the end of Slips's input (late): {sum(self.after_end.values())} ({parts})")
@@ -350,3 +392,18 @@ class SlipsHost:
         for ident, reason in sorted(health.skipped.items()):
             lines.append(f"not run inside Slips: {ident} ({reason}, which Slips does not publish)")
         return lines
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
+
+
+def _count(value: Any) -> int | None:
+    """A counter Slips stores as text (None: absent or not a number)."""
+    text = _text(value) if not isinstance(value, int) else str(value)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None

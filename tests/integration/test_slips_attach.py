@@ -201,6 +201,26 @@ def test_when_slips_input_is_complete_it_settles_at_once_after_every_record_publ
     assert sum(result.host.produced.values()) == 2
 
 
+def test_it_settles_once_slips_profiler_processed_every_flow_of_its_input_and_all_is_quiet(server, tmp_path, monkeypatch):
+    monkeypatch.setattr("flowalerts.slips.host.QUIET_SECONDS", 0.5)
+    client = server.client()
+    client.set("will_slips_have_more_flows", "yes")
+    client.hset("analysis", "total_flows", 8)
+    run = Attached(server.url, tmp_path)
+    run.wait_for("attached")
+    resolve(client)
+    for n in range(1, 8):
+        publish_like_slips(client, "new_flow", attempt(n))
+        client.incr("processed_flows_by_profiler_so_far")
+    time.sleep(1.0)
+    assert not run.said("Slips's input is complete")  # 7 of 8
+    client.incr("processed_flows_by_profiler_so_far")  # e.g. a line of a log we do not read
+    run.wait_for("Slips's input is complete (Slips's profiler processed 8 flows of the 8 its input counted")
+    wait_until(lambda: len(json.loads(next(iter(client.hvals(KEY)), b"{}")).get("uid", [])) == 7, what="the update")
+    result = run.finish()
+    assert result.host.input_ended and result.host.delivery.updated["MULTIPLE_RECONNECTION_ATTEMPTS"] == 1
+
+
 def test_ids_slips_whitelisted_or_already_has_are_not_written_again(server, tmp_path):
     client = server.client()
     run = Attached(server.url, tmp_path)

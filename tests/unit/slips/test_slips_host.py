@@ -145,8 +145,9 @@ def test_finish_settles_windows_slips_never_closed():
 def test_our_barrier_after_slips_input_is_complete_settles_everything_at_once():
     h = host()
     feed(h, resolved(), *[("new_flow", attempt(n)) for n in range(1, 8)])
-    assert SlipsHost.input_done(b"no") and SlipsHost.input_done("no")
-    assert not SlipsHost.input_done("yes") and not SlipsHost.input_done(None)
+    assert h.input_complete(b"yes", None, None) == h.input_complete(None, None, None) == ""
+    h.barrier_sent(h.input_complete(b"no", None, None))
+    assert h.end_reason == "Slips set will_slips_have_more_flows to 'no'"
     # Someone else's message on the barrier channel changes nothing.
     assert feed(h, (BARRIER_CHANNEL, "not-our-token")) == [] and not h.finished
     settled = feed(h, (BARRIER_CHANNEL, h.barrier_token))
@@ -157,7 +158,29 @@ def test_our_barrier_after_slips_input_is_complete_settles_everything_at_once():
     assert h.after_end["new_flow"] == 1 and h.driver.health.late_records["new_flow"] == 1
     assert h.finish() == [] and feed(h, (BARRIER_CHANNEL, h.barrier_token)) == []
     assert h.decoder.stats.received[BARRIER_CHANNEL] == 0
-    assert "Slips's input was complete before it stopped: every window settled then" in h.summary_lines()
+    assert ("Slips's input was complete before it stopped (Slips set will_slips_have_more_flows to 'no'): "
+            "every window settled then") in h.summary_lines()
+    assert h.input_complete(b"no", None, None) == ""  # finished: nothing more to settle
+
+
+def test_the_input_is_complete_once_slips_processed_every_flow_it_counted_and_all_is_quiet():
+    now = [100.0]
+    h = host(monotonic=lambda: now[0])
+    feed(h, resolved(), ("new_flow", attempt(1)))
+    # Slips counts total_flows for finite input only (0: a growing folder; absent: an interface).
+    assert [h.input_complete("yes", total, 50) for total in (None, 0, "0", b"x")] == ["", "", "", ""]
+    assert h.input_complete("yes", b"51", b"50") == ""  # 98 %
+    assert h.input_complete(b"yes", b"50", b"50") == ""  # 100 %: the quiet starts now
+    now[0] += 2.9
+    assert h.input_complete("yes", "50", "50") == ""
+    now[0] += 0.1
+    feed(h, ("new_flow", attempt(2)))  # a message: the quiet starts again
+    assert h.input_complete("yes", "50", "52") == ""  # progress moved: it starts again
+    now[0] += 2.9
+    assert h.input_complete("yes", "50", "52") == ""
+    now[0] += 0.1
+    assert h.input_complete("yes", 50, 52) == ("Slips's profiler processed 52 flows of the 50 its input counted, "
+                                               "and nothing came for 3 s")
 
 
 def test_without_the_resolution_every_detection_that_applies_reports():
