@@ -110,14 +110,18 @@ return 1
 
 
 def _quiet() -> dict[str, Any]:
-    """Client options that skip CLIENT SETINFO on connect (one command less
-    each time: see ``Attachment.wait_for_redis``), for redis-py 5 to 8."""
+    """Client options that send no command on connect (no CLIENT SETINFO, no
+    HELLO: see ``Attachment.wait_for_redis``), for redis-py 5 to 8. RESP2, as
+    Slips's own client (redis-py 8 would say HELLO 3 first)."""
     parameters = inspect.signature(redis.Redis.__init__).parameters
+    options: dict[str, Any] = {}
     if "driver_info" in parameters:
-        return {"driver_info": None}
-    if "lib_name" in parameters:
-        return {"lib_name": None, "lib_version": None}
-    return {}
+        options["driver_info"] = None
+    elif "lib_name" in parameters:
+        options.update(lib_name=None, lib_version=None)
+    if "protocol" in parameters:
+        options["protocol"] = 2
+    return options
 
 
 QUIET = _quiet()
@@ -190,6 +194,9 @@ class AttachOptions:
     # A key Slips sets once its DB is set up (before it starts reading input);
     # we subscribe only then. "" or None: do not wait for it.
     ready_key: str | None = "number_of_evidence"
+    # Seconds after the Redis port is first seen open before our first command
+    # (while it starts, Slips counts the commands its Redis gets; see wait_for_redis).
+    quiet_start: float = 5.0
 
 
 @dataclasses.dataclass
@@ -317,6 +324,13 @@ class Attachment:
             if self.stop.is_set() or not self._pause(started, deadline, "for Slips's Redis"):
                 return False
         ready_key = self.options.ready_key
+        if ready_key:
+            # Slips checks its fresh Redis for other clients' commands right after
+            # starting it: no command of ours until that is surely over.
+            quiet_until = time.monotonic() + self.options.quiet_start
+            while time.monotonic() < quiet_until:
+                if self.stop.is_set() or not self._pause(started, deadline, "for Slips to start", step=0.2):
+                    return False
         if ready_key:
             probe = None
             while True:
