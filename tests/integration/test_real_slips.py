@@ -350,3 +350,13 @@ print(json.dumps({"classes": classes, "evidence": out}))
     assert found["classes"] == ["flow_alerts"]
     assert [row[0] for row in found["evidence"]] == ["MULTIPLE_RECONNECTION_ATTEMPTS", "LONG_CONNECTION", "GRE_TUNNEL"]
     assert [row[1] for row in found["evidence"]] == [p["id"] for p in payloads]
+    # The README's undo: Slips's tree exactly as it was.
+    undo = subprocess.run([sys.executable, "-m", "flowalerts", "slips-install", "--uninstall", str(tree)],
+                          capture_output=True, text=True, cwd=str(REPO))
+    assert undo.returncode == 0, undo.stderr
+    assert file_hashes(tree) == file_hashes(SLIPS / "slips-1.1.21")
+
+
+def file_hashes(root: pathlib.Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and "dataset" not in p.parts[:1]}
