@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
 def load(args: argparse.Namespace) -> tuple[Config, list[str]]:
     from flowalerts.modules.flow_alerts.detection import config_sections
 
+    if getattr(args, "config_free", False):
+        # The command uses no configuration (slips-install): a ./slips.yaml of
+        # another tool or version in the current folder must not stop it.
+        return load_config(None, sections=config_sections())
     path = pathlib.Path(args.config) if getattr(args, "config", None) else default_config_path()
     if getattr(args, "config", None) and not path.exists():
         raise ConfigError(f"configuration file not found: {path}")

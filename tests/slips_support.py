@@ -96,6 +96,30 @@ def conn_flow(**kw: Any) -> dict[str, Any]:
     return flow
 
 
+def dns_flow(**kw: Any) -> dict[str, Any]:
+    """A dns flow with Slips's field names (what new_dns carries): by default
+    10.0.0.5 resolved example.com to 93.184.216.34."""
+    flow = {
+        "interface": "default",
+        "starttime": 1_600_000_000.0,
+        "uid": "D1",
+        "saddr": "10.0.0.5",
+        "daddr": "10.0.0.1",
+        "sport": 53000,
+        "dport": 53,
+        "proto": "udp",
+        "query": "example.com",
+        "qclass_name": "C_INTERNET",
+        "qtype_name": "A",
+        "rcode_name": "NOERROR",
+        "answers": ["93.184.216.34"],
+        "TTLs": [300.0],
+        "type_": "dns",
+    }
+    flow.update(kw)
+    return flow
+
+
 class PrivateRedis:
     """A redis-server of our own on a free port (nothing saved); restartable."""
 

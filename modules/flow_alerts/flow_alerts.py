@@ -23,6 +23,11 @@ In Slips's module process:
   stored object's count-dependent fields in place (description, uids,
   threat level, confidence) and is not published again (Slips would count
   it twice);
+* when Slips's input is complete (its progress figures, read through its DB
+  API while idle, two times a second: ``SlipsHost.input_complete``) the module
+  publishes a barrier on a channel of its own and, when it comes back, every
+  timer fires and every window settles (``SlipsHost``), so evidence that waits
+  for flow time reaches Slips during the analysis, as in the attach mode;
 * detection failures are isolated by the driver and printed to Slips's log
   (errors.log) once per detection and hook, then counted;
 * at shutdown every timer fires and every window still open settles; the
@@ -55,7 +60,17 @@ try:
     from flowalerts.config import ConfigError
     from flowalerts.knowledge import Knowledge
     from flowalerts.slips.encode import FLOWS_CAUSING_EVIDENCE, WHITELISTED_EVIDENCE, evidence_hash, update_fields
-    from flowalerts.slips.host import DELIVERED, FAILED, REFUSED, UPDATE_NOT_STORED, UPDATED, Outgoing, SlipsHost
+    from flowalerts.slips.host import (
+        BARRIER_CHANNEL,
+        DELIVERED,
+        FAILED,
+        INPUT_DONE_KEY,
+        REFUSED,
+        UPDATE_NOT_STORED,
+        UPDATED,
+        Outgoing,
+        SlipsHost,
+    )
     from flowalerts.slips.settings import config_from_slips
 except ImportError as exc:  # pragma: no cover - only inside a Slips without our package
     raise ImportError(
@@ -67,6 +82,8 @@ except ImportError as exc:  # pragma: no cover - only inside a Slips without our
 BATCH = 500
 # Seconds main() waits for a message when there is none.
 POLL_SECONDS = 0.05
+# Seconds between two reads of Slips's progress figures while idle.
+INPUT_DONE_POLL = 0.5
 _ENTITY_EXTRAS = ("TI", "AS", "rDNS", "SNI", "DNS_resolution", "queries", "CNAME")
 
 
@@ -113,6 +130,8 @@ class FlowAlerts(IModule):
         self._pubsub: Any = None
         self._store_errors = 0
         self._started = time.monotonic()
+        self._input_checked_at = 0.0
+        self._barrier_sent = False
 
     # -- Slips's hooks ----------------------------------------------------------------------
     def subscribe_to_channels(self) -> None:
@@ -136,8 +155,9 @@ class FlowAlerts(IModule):
             self.print(f"Flowalerts not started: Slips refused the subscription to {first}", 1, 1)
             self.host = None
             return
-        if rest:
-            pubsub.subscribe(*rest)
+        # Our end-of-input barrier comes on the same subscription, after every
+        # record Slips published before it.
+        pubsub.subscribe(*rest, BARRIER_CHANNEL)
         self._pubsub = pubsub
         # One subscription for all channels: IModule's bookkeeping sees each name.
         self.channels = {channel: pubsub for channel in self.host.channels}
@@ -166,7 +186,35 @@ class FlowAlerts(IModule):
             evidences.extend(host.on_message(channel, message.get("data")))
         for tracker in self.channel_tracker.values():
             tracker["msg_received"] = got > 0
+        if not got:
+            self._check_input_done()
         self._deliver(evidences)
+
+    def _check_input_done(self) -> None:
+        """Idle: has Slips published every record of its input? Then send the barrier."""
+        host = self.host
+        now = time.monotonic()
+        if host is None or host.finished or self._barrier_sent or now - self._input_checked_at < INPUT_DONE_POLL:
+            return
+        self._input_checked_at = now
+        try:
+            reason = host.input_complete(
+                # The key itself (absent: not known to be complete); Slips's own
+                # will_slips_have_new_incoming_flows() reads it as a bool.
+                self.db.rdb.r.get(INPUT_DONE_KEY),
+                self.db.get_total_flows(),
+                self.db.rdb.get_flow_analyzed_by_the_profiler_so_far(),
+            )
+            if reason:
+                # Not Slips's publish (it counts and versions its own channels'
+                # messages): a plain PUBLISH on our own channel.
+                self.db.rdb.r.publish(BARRIER_CHANNEL, host.barrier_token)
+                host.barrier_sent(reason)
+                self._barrier_sent = True
+        except Exception as exc:  # Slips's DB raised: the end comes at shutdown instead
+            self._barrier_sent = True
+            self.print(f"Flowalerts: cannot read Slips's progress ({type(exc).__name__}: {exc}); "
+                       "settling at shutdown", 1, 1)
 
     def shutdown_gracefully(self) -> None:
         host = self.host

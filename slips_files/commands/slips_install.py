@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("slips_path", metavar="PATH_TO_SLIPS", help="the Slips folder (the one holding slips.py)")
     parser.add_argument("--uninstall", action="store_true", help="put Slips's own flow_alerts back")
-    parser.set_defaults(handler=main)
+    parser.set_defaults(handler=main, config_free=True)
 
 
 def module_source() -> pathlib.Path:

@@ -23,7 +23,12 @@ running Slips (whose own flow_alerts is disabled):
    lost meanwhile (pub/sub keeps no backlog): Slips counts what it published
    per channel (``msgs_published_at_runtime``), so published minus received
    is what we missed.
-5. **Ends** on SIGTERM/SIGINT, or when Slips's Redis is gone for good (Slips
+5. **Settles when Slips's input is complete**: while idle it reads Slips's
+   progress figures (two times a second; ``SlipsHost.input_complete``); once
+   they say so it publishes a barrier on a channel of its own and settles
+   when the barrier comes back (``flowalerts.slips.host``), so its last
+   evidence reaches Slips's evidence handler while Slips is still running.
+6. **Ends** on SIGTERM/SIGINT, or when Slips's Redis is gone for good (Slips
    kills it at the end of its analysis): it settles what it holds (every
    timer fires, every open window closes), stores what it can, writes
    everything it produced to ``-o`` when given, reports, and exits 0.
@@ -60,10 +65,25 @@ from flowalerts.slips.encode import (
     evidence_hash,
     update_fields,
 )
-from flowalerts.slips.host import DELIVERED, FAILED, REFUSED, UPDATE_NOT_STORED, UPDATED, Outgoing, SlipsHost
+from flowalerts.slips.host import (
+    ANALYSIS_KEY,
+    BARRIER_CHANNEL,
+    DELIVERED,
+    FAILED,
+    INPUT_DONE_KEY,
+    PROCESSED_FLOWS_KEY,
+    REFUSED,
+    TOTAL_FLOWS_FIELD,
+    UPDATE_NOT_STORED,
+    UPDATED,
+    Outgoing,
+    SlipsHost,
+)
 
 # Slips's count of the messages it published, per channel.
 MSGS_PUBLISHED = "msgs_published_at_runtime"
+# Seconds between two reads of Slips's progress figures while idle.
+INPUT_DONE_POLL = 0.5
 # Evidence kept while Slips's Redis is away (beyond it, they are counted as failed).
 MAX_PENDING = 100_000
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
@@ -90,14 +110,18 @@ return 1
 
 
 def _quiet() -> dict[str, Any]:
-    """Client options that skip CLIENT SETINFO on connect (one command less
-    each time: see ``Attachment.wait_for_redis``), for redis-py 5 to 8."""
+    """Client options that send no command on connect (no CLIENT SETINFO, no
+    HELLO: see ``Attachment.wait_for_redis``), for redis-py 5 to 8. RESP2, as
+    Slips's own client (redis-py 8 would say HELLO 3 first)."""
     parameters = inspect.signature(redis.Redis.__init__).parameters
+    options: dict[str, Any] = {}
     if "driver_info" in parameters:
-        return {"driver_info": None}
-    if "lib_name" in parameters:
-        return {"lib_name": None, "lib_version": None}
-    return {}
+        options["driver_info"] = None
+    elif "lib_name" in parameters:
+        options.update(lib_name=None, lib_version=None)
+    if "protocol" in parameters:
+        options["protocol"] = 2
+    return options
 
 
 QUIET = _quiet()
@@ -170,6 +194,9 @@ class AttachOptions:
     # A key Slips sets once its DB is set up (before it starts reading input);
     # we subscribe only then. "" or None: do not wait for it.
     ready_key: str | None = "number_of_evidence"
+    # Seconds after the Redis port is first seen open before our first command
+    # (while it starts, Slips counts the commands its Redis gets; see wait_for_redis).
+    quiet_start: float = 5.0
 
 
 @dataclasses.dataclass
@@ -209,6 +236,8 @@ class Attachment:
         self.published_at_attach: dict[str, int] | None = None
         self.published_last: dict[str, int] | None = None
         self._published_read_at = 0.0
+        self._input_checked_at = 0.0
+        self._barrier_sent = False
         self.gone = False
         self.sink: Any = None
         if options.outdir:
@@ -237,7 +266,7 @@ class Attachment:
             client.ping()
             published = self._read_published(client)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(*(self.prefix + channel for channel in self.host.channels))
+            pubsub.subscribe(*(self.prefix + channel for channel in (*self.host.channels, BARRIER_CHANNEL)))
         except redis.AuthenticationError as exc:
             raise UsageError(f"Redis at {self.safe_url} refused us: {self.safe(str(exc))}") from None
         except _REDIS_ERRORS:
@@ -246,6 +275,7 @@ class Attachment:
             # Authentication, wrong DB ...: retrying does not help.
             raise UsageError(f"Redis at {self.safe_url} refused us: {self.safe(str(exc))}") from None
         self.client, self.pubsub = client, pubsub
+        self._barrier_sent = False  # a barrier sent on a lost connection never comes back
         if self.published_at_attach is None:
             self.published_at_attach = published
         self.published_last = published
@@ -294,6 +324,13 @@ class Attachment:
             if self.stop.is_set() or not self._pause(started, deadline, "for Slips's Redis"):
                 return False
         ready_key = self.options.ready_key
+        if ready_key:
+            # Slips checks its fresh Redis for other clients' commands right after
+            # starting it: no command of ours until that is surely over.
+            quiet_until = time.monotonic() + self.options.quiet_start
+            while time.monotonic() < quiet_until:
+                if self.stop.is_set() or not self._pause(started, deadline, "for Slips to start", step=0.2):
+                    return False
         if ready_key:
             probe = None
             while True:
@@ -461,6 +498,27 @@ class Attachment:
         except _REDIS_ERRORS:
             pass
 
+    def _check_input_done(self) -> None:
+        """Idle: is Slips's input complete (its progress figures)? Then send the barrier."""
+        now = time.monotonic()
+        if self.host.finished or self._barrier_sent or self.client is None or now - self._input_checked_at < INPUT_DONE_POLL:
+            return
+        self._input_checked_at = now
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.get(INPUT_DONE_KEY)
+            pipe.hget(ANALYSIS_KEY, TOTAL_FLOWS_FIELD)
+            pipe.get(PROCESSED_FLOWS_KEY)
+            reason = self.host.input_complete(*pipe.execute())
+            if reason:
+                self.client.publish(self.prefix + BARRIER_CHANNEL, self.host.barrier_token)
+                self.host.barrier_sent(reason)
+                self._barrier_sent = True
+        except _REDIS_ERRORS:
+            pass  # the read loop notices the lost connection
+        except redis.RedisError:
+            self._barrier_sent = True  # not Slips's keys (wrong types): the end comes when it stops
+
     def run(self) -> None:
         host = self.host
         prefix_len = len(self.prefix)
@@ -474,6 +532,7 @@ class Attachment:
             if message is None:
                 self._flush_pending()
                 self._refresh_published()
+                self._check_input_done()
                 continue
             channel = message.get("channel")
             if isinstance(channel, bytes):

@@ -4,17 +4,46 @@ Written once here, so the two hosts cannot drift apart:
 
 * decoding (``flowalerts.slips.decode``): Slips messages -> typed records,
   unusable ones counted per channel and field;
-* flow time: an ``EventClock`` fed with each record's end time (``ts + dur``
-  for conn records); the module driver's timers and expiring tables follow
-  its watermark (``advance``);
+* flow time: an ``EventClock`` fed with each record's start time (``ts``),
+  as the standalone profiler does; the module driver's timers and expiring
+  tables follow its watermark (``advance``);
 * time windows are Slips's: a record carries Slips's profile and window
-  number, and Slips's ``tw_closed`` ends a window (``window_closed``). A
-  record whose (profile, window) Slips already closed is **late**
-  (``Message.late``): the driver counts it and detections never mix it into a
-  reopened, empty window;
+  number, and Slips's ``tw_closed`` says a window ended. It means for us what
+  the standalone profiler's ``TwClosed`` means: the window takes no more
+  records (a record whose (profile, window) Slips already closed is **late**,
+  ``Message.late``: the driver counts it and detections never mix it into a
+  reopened, empty window), and the driver closes it ``close_delay`` seconds
+  of flow time later (``ModuleDriver.window_closed``: the largest
+  ``window_close_delay`` of the detections, e.g. 300 s while decisions that
+  wait for other logs are still due). So the final report (update) of an
+  aggregated evidence of that window comes when the watermark passes that
+  delay, or at ``finish``, not with the ``tw_closed`` message itself;
 * the channels to read: the record channels the module's detections and
   learners use that Slips publishes, plus ``tw_closed``. Detections needing a
   log Slips does not publish (x509.log) do not run and are listed;
+* the end of Slips's input (a file or folder): Slips publishes no end
+  message and stops its evidence handler as soon as it stops (it does not
+  wait for anything outside its own processes). Decisions that wait for flow
+  time would come only then, and an attached process's evidence would be
+  stored but never logged or alerted. So the hosts read Slips's own progress
+  figures while they are idle (``input_complete``) and the input is complete
+  when either
+    - Slips says so: its key ``will_slips_have_more_flows`` is "no" (set once
+      its profiler has published every record of a finite input; its own
+      modules read it), or, earlier (Slips sets that key only about 20 s
+      after its last record, when it is about to stop),
+    - Slips's profiler has processed every flow its input counted
+      (``processed_flows_by_profiler_so_far`` >= ``total_flows`` of the hash
+      ``analysis``, what Slips shows as "Analyzed Flows: 100%"), that count
+      did not move and no message came for ``QUIET_SECONDS``. Slips counts
+      ``total_flows`` only for finite input (0 for a growing Zeek folder, none
+      for an interface), so live input waits for the key.
+  Then the host publishes ``barrier_token`` on ``BARRIER_CHANNEL``, which it
+  also reads: Redis delivers it after every message Slips published before,
+  and when it comes back the host settles (``finish``: every timer fires,
+  every window closes), as the standalone host does at the end of its input.
+  A record after that is late (counted); Slips's ``tw_closed`` at its
+  shutdown finds the windows settled already;
 * delivery accounting: each evidence becomes Slips's JSON shape
   (``flowalerts.slips.encode``) or is not sent (counted, one note per type);
   a second evidence with an id already delivered is an **update** of an
@@ -30,6 +59,8 @@ host's.
 from __future__ import annotations
 
 import dataclasses
+import time
+import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -44,6 +75,17 @@ from flowalerts.modules.flow_alerts.driver import ModuleDriver
 from flowalerts.slips.decode import SLIPS_LOGS, SLIPS_RECORD_CHANNELS, SlipsDecoder
 from flowalerts.slips.encode import DeliveryStats, slips_payload, slips_type
 
+# Slips's flag: "no" once every record of its input was published (see the module doc).
+INPUT_DONE_KEY = "will_slips_have_more_flows"
+INPUT_DONE_VALUE = "no"
+# Slips's progress figures: flows its input counted, flows its profiler processed.
+ANALYSIS_KEY = "analysis"
+TOTAL_FLOWS_FIELD = "total_flows"
+PROCESSED_FLOWS_KEY = "processed_flows_by_profiler_so_far"
+# Seconds of quiet (no message, no progress) at 100% before the input is complete.
+QUIET_SECONDS = 3.0
+# Our own channel for the end-of-input barrier (not one of Slips's).
+BARRIER_CHANNEL = "flowalerts_input_done"
 # Closed (profile, window) pairs remembered for the late-record rule.
 MAX_CLOSED_WINDOWS = 200_000
 # Evidence ids remembered to tell an update from a new evidence.
@@ -111,8 +153,10 @@ class SlipsHost:
         warn: Callable[[str], None] = lambda text: None,
         strict: bool = False,
         version: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self.monotonic = monotonic
         self.info = info
         self.warn = warn
         self.driver = ModuleDriver(
@@ -137,10 +181,42 @@ class SlipsHost:
         self._reported_failures: set[str] = set()
         self._noted_types: set[str] = set()
         self.finished = False
+        # The end-of-input barrier: only our own token ends the input.
+        self.barrier_token = uuid.uuid4().hex
+        self.input_ended = False
+        self.end_reason = ""
+        self.after_end: Counter[str] = Counter()
+        self._last_message_at = monotonic()
+        self._progress: tuple[int, float] | None = None
 
     # -- input --------------------------------------------------------------------------------
+    def input_complete(self, more_flows: Any, total_flows: Any, processed_flows: Any) -> str:
+        """Slips's figures, read by the host while idle: why its input is
+        complete ("" while it is not, or once the host has finished). The host
+        then sends the barrier (see the module doc)."""
+        if self.finished:
+            return ""
+        if _text(more_flows) == INPUT_DONE_VALUE:
+            return f"Slips set {INPUT_DONE_KEY} to {INPUT_DONE_VALUE!r}"
+        total, processed = _count(total_flows), _count(processed_flows)
+        now = self.monotonic()
+        if not total or processed is None or processed < total:
+            self._progress = None
+            return ""
+        if self._progress is None or self._progress[0] != processed:
+            self._progress = (processed, now)
+            return ""
+        quiet = min(now - self._progress[1], now - self._last_message_at)
+        if quiet < QUIET_SECONDS:
+            return ""
+        return (f"Slips's profiler processed {processed} flows of the {total} its input counted, "
+                f"and nothing came for {QUIET_SECONDS:g} s")
+
     def on_message(self, channel: str, data: bytes | str) -> list[Evidence]:
-        """One message as Slips published it -> the evidence it produced."""
+        """One message as Slips published it (or our barrier) -> the evidence it produced."""
+        if channel == BARRIER_CHANNEL:
+            return self._barrier(data)
+        self._last_message_at = self.monotonic()
         item = self.decoder.decode(channel, data)
         if item is None:
             return []
@@ -148,10 +224,26 @@ class SlipsHost:
             return self._close(item.profile, item.twid)
         return self._record(item)
 
+    def barrier_sent(self, reason: str) -> None:
+        """The host published the barrier because of ``reason`` (from ``input_complete``)."""
+        self.end_reason = reason
+
+    def _barrier(self, data: bytes | str) -> list[Evidence]:
+        if _text(data) != self.barrier_token or self.finished:
+            return []
+        self.input_ended = True
+        self.info(f"Slips's input is complete ({self.end_reason or 'barrier'}): settling every timer and window now")
+        return self.finish()
+
     def _record(self, msg: Message[Any]) -> list[Evidence]:
         driver = self.driver
+        if self.finished:
+            # Slips said its input was complete; the windows are settled.
+            self.after_end[msg.flow.channel] += 1
+            msg.late = True
+            return self._account(driver.handle(msg))
         msg.late = (msg.profile, msg.twid) in self.closed
-        observation = self.clock.observe(msg.flow.end_time)
+        observation = self.clock.observe(msg.flow.starttime)
         out = driver.handle(msg)
         if observation.ok:
             watermark = self.clock.watermark
@@ -160,12 +252,16 @@ class SlipsHost:
         return self._account(out)
 
     def _close(self, profile: str, twid: int) -> list[Evidence]:
+        """Slips ended (profile, twid): late rule from now on; the driver
+        settles the window after its ``close_delay`` (usually not yet)."""
         key = (profile, twid)
         if key in self.closed:
             self.duplicate_closes += 1
             return []
         self.closed.add(key)
         self.windows_closed += 1
+        if self.finished:
+            return []  # settled at the end of the input already
         return self._account(self.driver.window_closed(profile, twid))
 
     def finish(self) -> list[Evidence]:
@@ -261,6 +357,11 @@ class SlipsHost:
         if late:
             parts = ", ".join(f"{name} {count}" for name, count in sorted(self.driver.health.late_records.items()))
             lines.append(f"late records (their window was already closed by Slips): {late} ({parts})")
+        if self.input_ended:
+            lines.append(f"Slips's input was complete before it stopped ({self.end_reason}): every window settled then")
+        if self.after_end:
+            parts = ", ".join(f"{name} {count}" for name, count in sorted(self.after_end.items()))
+            lines.append(f"records after the end of Slips's input (late): {sum(self.after_end.values())} ({parts})")
         if self.clock.jumps_held or self.clock.jumps_confirmed:
             lines.append(f"flow-time jumps: {self.clock.jumps_held} held, {self.clock.jumps_confirmed} confirmed")
         d = self.delivery
@@ -291,3 +392,18 @@ class SlipsHost:
         for ident, reason in sorted(health.skipped.items()):
             lines.append(f"not run inside Slips: {ident} ({reason}, which Slips does not publish)")
         return lines
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
+
+
+def _count(value: Any) -> int | None:
+    """A counter Slips stores as text (None: absent or not a number)."""
+    text = _text(value) if not isinstance(value, int) else str(value)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None

@@ -106,3 +106,14 @@ def test_names_the_pip_of_slips(tmp_path, capsys, with_venv):
     assert main(["slips-install", str(root)]) == 0
     out = capsys.readouterr().out
     assert (str(root / "venv" / "bin" / "pip") in out) is with_venv
+
+
+def test_runs_from_a_folder_whose_slips_yaml_is_not_ours(tmp_path, capsys, monkeypatch):
+    root = fake_slips(tmp_path / "slips")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "slips.yaml").write_text("redis:\n  no_such_key: 1\n")
+    monkeypatch.chdir(elsewhere)
+    assert main(["slips-install", str(root)]) == 0
+    assert main(["slips-install", "--uninstall", str(root)]) == 0
+    assert "restored Slips's own flow_alerts" in capsys.readouterr().out
