@@ -22,9 +22,11 @@ Zeek 5+ ssl.log has no subject: the certificate (CN and SANs) comes from
 x509.log by fingerprint, logged once a day (``shared/cert_join.py``); in the
 older schema the CN comes from ssl.log and the SANs from the connection's own
 x509 record. A candidate mismatch waits for that x509 record (its SANs may
-cover the SNI), at most ``CERT_WAIT`` seconds of flow time. Inside Slips there
-is no x509 channel: the SANs are unknown (more mismatches on multi-name
-certificates) and Zeek 5+ logs give no CN at all.
+cover the SNI), at most ``CERT_WAIT`` seconds of flow time. Without the x509
+record the SANs are unknown and nothing is reported: today's certificates
+name their hosts in the SANs, and a CN alone made mostly false positives
+(CDN certificates whose SANs cover the name). Inside Slips there is no x509
+channel, so this detection reports nothing there.
 
 Evidence, as the reference's pair: the client (SRC saddr, victim the SNI as
 DOMAIN, LOW, profile saddr) and the name (DST DOMAIN SNI, victim SRC saddr,
@@ -94,6 +96,7 @@ class CnUrlMismatch(CertificateJoin):
 
     id = "cn_url_mismatch"
     evidence = (CN_URL_MISMATCH,)
+    logs = ("ssl", "x509")  # the SANs come only from x509.log
 
     def _names(self, flow: SslRecord, view: CertView | None) -> tuple[str, str] | None:
         """(SNI, CN) when they can be compared and the CN neither covers nor relates to the SNI."""
@@ -125,8 +128,8 @@ class CnUrlMismatch(CertificateJoin):
         if names is None or view is None:
             return
         sni, cn = names
-        if any_matches(view.san_dns, sni):
-            return
+        if not view.from_x509 or any_matches(view.san_dns, sni):
+            return  # SANs unknown (no x509 record), or a SAN covers the name
         san_count = len(view.san_dns)
         self.tally(msg, (sni, flow.daddr), 1, update=lambda tally: _note(tally, flow, cn, san_count))
 
