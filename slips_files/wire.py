@@ -69,6 +69,10 @@ def _message_type(record_type: type[Record]) -> type[Message[Any]]:
 
 
 MESSAGE_TYPES: dict[type[Record], type[Message[Any]]] = {t: _message_type(t) for t in RECORD_TYPES}
+# Module attributes too, so pickle finds them by name: a detection may keep a
+# decoded message in its state (a pending timer's payload), and a checkpoint
+# pickles that state.
+globals().update({cls.__name__: cls for cls in MESSAGE_TYPES.values()})
 # record type -> the tag of its items (producer side).
 MESSAGE_TAGS: dict[type[Record], str] = {t: f"m.{t.log_type}" for t in RECORD_TYPES}
 

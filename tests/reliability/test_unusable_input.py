@@ -86,10 +86,15 @@ def test_permission_denied_as_an_unprivileged_user():
         if shutil.which("setpriv") is None:
             pytest.skip("running as root without setpriv: cannot test permission denied")
         prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        probe = subprocess.run([*prefix, sys.executable, "-c", "import flowalerts"], capture_output=True, text=True,
-                               cwd="/", timeout=60)
-        if probe.returncode != 0:
-            pytest.skip(f"this Python cannot run as nobody here: {probe.stderr.strip()[:200]}")
+        # The same interpreter with the same packages: a venv whose base Python
+        # lives under /root resolves, as nobody, to another Python (seen: the
+        # system's 3.11.2 beside the venv's packages for 3.11.7).
+        probe = subprocess.run(
+            [*prefix, sys.executable, "-c", "import sys, flowalerts, redis; print(sys.version)"],
+            capture_output=True, text=True, cwd="/", timeout=60,
+        )
+        if probe.returncode != 0 or probe.stdout.strip() != sys.version:
+            pytest.skip(f"this Python cannot run as nobody here: {(probe.stderr or probe.stdout).strip()[:200]}")
     top = tempfile.mkdtemp(prefix="flowalerts-perm-")
     try:
         os.chmod(top, 0o777)
@@ -107,7 +112,7 @@ def test_permission_denied_as_an_unprivileged_user():
         assert notes_about(proc.stderr, "conn") == [
             f"note: cannot read {folder}/conn.log: permission denied; it is left out of this run",
             skipped_note("conn", "unreadable: permission denied"),
-        ]
+        ], proc.stderr
         os.chmod(folder / "dns.log", 0o000)
         proc = subprocess.run(
             [*prefix, sys.executable, "-m", "flowalerts", "run", "-f", str(folder / "dns.log"), "-o", f"{top}/out2"],

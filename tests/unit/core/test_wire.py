@@ -29,6 +29,19 @@ from flowalerts.wire import (
 from tests.harness import config
 
 
+def test_decoded_messages_survive_a_state_checkpoint() -> None:
+    # A detection may hold a decoded message in its state (a timer payload);
+    # the worker's checkpoint pickles that state and restores it on restart.
+    from flowalerts.state import State
+
+    conn = ConnRecord(starttime=1.5, uid="C1", saddr="10.0.0.1", daddr="1.1.1.1", dport=443, proto="tcp", dur=2.0)
+    (decoded,) = decode_batch(encode_batch([message_item(Message("10.0.0.1", 1, conn))]))
+    state = State()
+    state.values["pending"] = decoded
+    restored = State.restore(state.snapshot()).values["pending"]
+    assert type(restored) is type(decoded) and restored.flow == conn
+
+
 def test_a_batch_decodes_into_the_typed_items_in_order() -> None:
     conn = ConnRecord(starttime=1.5, uid="C1", saddr="10.0.0.1", daddr="1.1.1.1", dport=443, proto="tcp", dur=2.0)
     dns = DnsRecord(starttime=1.0, saddr="10.0.0.1", daddr="10.0.0.53", query="a.example", answers=["1.1.1.1"])
