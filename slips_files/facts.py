@@ -382,6 +382,13 @@ class Facts:
         """(first start, last end) of the contacts of ``profile`` with ``ip``, or None."""
         return self._contacts.get((profile, ip))
 
+    def contacts_complete_since(self, earliest: float) -> bool:
+        """False when the contacts table, full, evicted a contact that ended at
+        or after ``earliest``: then a missing contact proves nothing (the
+        caller must not decide "never contacted"). A contact's entry expires
+        at least ``CONTACT_TTL`` after its end."""
+        return not self._contacts.may_have_evicted(earliest + CONTACT_TTL)
+
     # -- layer 2 -----------------------------------------------------------------------
     def ips_of_mac(self, mac: str) -> list[str]:
         """IPs seen with ``mac``, the earliest first."""

@@ -79,6 +79,9 @@ from flowalerts.wire import (
 # Environment variable a worker reads its Redis URL from (never on a command
 # line, where ``ps`` would show a password).
 URL_ENV = "FLOWALERTS_REDIS_URL"
+# Local workers resolve the config's relative data paths (feeds, whitelist)
+# against the producer's config folder, not their own working directory.
+DATA_DIR_ENV = "FLOWALERTS_DATA_DIR"
 # How often (seconds) the producer reads evidence and refreshes its heartbeat.
 PUMP_SECONDS = 0.2
 HEARTBEAT_SECONDS = 2.0
@@ -235,7 +238,7 @@ class DistributedPipeline:
         args = [*command, "worker", "--run", self.run_id, "--prefix", self.keys.prefix]
         if self.options.quiet:
             args.append("-q")
-        env = {**os.environ, URL_ENV: self.options.url}
+        env = {**os.environ, URL_ENV: self.options.url, DATA_DIR_ENV: self.config.base_dir}
         # Own session: a Ctrl-C in the terminal reaches the producer only, which
         # settles the run; workers leave when the run's keys are gone.
         return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, start_new_session=True)

@@ -46,7 +46,9 @@ class FlowTimeTable(Generic[V]):
     ``max_entries`` still bounds them).
     """
 
-    __slots__ = ("_buckets", "_entries", "_low", "_scanned", "_watermark", "evicted", "max_entries", "name")
+    __slots__ = (
+        "_buckets", "_entries", "_low", "_scanned", "_watermark", "evicted", "evicted_until", "max_entries", "name",
+    )
 
     def __init__(self, name: str, max_entries: int = 0) -> None:
         self.name = name
@@ -60,6 +62,10 @@ class FlowTimeTable(Generic[V]):
         # 0: unbounded by count (bounded by expiry only).
         self.max_entries = max_entries
         self.evicted = 0
+        # The latest expiry among evicted entries: a key missing now may have
+        # been evicted if its entry would have lived until then. A decision
+        # that needs an entry's *absence* reads this (``may_have_evicted``).
+        self.evicted_until = float("-inf")
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -111,6 +117,11 @@ class FlowTimeTable(Generic[V]):
     def delete(self, key: Any) -> None:
         self._entries.pop(key, None)
 
+    def may_have_evicted(self, expiring_after: float) -> bool:
+        """True when the cap evicted an entry that would still be alive at
+        ``expiring_after``: a key absent now cannot prove that it was never set."""
+        return self.evicted > 0 and self.evicted_until >= expiring_after
+
     def _evict(self) -> None:
         """Full: forget the oldest insertions (dicts keep insertion order).
 
@@ -120,14 +131,18 @@ class FlowTimeTable(Generic[V]):
         entries = self._entries
         buckets = self._buckets
         count = max(1, self.max_entries // 16)
+        until = self.evicted_until
         for key in list(itertools.islice(entries, count)):
             expires_at, _ = entries.pop(key)
+            if expires_at > until:
+                until = expires_at
             if expires_at == float("inf"):
                 continue  # in no bucket
             bucket = buckets.get(int(expires_at // _BUCKET_SECONDS))
             if bucket is not None:
                 bucket.discard(key)
         self.evicted += count
+        self.evicted_until = until
 
     def items(self) -> Iterator[tuple[Any, V]]:
         watermark = self._watermark
@@ -331,12 +346,18 @@ _SAFE_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "float"
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
+        if "." in name:
+            # A dotted name walks attributes (``flowalerts.x`` + ``os.system``):
+            # never needed by our own pickles.
+            raise pickle.UnpicklingError(f"checkpoint refers to {module}.{name}, which is not allowed")
         if module == "builtins" and name in _SAFE_BUILTINS:
             return super().find_class(module, name)
         if module == "collections" and name in ("Counter", "OrderedDict", "defaultdict", "deque"):
             return super().find_class(module, name)
         if (module == "flowalerts" or module.startswith("flowalerts.")) and not name.startswith("_Restricted"):
-            return super().find_class(module, name)
+            found = super().find_class(module, name)
+            if isinstance(found, type):  # our classes only: no function of ours is called on load
+                return found
         if module == "ipaddress" and name in ("IPv4Network", "IPv6Network", "IPv4Address", "IPv6Address"):
             return super().find_class(module, name)
         if module == "msgspec._utils" and name == "rebuild":

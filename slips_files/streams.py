@@ -44,8 +44,10 @@ class BusError(Exception):
 
 
 def redact(url: str) -> str:
-    """The URL without its password (``redis://:***@host``), for messages."""
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+    """The text without any URL password (``redis://:***@host``), for messages."""
+    from flowalerts.urls import redact as redact_text
+
+    return redact_text(url)
 
 
 def connect(url: str, timeout: float = 30.0) -> redis.Redis:

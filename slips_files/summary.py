@@ -55,6 +55,9 @@ def health_lines(summary: RunSummary) -> list[str]:
     if health.timers_fired_early:
         early = ", ".join(f"{name} {count}" for name, count in sorted(health.timers_fired_early.items()))
         lines.append(f"timers fired early (timer service full): {early}")
+    if health.undecided:
+        undecided = ", ".join(f"{name} {count}" for name, count in sorted(health.undecided.items()))
+        lines.append(f"not decided (a bounded state table was full; no evidence rather than a guess): {undecided}")
     if health.disabled_evidence:
         dropped = ", ".join(f"{name} {count}" for name, count in sorted(health.disabled_evidence.items()))
         lines.append(f"evidence of disabled types dropped: {dropped}")

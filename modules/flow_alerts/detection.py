@@ -84,6 +84,9 @@ class ModuleContext:
     # Set by the driver: a timer that had to fire before its time (the timer
     # service was full): (owner, key, payload).
     fire_timer: Callable[[str, Any, Any], None] = lambda owner, key, payload: None
+    # Set by the driver: a decision abstained from because bounded state it
+    # needed was full (counted per owner, shown in the summary).
+    undecided: Callable[[str], None] = lambda owner: None
 
 
 DETECTIONS: dict[str, type[Detection]] = {}

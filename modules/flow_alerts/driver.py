@@ -63,6 +63,9 @@ class Health:
     late_records: Counter[str] = dataclasses.field(default_factory=Counter)
     late_window_use: Counter[str] = dataclasses.field(default_factory=Counter)
     timers_fired_early: Counter[str] = dataclasses.field(default_factory=Counter)
+    # Decisions a detection could not make because bounded state it needed
+    # was full (it abstained rather than report on missing data).
+    undecided: Counter[str] = dataclasses.field(default_factory=Counter)
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
     disabled_evidence: Counter[str] = dataclasses.field(default_factory=Counter)
 
@@ -125,6 +128,7 @@ class ModuleDriver:
             report=self._collect,
             late_window_use=self._late_window_use,
             fire_timer=self._fire_timer,
+            undecided=self._undecided,
         )
         self.learners: list[Learner] = []
         for cls in learner_classes:
@@ -266,6 +270,9 @@ class ModuleDriver:
     def _fire_timer(self, owner: str, key: Any, payload: Any) -> None:
         self.health.timers_fired_early[owner] += 1
         self._run_timer(owner, key, payload)
+
+    def _undecided(self, owner: str) -> None:
+        self.health.undecided[owner] += 1
 
     def _late_window_use(self, owner: str) -> None:
         self.health.late_window_use[owner] += 1

@@ -169,6 +169,14 @@ def main(args: argparse.Namespace, config: Config) -> int:
             plain_emit(text)
 
     redis_url = args.redis or config.redis.url
+    if args.redis is not None:
+        from flowalerts.urls import RedisUrlError, check_redis_url
+
+        try:
+            check_redis_url(args.redis)
+        except RedisUrlError as exc:
+            print(f"flowalerts: error: {exc}", file=sys.stderr)
+            return 2
     if args.redis is None and redis_url is None and (args.workers or args.partitions):
         print("flowalerts: error: --workers/--partitions need a Redis: --redis URL (or redis.url in the config)", file=sys.stderr)
         return 2
@@ -203,6 +211,19 @@ def main(args: argparse.Namespace, config: Config) -> int:
         summary = run(options)
     except BusError as exc:
         stderr_emit(f"flowalerts: error: {exc}")
+        return 2
+    except Exception as exc:
+        # A Redis that lost the run's keys mid-run (restarted without
+        # persistence, FLUSHALL, evicted under maxmemory) answers "no such key"
+        # or NOGROUP: the run cannot go on, say so in one line.
+        import redis
+
+        if options.redis_url is None or not isinstance(exc, redis.ResponseError):
+            raise
+        from flowalerts.urls import redact
+
+        stderr_emit(f"flowalerts: error: Redis lost this run's keys mid-run ({redact(str(exc))}): stopping; "
+                    "the outputs are incomplete (run Redis without eviction, keep it up for the run)")
         return 2
     finally:
         if progress is not None:

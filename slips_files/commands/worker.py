@@ -43,13 +43,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace, config: Config) -> int:
-    from flowalerts.producer import URL_ENV
-    from flowalerts.streams import BusError, redact
+    from flowalerts.producer import DATA_DIR_ENV, URL_ENV
+    from flowalerts.streams import BusError
+    from flowalerts.urls import RedisUrlError, check_redis_url
+    from flowalerts.urls import redact_url as redact
     from flowalerts.worker import Worker, install_stop_handlers
 
     url = args.redis or os.environ.get(URL_ENV) or config.redis.url
     if not url:
         print("flowalerts: error: no Redis: give --redis URL (or set redis.url in the config)", file=sys.stderr)
+        return 2
+    try:
+        check_redis_url(url)
+    except RedisUrlError as exc:
+        print(f"flowalerts: error: {exc}", file=sys.stderr)
         return 2
     try:
         worker = Worker(
@@ -59,7 +66,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
             until_done=args.exit_when_done,
             reconnect_seconds=config.redis.reconnect_seconds,
             emit=stderr_emit,
-            base_dir=config.base_dir,
+            base_dir=os.environ.get(DATA_DIR_ENV) or config.base_dir,
         )
     except BusError as exc:
         print(f"flowalerts: error: {escape_text(str(exc))}", file=sys.stderr)

@@ -79,3 +79,26 @@ def test_restore_refuses_foreign_classes():
 
     with pytest.raises(pickle.UnpicklingError):
         State.restore(pickle.dumps(Evil()))
+
+
+@pytest.mark.parametrize("payload", [
+    # A dotted name walks from one of our modules to os.getcwd (protocol 4 allows it).
+    b"\x80\x04cflowalerts.producer\nos.getcwd\n(tR.",
+    # A function of ours, called on load.
+    b"\x80\x04cflowalerts.streams\nnew_run_id\n(tR.",
+])
+def test_restore_refuses_attribute_walks_and_functions(payload):
+    with pytest.raises(pickle.UnpicklingError, match="not allowed"):
+        State.restore(payload)
+
+
+def test_a_capped_table_says_when_an_eviction_may_hide_a_key():
+    from flowalerts.state import FlowTimeTable
+
+    table = FlowTimeTable("t", max_entries=16)
+    assert not table.may_have_evicted(float("-inf"))
+    for i in range(16):
+        table.set(i, i, expires_at=100.0 + i)
+    table.set(16, 16, expires_at=200.0)  # full: the oldest sixteenth (key 0) goes
+    assert 0 not in table and table.evicted == 1
+    assert table.may_have_evicted(100.0) and not table.may_have_evicted(100.5)

@@ -44,7 +44,11 @@ Exceptions, and why:
 * non-NOERROR answers, other types than A/AAAA, and answers with no usable IP
   or CNAME (blocking answers such as 0.0.0.0 leave nothing to connect to);
 * in live mode, the first ``live_warmup`` seconds (30 min) of wall clock: the
-  connections of the first resolutions may predate the sensor's view.
+  connections of the first resolutions may predate the sensor's view;
+* queries of a time whose contacts the bounded contacts table had to forget
+  (a network with more distinct host/destination pairs within two hours than
+  its cap): the absence of a contact proves nothing then, so the query is
+  counted as "not decided" in the summary instead of reported.
 """
 
 from __future__ import annotations
@@ -174,6 +178,11 @@ class DnsWithoutConnection(Detection):
         if due > self.watermark and math.isfinite(self.watermark):
             # A later query of the same name joined: it has not waited yet.
             self.schedule(key, due, entry)
+            return
+        if not self.facts.contacts_complete_since(entry.first_ts - self.config.contact_lookback):
+            # The contacts table was full and forgot contacts of this query's
+            # time: "no contact" would be a guess. Abstain, counted.
+            self.ctx.undecided(self.id)
             return
         self._report(entry)
 
