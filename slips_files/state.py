@@ -347,7 +347,7 @@ _SAFE_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "float"
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if "." in name:
-            # A dotted name walks attributes (``flowalerts.x`` + ``os.system``):
+            # A dotted name walks attributes (from one of our modules into the standard library):
             # never needed by our own pickles.
             raise pickle.UnpicklingError(f"checkpoint refers to {module}.{name}, which is not allowed")
         if module == "builtins" and name in _SAFE_BUILTINS:
