@@ -163,6 +163,7 @@ class Pipeline:
         self.profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead, warn=warn)
         self.evidence: list[Evidence] = []
         self.keep_evidence = sink is None
+        driver.emit = self._emit_one
 
     @property
     def processed(self) -> Counter[str]:
@@ -210,11 +211,14 @@ class Pipeline:
                 self._emit(found)
 
     def _emit(self, evidences: list[Evidence]) -> None:
+        for evidence in evidences:
+            self._emit_one(evidence)
+
+    def _emit_one(self, evidence: Evidence) -> None:
         if self.sink is not None:
-            for evidence in evidences:
-                self.sink.add(evidence)
+            self.sink.add(evidence)
         if self.keep_evidence:
-            self.evidence.extend(evidences)
+            self.evidence.append(evidence)
 
 
 # Young-generation size of the cyclic GC during a run. Every record allocates

@@ -113,6 +113,11 @@ class ModuleDriver:
         self.strict = strict
         self.health = Health()
         self._out: list[Evidence] = []
+        # Set by a host that writes evidence as it comes (``Pipeline``): each
+        # evidence goes there at once and the calls below return empty lists,
+        # so the end of input, which decides every pending timer and window
+        # at once, never holds all its evidence in memory.
+        self.emit: Callable[[Evidence], None] | None = None
         self.ctx = ModuleContext(
             config=config,
             state=self.state,
@@ -294,6 +299,9 @@ class ModuleDriver:
         for ioc in (evidence.attacker, evidence.victim):
             if ioc is not None and ioc.ioc_type is IoCType.IP:
                 self._enrich(ioc)
+        if self.emit is not None:
+            self.emit(evidence)
+            return
         self._out.append(evidence)
 
     def _enrich(self, ioc: Ioc) -> None:
