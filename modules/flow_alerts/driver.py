@@ -155,6 +155,12 @@ class ModuleDriver:
         for detection in self.detections:
             for channel in detection.channels:
                 self._routes.setdefault(channel, []).append(detection)
+        # The hot path's view of the routes: (component, bound method) pairs,
+        # so a record costs no attribute look-up per component.
+        self._learn_calls = {channel: [(learner, learner.learn) for learner in learners]
+                             for channel, learners in self._learner_routes.items()}
+        self._handle_calls = {channel: [(detection, detection.handle) for detection in detections]
+                              for channel, detections in self._routes.items()}
         self.disabled = {name.upper() for name in config.DisabledAlerts.disabled_detections}
         self.processed: Counter[str] = Counter()
         self.watermark = float("-inf")
@@ -175,20 +181,20 @@ class ModuleDriver:
         channel = msg.flow.channel
         if msg.late:
             self.health.late_records[channel] += 1
-        learners = self._learner_routes.get(channel)
+        learners = self._learn_calls.get(channel)
         if learners:
             apply = self.facts.apply
-            for learner in learners:
+            for learner, learn in learners:
                 try:
-                    found = learner.learn(msg)
+                    found = learn(msg)
                 except Exception as exc:
                     found = self._failed(learner, "learn", exc)
                 if found:
                     for fact in found:
                         apply(fact)
-        for detection in self._routes.get(channel, ()):
+        for detection, handle in self._handle_calls.get(channel, ()):
             try:
-                detection.handle(msg)
+                handle(msg)
             except Exception as exc:
                 self._failed(detection, "handle", exc)
         self.processed[channel] += 1
