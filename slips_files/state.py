@@ -35,6 +35,7 @@ V = TypeVar("V")
 _BUCKET_SECONDS = 60.0
 _NO_BUCKET = 1 << 62
 _sizeof = sys.getsizeof
+_INF = float("inf")
 
 
 class FlowTimeTable(Generic[V]):
@@ -82,19 +83,24 @@ class FlowTimeTable(Generic[V]):
     def set(self, key: Any, value: V, expires_at: float) -> None:
         entries = self._entries
         old = entries.get(key)
-        if old is None and self.max_entries and len(entries) >= self.max_entries:
-            self._evict()
+        if old is None:
+            if self.max_entries and len(entries) >= self.max_entries:
+                self._evict()
+        elif old[0] == expires_at:
+            # The hot case (a fact re-set with the same expiry): same bucket.
+            entries[key] = (expires_at, value)
+            return
         entries[key] = (expires_at, value)
-        if expires_at == float("inf"):
+        if expires_at == _INF:
             # Never expires (a run-wide fact, e.g. a count reported at the end
             # of input): kept until deleted, even past the final purge.
-            if old is not None and old[0] != float("inf"):
+            if old is not None and old[0] != _INF:
                 old_bucket = self._buckets.get(int(old[0] // _BUCKET_SECONDS))
                 if old_bucket is not None:
                     old_bucket.discard(key)
             return
         number = int(expires_at // _BUCKET_SECONDS)
-        if old is not None and old[0] != float("inf"):
+        if old is not None and old[0] != _INF:
             # A key lives in the bucket of its latest expiry only (a key re-set
             # every minute for a day must not sit in 1440 buckets).
             old_number = int(old[0] // _BUCKET_SECONDS)

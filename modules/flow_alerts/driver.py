@@ -116,6 +116,11 @@ class ModuleDriver:
         self.strict = strict
         self.health = Health()
         self._out: list[Evidence] = []
+        # Set by a host that writes evidence as it comes (``Pipeline``): each
+        # evidence goes there at once and the calls below return empty lists,
+        # so the end of input, which decides every pending timer and window
+        # at once, never holds all its evidence in memory.
+        self.emit: Callable[[Evidence], None] | None = None
         self.ctx = ModuleContext(
             config=config,
             state=self.state,
@@ -154,6 +159,12 @@ class ModuleDriver:
         for detection in self.detections:
             for channel in detection.channels:
                 self._routes.setdefault(channel, []).append(detection)
+        # The hot path's view of the routes: (component, bound method) pairs,
+        # so a record costs no attribute look-up per component.
+        self._learn_calls = {channel: [(learner, learner.learn) for learner in learners]
+                             for channel, learners in self._learner_routes.items()}
+        self._handle_calls = {channel: [(detection, detection.handle) for detection in detections]
+                              for channel, detections in self._routes.items()}
         self.disabled = {name.upper() for name in config.DisabledAlerts.disabled_detections}
         self.processed: Counter[str] = Counter()
         self.watermark = float("-inf")
@@ -174,20 +185,20 @@ class ModuleDriver:
         channel = msg.flow.channel
         if msg.late:
             self.health.late_records[channel] += 1
-        learners = self._learner_routes.get(channel)
+        learners = self._learn_calls.get(channel)
         if learners:
             apply = self.facts.apply
-            for learner in learners:
+            for learner, learn in learners:
                 try:
-                    found = learner.learn(msg)
+                    found = learn(msg)
                 except Exception as exc:
                     found = self._failed(learner, "learn", exc)
                 if found:
                     for fact in found:
                         apply(fact)
-        for detection in self._routes.get(channel, ()):
+        for detection, handle in self._handle_calls.get(channel, ()):
             try:
-                detection.handle(msg)
+                handle(msg)
             except Exception as exc:
                 self._failed(detection, "handle", exc)
         self.processed[channel] += 1
@@ -301,6 +312,9 @@ class ModuleDriver:
         for ioc in (evidence.attacker, evidence.victim):
             if ioc is not None and ioc.ioc_type is IoCType.IP:
                 self._enrich(ioc)
+        if self.emit is not None:
+            self.emit(evidence)
+            return
         self._out.append(evidence)
 
     def _enrich(self, ioc: Ioc) -> None:

@@ -406,13 +406,16 @@ class ZeekFileReader:
         if len(raw) > self.max_line_bytes:
             return self._bad(self.too_long)
         line = raw.rstrip(b"\r\n")
-        if not line.strip():
+        # A JSON record is the common line: tested first, without the copies
+        # strip() and lstrip() make.
+        is_json = line[:1] == b"{"
+        if not is_json and not line.strip():
             return None
         try:
-            if line[:1] == b"#" or line.lstrip()[:1] == b"#":
+            if not is_json and (line[:1] == b"#" or line.lstrip()[:1] == b"#"):
                 self._header(line.lstrip())
                 return None
-            if line[:1] == b"{":
+            if is_json:
                 depth = self.max_json_depth
                 if line.count(b"[") + line.count(b"{") > depth and json_too_deep(line, depth):
                     return self._bad(self.too_deep)

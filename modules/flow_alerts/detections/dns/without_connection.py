@@ -54,6 +54,7 @@ Exceptions, and why:
 from __future__ import annotations
 
 import math
+import sys
 
 import msgspec
 
@@ -155,6 +156,9 @@ class DnsWithoutConnection(Detection):
         query = names.normalize(flow.query)
         if is_exempt(query):
             return
+        # One string per name: a pending query keeps it (key and entry) for
+        # the wait plus the lateness, and names recur across profiles.
+        query = sys.intern(query)
         if self.ctx.live and self._warming_up():
             return
         key = (msg.profile, msg.twid, query)
