@@ -25,5 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace, config: Config) -> int:
     from flowalerts.knowledge.feeds import refresh_feeds
 
+    if not config.lookups.enabled:
+        stderr_emit("flowalerts: error: network lookups are disabled (lookups.enabled: false): no feed refreshed")
+        return 2
     results = refresh_feeds(config, notify=stderr_emit)
-    return 0 if results and all(results.values()) else 1
+    if not results:
+        stderr_emit("note: no feed has a URL in the configuration (threatintelligence): nothing to refresh")
+        return 1
+    return 0 if all(results.values()) else 1

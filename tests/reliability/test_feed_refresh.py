@@ -212,3 +212,15 @@ def test_refresh_does_nothing_offline(tmp_path, server):
     config = _config(tmp_path, server)
     config.lookups.enabled = False
     assert refresh_feeds(config, notify=pytest.fail) == {}
+
+
+def test_update_feeds_says_why_nothing_was_refreshed(tmp_path, capsys):
+    offline = tmp_path / "offline.yaml"
+    offline.write_text("lookups:\n  enabled: false\n")
+    assert main(["update-feeds", "-c", str(offline)]) == 2
+    assert capsys.readouterr().err == (
+        "flowalerts: error: network lookups are disabled (lookups.enabled: false): no feed refreshed\n")
+    no_urls = tmp_path / "no-urls.yaml"
+    no_urls.write_text("threatintelligence:\n  ja3_feed_url: ''\n  ssl_feed_url: ''\n  tor_exit_nodes_url: ''\n")
+    assert main(["update-feeds", "-c", str(no_urls)]) == 1
+    assert "no feed has a URL" in capsys.readouterr().err
