@@ -522,7 +522,9 @@ class Worker:
         if found or done is not None:
             self._publish(task, found, done)
         if ended:
-            self._checkpoint(task, done=True)
+            # The producer may have read `done` and removed the run's keys
+            # already: then this checkpoint finds no lease, and nothing is lost.
+            self._checkpoint(task, done=True, after_done=True)
             self.call(self.scripts.release, keys=[task.keys.lease], args=[task.token])
             task.run.done.add(task.index)
             task.finished = True
@@ -535,7 +537,7 @@ class Worker:
         task.seq += len(lines)
         self.stats["evidence"] += len(lines)
 
-    def _checkpoint(self, task: Task, done: bool = False) -> bool:
+    def _checkpoint(self, task: Task, done: bool = False, after_done: bool = False) -> bool:
         driver = task.driver
         counters = _encoder.encode(
             _Checkpoint(processed=dict(driver.processed), health=health_to_builtins(driver.health))
@@ -547,7 +549,10 @@ class Worker:
             args=[task.token, task.last, task.seq, blob, counters, int(done), *task.unacked],
         )
         if not ok:
-            self.emit(f"warning: lost the lease of partition {task.index}; its new owner resumes from its checkpoint")
+            if not after_done:
+                self.emit(
+                    f"warning: lost the lease of partition {task.index}; its new owner resumes from its checkpoint"
+                )
             self.tasks.pop((task.run.keys.run, task.index), None)
             return False
         task.unacked = []
