@@ -382,6 +382,10 @@ class Facts:
         """(first start, last end) of the contacts of ``profile`` with ``ip``, or None."""
         return self._contacts.get((profile, ip))
 
+    def cap_contacts(self, max_pairs: int) -> None:
+        """Set how many (profile, destination) pairs are remembered (0: no cap)."""
+        self._contacts.max_entries = max_pairs
+
     def contacts_complete_since(self, earliest: float) -> bool:
         """False when the contacts table, full, evicted a contact that ended at
         or after ``earliest``: then a missing contact proves nothing (the

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flowalerts.facts import ConnSeen, ConnSummary, Contact, Fact, MacAddress, local_network_candidate
+from flowalerts.config import SectionConfig
+from flowalerts.facts import CONTACTS_MAX, ConnSeen, ConnSummary, Contact, Fact, MacAddress, local_network_candidate
 from flowalerts.knowledge.ips import canonical_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Learner
@@ -52,12 +53,25 @@ class ConnByUid(Learner):
         return (ConnSeen(uid=flow.uid, conn=summary),)
 
 
+class ContactsConfig(SectionConfig):
+    # Distinct (profile, destination) pairs remembered (about 330 bytes each;
+    # 0: no cap, bounded by flow time only). When the cap forgets pairs still
+    # needed, DNS-without-connection abstains for those queries (counted as
+    # "not decided" in the summary) rather than guess.
+    max_pairs: int = CONTACTS_MAX
+
+
 class Contacts(Learner):
     """Remembers when each profile contacted each destination."""
 
     id = "contacts"
     channels = ("new_flow",)
     scope = "partition"
+    Config = ContactsConfig
+
+    def __init__(self, ctx, config=None) -> None:
+        super().__init__(ctx, config)
+        ctx.facts.cap_contacts(self.config.max_pairs)
 
     def learn(self, msg: Message[ConnRecord]) -> Iterable[Fact] | None:
         if not msg.flow.daddr:

@@ -47,8 +47,9 @@ Exceptions, and why:
   connections of the first resolutions may predate the sensor's view;
 * queries of a time whose contacts the bounded contacts table had to forget
   (a network with more distinct host/destination pairs within two hours than
-  its cap): the absence of a contact proves nothing then, so the query is
-  counted as "not decided" in the summary instead of reported.
+  its cap, ``flow_alerts.contacts.max_pairs``): the absence of a contact
+  proves nothing then, so the query is counted as "not decided" in the
+  summary instead of reported.
 """
 
 from __future__ import annotations

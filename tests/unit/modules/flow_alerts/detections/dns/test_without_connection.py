@@ -265,21 +265,18 @@ def test_hostile_name_escaped_in_the_description():
 # -- bounded state: a full contacts table never turns into evidence --------------------------------
 
 
-def _fill_contacts(harness: Harness, cap: int) -> None:
-    harness.driver.facts._contacts.max_entries = cap
-
-
 @pytest.mark.parametrize(("cap", "expected", "undecided"), [
     # Room for every contact: the used name is not reported, the unused one is.
     (0, ["unused.example"], {}),
+    (100, ["unused.example"], {}),
     # Full: the contact of used.example (the first pair learned) was evicted
     # by later ones; "no contact" would be a guess, so neither query is
     # reported, and both are counted as not decided.
     (4, [], {"dns_without_connection": 2}),
 ])
 def test_a_full_contacts_table_abstains_instead_of_guessing(cap, expected, undecided):
-    harness = Harness(DnsWithoutConnection)
-    _fill_contacts(harness, cap)
+    # The cap is the contacts learner's setting (flow_alerts.contacts.max_pairs).
+    harness = Harness(DnsWithoutConnection, cfg=config(flow_alerts={"contacts": {"max_pairs": cap}}))
     records = [query(name="used.example", answers=["198.51.100.3"], uid="Cq1"), connect(T0 + 1, daddr="198.51.100.3"),
                query(ts=T0 + 2, name="unused.example", answers=["198.51.100.4"], uid="Cq2")]
     records += [connect(T0 + 3 + i, daddr=f"198.51.100.{100 + i}") for i in range(8)]
