@@ -142,7 +142,7 @@ class FlowTimeTable(Generic[V]):
             expires_at, _ = entries.pop(key)
             if expires_at > until:
                 until = expires_at
-            if expires_at == float("inf"):
+            if expires_at == _INF:
                 continue  # in no bucket
             bucket = buckets.get(int(expires_at // _BUCKET_SECONDS))
             if bucket is not None:

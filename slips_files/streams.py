@@ -35,19 +35,15 @@ from typing import Any
 
 import redis
 
+# Re-exported: every message here that shows a URL or a Redis error goes through it.
+from flowalerts.urls import redact as redact
+
 GROUP = "workers"
 _CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, ConnectionError, TimeoutError)
 
 
 class BusError(Exception):
     """Redis failed in a way that may have lost data, or cannot be reached."""
-
-
-def redact(url: str) -> str:
-    """The text without any URL password (``redis://:***@host``), for messages."""
-    from flowalerts.urls import redact as redact_text
-
-    return redact_text(url)
 
 
 def connect(url: str, timeout: float = 30.0) -> redis.Redis:

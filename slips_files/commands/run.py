@@ -205,6 +205,8 @@ def main(args: argparse.Namespace, config: Config) -> int:
             idle_release=max(5 * args.poll_interval, 1.0), limits=config.input,
         )
         emit(f"following {args.path} (Ctrl-C or SIGTERM to stop)")
+    import redis
+
     from flowalerts.streams import BusError
 
     try:
@@ -212,13 +214,11 @@ def main(args: argparse.Namespace, config: Config) -> int:
     except BusError as exc:
         stderr_emit(f"flowalerts: error: {exc}")
         return 2
-    except Exception as exc:
+    except redis.ResponseError as exc:
         # A Redis that lost the run's keys mid-run (restarted without
         # persistence, FLUSHALL, evicted under maxmemory) answers "no such key"
         # or NOGROUP: the run cannot go on, say so in one line.
-        import redis
-
-        if options.redis_url is None or not isinstance(exc, redis.ResponseError):
+        if options.redis_url is None:
             raise
         from flowalerts.urls import redact
 
