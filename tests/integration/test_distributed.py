@@ -310,6 +310,21 @@ def test_workers_without_a_redis_is_a_usage_error(datasets: pathlib.Path, tmp_pa
     assert "need a Redis" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["run", "worker"])
+def test_a_redis_url_with_a_database_that_is_no_number_is_a_usage_error(
+    command: str, datasets: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    # redis-py would silently use DB 0 for /abc; the password stays hidden.
+    url = "redis://:topsecret@127.0.0.1:6379/abc"
+    args = ("run", "-f", str(datasets / "test13-malicious-dhcpscan-zeek-dir"), "-o", str(tmp_path), "--offline", "-q",
+            "--redis", url) if command == "run" else ("worker", "--redis", url)
+    result = _cli(*args)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "flowalerts: error: invalid Redis URL redis://:***@127.0.0.1:6379/abc: the database must be a number (got 'abc')\n"
+    )
+
+
 def test_a_worker_without_a_redis_is_a_usage_error() -> None:
     result = _cli("worker", env={"FLOWALERTS_REDIS_URL": ""})
     assert result.returncode == 2
