@@ -19,11 +19,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -174,7 +176,26 @@ def _apply_mutation(spec: str) -> None:
         raise pytest.UsageError(f"FLOWALERTS_MUTATE: mode must be raise or silent, not {mode!r}")
 
 
+# What `pip install -e '.[test]'` puts in the environment (import names).
+TEST_REQUIREMENTS = ("flowalerts", "msgspec", "yaml", "redis", "fakeredis", "hypothesis", "psutil", "pytest_timeout")
+INSTALL_HINT = "run the README's install command first, in this Python: pip install -e '.[test]'"
+
+
+def _check_installed() -> None:
+    """One clear error instead of one collection error per test file when the
+    tests run in a Python without this checkout installed (or with another
+    copy of flowalerts installed: the tests would test that copy)."""
+    missing = [name for name in TEST_REQUIREMENTS if importlib.util.find_spec(name) is None]
+    if missing:
+        raise pytest.UsageError(f"{sys.executable} lacks {', '.join(missing)}: {INSTALL_HINT}")
+    origin = pathlib.Path(importlib.util.find_spec("flowalerts").origin or "").resolve()
+    if REPO / "slips_files" not in origin.parents:
+        raise pytest.UsageError(f"flowalerts is imported from {origin.parent}, not from this checkout ({REPO}): "
+                                f"{INSTALL_HINT}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _check_installed()
     spec = os.environ.get("FLOWALERTS_MUTATE")
     if spec:
         _apply_mutation(spec)
