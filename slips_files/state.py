@@ -123,6 +123,11 @@ class FlowTimeTable(Generic[V]):
     def delete(self, key: Any) -> None:
         self._entries.pop(key, None)
 
+    def expiry(self, key: Any) -> float | None:
+        """When ``key``'s entry expires, or None if there is none."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[0]
+
     def may_have_evicted(self, expiring_after: float) -> bool:
         """True when the cap evicted an entry that would still be alive at
         ``expiring_after``: a key absent now cannot prove that it was never set."""
@@ -204,6 +209,13 @@ class Timers:
         self._live: dict[tuple[str, Any], tuple[float, int, Any]] = {}
         self._seq = 0
         self.fired_early: Counter[str] = Counter()
+        self._stale = 0
+
+    # Heap entries of cancelled or replaced timers (dropped when they reach the
+    # top, or all at once when they outnumber the live timers: a detection that
+    # cancels most of its timers early must not keep their heap entries).
+    _stale = 0
+    _COMPACT_AT = 16384
 
     def __len__(self) -> int:
         return len(self._live)
@@ -211,7 +223,9 @@ class Timers:
     def schedule(self, owner: str, key: Any, due: float, payload: Any = None) -> list[tuple[str, Any, Any]]:
         """Schedule; returns the timers that had to fire early to make room."""
         early: list[tuple[str, Any, Any]] = []
-        if (owner, key) not in self._live:
+        if (owner, key) in self._live:
+            self._stale += 1  # its heap entry is superseded
+        else:
             while len(self._live) >= self.max_timers:
                 popped = self._pop_next()
                 if popped is None:
@@ -222,10 +236,21 @@ class Timers:
         seq = self._seq
         self._live[(owner, key)] = (due, seq, payload)
         heapq.heappush(self._heap, (due, seq, owner, key))
+        if self._stale > self._COMPACT_AT and self._stale > len(self._live):
+            self._compact()
         return early
 
     def cancel(self, owner: str, key: Any) -> None:
-        self._live.pop((owner, key), None)
+        if self._live.pop((owner, key), None) is not None:
+            self._stale += 1
+            if self._stale > self._COMPACT_AT and self._stale > len(self._live):
+                self._compact()
+
+    def _compact(self) -> None:
+        """Rebuild the heap from the live timers (same due order: (due, seq) is unique)."""
+        self._heap = [(due, seq, owner, key) for (owner, key), (due, seq, _payload) in self._live.items()]
+        heapq.heapify(self._heap)
+        self._stale = 0
 
     def pending(self, owner: str, key: Any) -> Any:
         entry = self._live.get((owner, key))
@@ -252,6 +277,7 @@ class Timers:
             if entry is not None and entry[1] == seq:
                 del self._live[(owner, key)]
                 return owner, key, entry[2]
+            self._stale -= 1
         return None
 
     def _drop_stale_head(self) -> None:
@@ -262,6 +288,7 @@ class Timers:
             if entry is not None and entry[1] == seq:
                 return
             heapq.heappop(heap)
+            self._stale -= 1
 
 
 WindowKey = tuple[str, int]

@@ -30,6 +30,16 @@ instead of one. One timer is enough; repeated queries of the same name join
 the pending one instead of adding timers. At end of input every pending query
 is decided with what arrived.
 
+**Deciding "contacted" early.** Most resolutions are followed by their
+connection within seconds, but the timer of each would wait the 30 minutes
+plus the lateness (an hour and a half of traffic on a busy network). So the
+detection also reads conn records: a connection of the profile to one of the
+answers, active within the query's range, decides the name "contacted" at
+once; its timer is cancelled and only a small marker (the due time) stays,
+so later queries of the name in the same window join it as they joined the
+pending query (same decisions as waiting, a fraction of the memory). Every
+other case is decided when the timer fires.
+
 One evidence per (profile, window, name) (issue 13): the queries of one name
 that were never followed by a connection, with their count and uids; a name
 that is queried again after its timer fired is decided again and reported as
@@ -67,7 +77,7 @@ from flowalerts.modules.flow_alerts.learners.app_contacts import AppContacts
 from flowalerts.modules.flow_alerts.learners.conn import Contacts, LayerTwo
 from flowalerts.modules.flow_alerts.learners.dns import DnsFacts
 from flowalerts.modules.flow_alerts.shared import dns_names as names
-from flowalerts.records import DnsRecord
+from flowalerts.records import ConnRecord, DnsRecord
 
 ADDRESS_TYPES = frozenset({"A", "AAAA"})
 MAX_IPS = 32  # answer IPs kept per pending name
@@ -143,15 +153,19 @@ class DnsWithoutConnection(Detection):
     """An answered A/AAAA resolution never followed by a connection within 30 minutes."""
 
     id = "dns_without_connection"
-    channels = ("new_dns",)
+    # conn records only to decide "contacted" early (see the docstring).
+    channels = ("new_dns", "new_flow")
     Config = WithoutConnectionConfig
     evidence = (DNS_WITHOUT_CONNECTION,)
     needs = (DnsFacts, Contacts, AppContacts, LayerTwo)
     # Without conn.log every resolution would look unused.
     logs = ("dns", "conn")
 
-    def handle(self, msg: Message[DnsRecord]) -> None:
+    def handle(self, msg: Message[DnsRecord | ConnRecord]) -> None:
         flow = msg.flow
+        if type(flow) is ConnRecord:
+            self._connection(msg.profile, flow.daddr)
+            return
         if flow.rcode_name != "NOERROR" or flow.qtype_name not in ADDRESS_TYPES or not flow.answers:
             return
         query = names.normalize(flow.query)
@@ -167,29 +181,108 @@ class DnsWithoutConnection(Detection):
         ips = tuple(ip for ip in names.answer_ips(flow.answers) if not names.is_blocking_answer(ip))
         cnames = tuple(name for name in names.answer_names(flow.answers) if name != query)
         if pending is not None:
+            known = pending.ips
             _merge(pending, flow.starttime, flow.uid, ips, cnames)
+            self._await([ip for ip in pending.ips if ip not in known], key)
+            if self._answer_contacted(pending):
+                self._decided_contacted(key, pending)
+            return
+        contacted = self.table("contacted")
+        due = contacted.get(key)
+        if due is not None and due > self.watermark:
+            # Joins a query already decided "contacted" (as it would join the pending one).
+            contacted.set(key, max(due, flow.starttime + self.config.wait), max(due, flow.starttime + self.config.wait))
             return
         if not ips and not cnames:
             return
         entry = PendingQuery(profile=msg.profile, twid=msg.twid, saddr=flow.saddr, query=query,
                              first_ts=flow.starttime, last_ts=flow.starttime, uids=(flow.uid,) if flow.uid else (),
                              count=1, ips=ips[:MAX_IPS], cnames=cnames[:MAX_IPS])
+        if self._answer_contacted(entry):
+            # A connection to an answer is already known (e.g. one still open).
+            due = flow.starttime + self.config.wait
+            contacted.set(key, due, due)
+            return
         self.schedule(key, flow.starttime + self.config.wait, entry)
+        self._await(entry.ips, key)
 
     def on_timer(self, key: tuple[str, int, str], entry: PendingQuery) -> None:
         if self._contacted(entry):
+            self._unawait(entry.ips, key)
             return
         due = entry.last_ts + self.config.wait
         if due > self.watermark and math.isfinite(self.watermark):
             # A later query of the same name joined: it has not waited yet.
             self.schedule(key, due, entry)
             return
+        self._unawait(entry.ips, key)
         if not self.facts.contacts_complete_since(entry.first_ts - self.config.contact_lookback):
             # The contacts table was full and forgot contacts of this query's
             # time: "no contact" would be a guess. Abstain, counted.
             self.ctx.undecided(self.id)
             return
         self._report(entry)
+
+    # -- deciding "contacted" early ---------------------------------------------------
+    def _connection(self, profile: str, daddr: str) -> None:
+        """A conn record of ``profile`` to ``daddr`` (its contact is already
+        learned): decide the pending queries that answered ``daddr``."""
+        awaiting = self.table("awaiting")
+        keys = awaiting.get((profile, daddr))
+        if not keys:
+            return
+        for key in keys:
+            entry: PendingQuery | None = self.pending(key)
+            if entry is not None and self._answer_contacted(entry):
+                self._decided_contacted(key, entry)
+
+    def _answer_contacted(self, entry: PendingQuery) -> bool:
+        """The common case of ``_contacted``: the profile itself used an answer."""
+        facts = self.facts
+        earliest = entry.first_ts - self.config.contact_lookback
+        latest = entry.last_ts + self.config.wait
+        for ip in entry.ips:
+            span = facts.contact_span(entry.profile, ip)
+            if span is not None and span[0] <= latest and span[1] >= earliest:
+                return True
+        return False
+
+    def _decided_contacted(self, key: tuple[str, int, str], entry: PendingQuery) -> None:
+        self.cancel(key)
+        self._unawait(entry.ips, key)
+        due = entry.last_ts + self.config.wait
+        self.table("contacted").set(key, due, due)
+
+    def _await(self, ips: tuple[str, ...] | list[str], key: tuple[str, int, str]) -> None:
+        """Index the pending query by (profile, answer) for ``_connection``."""
+        if not ips:
+            return
+        awaiting = self.table("awaiting")
+        # Removed when the query is decided; the expiry only bounds a leak.
+        expires = self.watermark + self.config.wait + self.ctx.config.time.allowed_lateness + 3 * 3600.0
+        if not math.isfinite(expires):
+            expires = FOREVER
+        profile = key[0]
+        for ip in ips:
+            index = (profile, ip)
+            keys = awaiting.get(index)
+            if keys is None:
+                awaiting.set(index, (key,), expires)
+            elif key not in keys:
+                awaiting.set(index, (*keys, key), expires)
+
+    def _unawait(self, ips: tuple[str, ...], key: tuple[str, int, str]) -> None:
+        awaiting = self.table("awaiting")
+        profile = key[0]
+        for ip in ips:
+            index = (profile, ip)
+            keys = awaiting.get(index)
+            if keys is None or key not in keys:
+                continue
+            if len(keys) == 1:
+                awaiting.delete(index)
+            else:
+                awaiting.set(index, tuple(k for k in keys if k != key), awaiting.expiry(index))
 
     # -- internals ------------------------------------------------------------------
     def _warming_up(self) -> bool:

@@ -269,10 +269,11 @@ def test_hostile_name_escaped_in_the_description():
     # Room for every contact: the used name is not reported, the unused one is.
     (0, ["unused.example"], {}),
     (100, ["unused.example"], {}),
-    # Full: the contact of used.example (the first pair learned) was evicted
-    # by later ones; "no contact" would be a guess, so neither query is
-    # reported, and both are counted as not decided.
-    (4, [], {"dns_without_connection": 2}),
+    # Full: used.example was decided "contacted" when its connection arrived
+    # (before later pairs evicted that contact); for unused.example "no
+    # contact" would be a guess once contacts of its time were evicted, so it
+    # is not reported but counted as not decided.
+    (4, [], {"dns_without_connection": 1}),
 ])
 def test_a_full_contacts_table_abstains_instead_of_guessing(cap, expected, undecided):
     # The cap is the contacts learner's setting (flow_alerts.contacts.max_pairs).
@@ -282,3 +283,72 @@ def test_a_full_contacts_table_abstains_instead_of_guessing(cap, expected, undec
     records += [connect(T0 + 3 + i, daddr=f"198.51.100.{100 + i}") for i in range(8)]
     assert [e.victim.value for e in harness.feed(*records).evidence()] == expected
     assert dict(harness.driver.health.undecided) == undecided
+
+
+# -- deciding "contacted" early: a conn record to an answer frees the pending query ---------------
+
+
+def test_a_connection_to_an_answer_decides_at_once_and_frees_the_timer():
+    harness = Harness(DnsWithoutConnection).feed(query())
+    assert len(harness.advance(T0 + 1).driver.state.timers) == 1
+    timers = harness.feed(connect(T0 + 2)).advance(T0 + 3).driver.state.timers
+    assert len(timers) == 0
+    assert harness.driver.state.table("dns_without_connection.awaiting").get((CLIENT, IP)) is None
+    assert harness.evidence() == []
+
+
+def test_a_connection_known_before_the_answer_decides_without_a_timer():
+    # A connection still open when the name is resolved again.
+    harness = Harness(DnsWithoutConnection).feed(connect(T0 - 10 * MIN, dur=3600.0), query()).advance(T0 + 1)
+    assert len(harness.driver.state.timers) == 0
+    assert harness.evidence() == []
+
+
+def test_a_connection_outside_the_range_keeps_the_query_pending():
+    harness = Harness(DnsWithoutConnection).feed(query(), connect(T0 - 10 * MIN)).advance(T0 + 1)
+    assert len(harness.driver.state.timers) == 1
+    assert [summary(e) for e in harness.evidence()] == [ev()]
+
+
+def test_later_queries_join_a_name_decided_contacted_as_they_joined_the_pending_one():
+    # The first query is contacted; the second, 20 minutes later, is not, but
+    # it joins the first (the wait of the pair is not over): no evidence, as
+    # when both waited for the timer together.
+    records = [query(uid="C1"), connect(T0 + 2), query(ts=T0 + 20 * MIN, uid="C2"),
+               *other_traffic(T0 + 30, T0 + 200 * MIN, step=300)]
+    assert run(*records) == []
+    assert run(*in_zeek_order(records)) == []
+
+
+@pytest.mark.parametrize("gap", [40 * MIN, 100 * MIN])
+def test_a_query_after_the_contacted_decision_is_decided_on_its_own(gap):
+    # The first name's timer would fire once flow time passes its wait plus
+    # the lateness (T0 + 90 min); a later query joins it until then (40 min:
+    # covered by the contact), and is decided on its own after (100 min).
+    records = [query(uid="C1"), connect(T0 + 2), query(ts=T0 + gap, uid="C2"),
+               *other_traffic(T0 + 30, T0 + 300 * MIN, step=300)]
+    if gap < 90 * MIN:
+        assert run(*records) == []
+        return
+    (evidence,) = Harness(DnsWithoutConnection).feed(*records).evidence()
+    assert summary(evidence) == ev(twid=2) and evidence.uids == ["C2"]
+
+
+def test_a_merged_query_with_new_answers_is_decided_by_a_connection_to_them():
+    other = "198.51.100.77"
+    harness = Harness(DnsWithoutConnection).feed(query(uid="C1"), query(ts=T0 + 5, uid="C2", answers=[other]),
+                                                  connect(T0 + 6, daddr=other)).advance(T0 + 7)
+    assert len(harness.driver.state.timers) == 0
+    assert harness.evidence() == []
+
+
+def test_cancelled_timers_leave_no_heap_behind():
+    from flowalerts.state import Timers
+
+    timers = Timers()
+    for i in range(Timers._COMPACT_AT * 3):
+        timers.schedule("owner", i, float(i))
+        timers.cancel("owner", i)
+    assert len(timers) == 0 and len(timers._heap) <= Timers._COMPACT_AT + 1
+    timers.schedule("owner", "x", 5.0, "p")
+    assert list(timers.pop_due(10.0)) == [("owner", "x", "p")]
