@@ -34,6 +34,7 @@ import io
 import math
 import operator
 import re
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -549,6 +550,7 @@ class _Checks:
 
 _CHECKS: dict[type[Record], _Checks] = {record_type: _Checks(record_type) for record_type in RECORD_TYPES}
 isfinite = math.isfinite
+_intern = sys.intern
 
 
 def _check(record: Any) -> str | None:
@@ -576,9 +578,10 @@ def _check(record: Any) -> str | None:
         ip = parse_ip(saddr)
         if ip is None:
             return f"{checks.saddr_name} is not an IP address"
-        if ip.version == 4 and ":" in saddr:
-            # An IPv4-mapped IPv6 address (::ffff:10.0.2.15) is that IPv4 host.
-            record.saddr = str(ip)
+        # One string object per address, shared by every record and every
+        # table keyed by it (contacts, windows, sightings...), instead of one
+        # per record kept alive by whichever entry it created.
+        record.saddr = _intern(str(ip) if ip.version == 4 and ":" in saddr else saddr)
     elif record_type.needs_saddr:
         return f"{checks.saddr_name} is missing"
     daddr = record.daddr
@@ -586,8 +589,8 @@ def _check(record: Any) -> str | None:
         ip = parse_ip(daddr)
         if ip is None:
             return f"{checks.daddr_name} is not an IP address"
-        if ip.version == 4 and ":" in daddr:
-            record.daddr = str(ip)
+        # An IPv4-mapped IPv6 address (::ffff:10.0.2.15) is that IPv4 host.
+        record.daddr = _intern(str(ip) if ip.version == 4 and ":" in daddr else daddr)
     elif record_type.needs_daddr:
         return f"{checks.daddr_name} is missing"
     if not 0 <= record.sport <= 65535:

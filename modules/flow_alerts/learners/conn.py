@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 from flowalerts.config import SectionConfig
@@ -28,6 +29,7 @@ JOINED_PORTS = frozenset({22, 80, 443, 8080, 8443})
 # A MAC/IP pair is re-announced at most this often (flow time), so the
 # replicated MAC table stays fresh without one update per record.
 MAC_REFRESH = 3600.0
+_intern = sys.intern
 
 
 def is_joinable(flow: ConnRecord) -> bool:
@@ -45,10 +47,12 @@ class ConnByUid(Learner):
         flow = msg.flow
         if not flow.uid or not is_joinable(flow):
             return None
+        # Kept for up to CONN_BY_UID_MAX connections: the short strings from
+        # small vocabularies are shared (interned), not one copy per entry.
         summary = ConnSummary(
             starttime=flow.starttime, saddr=flow.saddr, daddr=flow.daddr, sport=flow.sport, dport=flow.dport,
-            proto=flow.proto, appproto=flow.appproto, state=flow.state, history=flow.history,
-            sbytes=flow.sbytes, dbytes=flow.dbytes, dur=flow.dur,
+            proto=_intern(flow.proto), appproto=_intern(flow.appproto), state=_intern(flow.state),
+            history=_intern(flow.history), sbytes=flow.sbytes, dbytes=flow.dbytes, dur=flow.dur,
         )
         return (ConnSeen(uid=flow.uid, conn=summary),)
 

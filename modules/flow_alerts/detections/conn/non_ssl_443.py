@@ -118,32 +118,41 @@ class NonSsl443(Detection):
         service, payload = flow.appproto, flow.sbytes + flow.dbytes
         self.tally(msg, ip_info(flow.daddr).canonical, 1, update=lambda tally: _note(tally, service, payload))
 
-    # -- TLS sightings: per (source, destination, bucket of `window` seconds), earliest and latest time
+    # -- TLS sightings: per bucket of `window` seconds, (source, destination) -> earliest and latest time.
+    # One table entry per bucket holding a plain dict of the pairs seen in it
+    # (they all expire together): a sighting costs a dict slot and two
+    # floats, not a table entry of its own (184k sightings live at once at
+    # the 1M benchmark).
     def _bucket(self, ts: float) -> int:
         return math.floor(ts / self.config.window)
 
     def _sighting(self, saddr: str, daddr: str, ts: float) -> None:
         window = self.config.window
         bucket = self._bucket(ts)
-        key = (saddr, daddr, bucket)
         table = self.table("tls_seen")
-        known = table.get(key)
-        span = (ts, ts) if known is None else (min(known[0], ts), max(known[1], ts))
-        # Kept until no candidate can still need it: candidates of the same
-        # window arrive until it closes (a window width later at most).
-        expires = (bucket + 2) * window + window + self.ctx.config.parameters.width
-        table.set(key, span, expires)
+        pairs = table.get(bucket)
+        if pairs is None:
+            # Kept until no candidate can still need it: candidates of the same
+            # window arrive until it closes (a window width later at most).
+            pairs = {}
+            table.set(bucket, pairs, (bucket + 2) * window + window + self.ctx.config.parameters.width)
+        key = (saddr, daddr)
+        known = pairs.get(key)
+        pairs[key] = (ts, ts) if known is None else (min(known[0], ts), max(known[1], ts))
+
+    def _seen(self, saddr: str, daddr: str, bucket: int) -> tuple[float, float] | None:
+        pairs = self.table("tls_seen").get(bucket)
+        return None if pairs is None else pairs.get((saddr, daddr))
 
     def _tls_near(self, saddr: str, daddr: str, ts: float) -> bool:
         window = self.config.window
         bucket = self._bucket(ts)
-        table = self.table("tls_seen")
-        before = table.get((saddr, daddr, bucket - 1))
+        before = self._seen(saddr, daddr, bucket - 1)
         if before is not None and before[1] >= ts - window:
             return True
-        if table.get((saddr, daddr, bucket)) is not None:
+        if self._seen(saddr, daddr, bucket) is not None:
             return True
-        after = table.get((saddr, daddr, bucket + 1))
+        after = self._seen(saddr, daddr, bucket + 1)
         return after is not None and after[0] <= ts + window
 
     def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
