@@ -121,7 +121,13 @@ class FlowTimeTable(Generic[V]):
         bucket.add(key)
 
     def delete(self, key: Any) -> None:
-        self._entries.pop(key, None)
+        entry = self._entries.pop(key, None)
+        if entry is not None and entry[0] != _INF:
+            # Out of its bucket too: a table whose keys are deleted long before
+            # they expire must not keep them alive in its buckets.
+            bucket = self._buckets.get(int(entry[0] // _BUCKET_SECONDS))
+            if bucket is not None:
+                bucket.discard(key)
 
     def expiry(self, key: Any) -> float | None:
         """When ``key``'s entry expires, or None if there is none."""

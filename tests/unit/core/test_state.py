@@ -102,3 +102,17 @@ def test_a_capped_table_says_when_an_eviction_may_hide_a_key():
     table.set(16, 16, expires_at=200.0)  # full: the oldest sixteenth (key 0) goes
     assert 0 not in table and table.evicted == 1
     assert table.may_have_evicted(100.0) and not table.may_have_evicted(100.5)
+
+
+def test_deleted_keys_leave_their_bucket():
+    from flowalerts.state import FlowTimeTable
+
+    table = FlowTimeTable("t")
+    for i in range(1000):
+        table.set(("key", i), True, 10_000.0 + i)
+        table.delete(("key", i))
+    assert len(table) == 0
+    assert sum(len(bucket) for bucket in table._buckets.values()) == 0
+    table.set("kept", 1, 20_000.0)
+    table.delete("absent")
+    assert table.get("kept") == 1 and table.expiry("kept") == 20_000.0 and table.expiry("absent") is None

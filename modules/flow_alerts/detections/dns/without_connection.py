@@ -187,11 +187,12 @@ class DnsWithoutConnection(Detection):
             if self._answer_contacted(pending):
                 self._decided_contacted(key, pending)
             return
+        # A marker's expiry is the due time of the query decided "contacted".
         contacted = self.table("contacted")
-        due = contacted.get(key)
+        due = contacted.expiry(key)
         if due is not None and due > self.watermark:
             # Joins a query already decided "contacted" (as it would join the pending one).
-            contacted.set(key, max(due, flow.starttime + self.config.wait), max(due, flow.starttime + self.config.wait))
+            contacted.set(key, True, max(due, flow.starttime + self.config.wait))
             return
         if not ips and not cnames:
             return
@@ -200,8 +201,7 @@ class DnsWithoutConnection(Detection):
                              count=1, ips=ips[:MAX_IPS], cnames=cnames[:MAX_IPS])
         if self._answer_contacted(entry):
             # A connection to an answer is already known (e.g. one still open).
-            due = flow.starttime + self.config.wait
-            contacted.set(key, due, due)
+            contacted.set(key, True, flow.starttime + self.config.wait)
             return
         self.schedule(key, flow.starttime + self.config.wait, entry)
         self._await(entry.ips, key)
@@ -250,8 +250,7 @@ class DnsWithoutConnection(Detection):
     def _decided_contacted(self, key: tuple[str, int, str], entry: PendingQuery) -> None:
         self.cancel(key)
         self._unawait(entry.ips, key)
-        due = entry.last_ts + self.config.wait
-        self.table("contacted").set(key, due, due)
+        self.table("contacted").set(key, True, entry.last_ts + self.config.wait)
 
     def _await(self, ips: tuple[str, ...] | list[str], key: tuple[str, int, str]) -> None:
         """Index the pending query by (profile, answer) for ``_connection``."""
