@@ -310,8 +310,11 @@ class Facts:
         key = (fact.profile, fact.ip)
         known = self._contacts.get(key)
         end = max(fact.ts, fact.end)
-        span = (fact.ts, end) if known is None else (min(known[0], fact.ts), max(known[1], end))
-        self._contacts.set(key, span, max(span[1], self.state.watermark) + CONTACT_TTL)
+        # (first start, last end) packed in one complex number (real, imag):
+        # 32 bytes instead of 104 for a tuple of two floats, for up to
+        # max_pairs entries.
+        span = complex(fact.ts, end) if known is None else complex(min(known.real, fact.ts), max(known.imag, end))
+        self._contacts.set(key, span, max(span.imag, self.state.watermark) + CONTACT_TTL)
 
     # -- DNS -------------------------------------------------------------------------
     def names_of_ip(self, ip: str) -> IpNames | None:
@@ -380,7 +383,8 @@ class Facts:
 
     def contact_span(self, profile: str, ip: str) -> tuple[float, float] | None:
         """(first start, last end) of the contacts of ``profile`` with ``ip``, or None."""
-        return self._contacts.get((profile, ip))
+        span = self._contacts.get((profile, ip))
+        return None if span is None else (span.real, span.imag)
 
     def cap_contacts(self, max_pairs: int) -> None:
         """Set how many (profile, destination) pairs are remembered (0: no cap)."""

@@ -108,6 +108,9 @@ class _Component:
         self.knowledge = ctx.knowledge
         self.lookups = ctx.lookups
         self._state = ctx.state
+        # The component's tables by short name (a component lives as long as
+        # its state: a restored checkpoint gets new components).
+        self._tables: dict[str, FlowTimeTable[Any]] = {}
 
     @classmethod
     def _check_declaration(cls) -> None:
@@ -135,7 +138,10 @@ class _Component:
 
     def table(self, name: str, max_entries: int = 0) -> FlowTimeTable[Any]:
         """A table private to this component whose entries expire with flow time."""
-        return self._state.table(f"{self.id}.{name}", max_entries)
+        table = self._tables.get(name)
+        if table is None:
+            table = self._tables[name] = self._state.table(f"{self.id}.{name}", max_entries)
+        return table
 
     @property
     def watermark(self) -> float:

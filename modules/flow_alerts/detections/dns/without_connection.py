@@ -187,12 +187,10 @@ class DnsWithoutConnection(Detection):
             if self._answer_contacted(pending):
                 self._decided_contacted(key, pending)
             return
-        # A marker's expiry is the due time of the query decided "contacted".
-        contacted = self.table("contacted")
-        due = contacted.expiry(key)
+        due = self._contacted_due(key)
         if due is not None and due > self.watermark:
             # Joins a query already decided "contacted" (as it would join the pending one).
-            contacted.set(key, True, max(due, flow.starttime + self.config.wait))
+            self._mark_contacted(key, flow.starttime + self.config.wait)
             return
         if not ips and not cnames:
             return
@@ -201,7 +199,7 @@ class DnsWithoutConnection(Detection):
                              count=1, ips=ips[:MAX_IPS], cnames=cnames[:MAX_IPS])
         if self._answer_contacted(entry):
             # A connection to an answer is already known (e.g. one still open).
-            contacted.set(key, True, flow.starttime + self.config.wait)
+            self._mark_contacted(key, flow.starttime + self.config.wait)
             return
         self.schedule(key, flow.starttime + self.config.wait, entry)
         self._await(entry.ips, key)
@@ -250,7 +248,28 @@ class DnsWithoutConnection(Detection):
     def _decided_contacted(self, key: tuple[str, int, str], entry: PendingQuery) -> None:
         self.cancel(key)
         self._unawait(entry.ips, key)
-        self.table("contacted").set(key, True, entry.last_ts + self.config.wait)
+        self._mark_contacted(key, entry.last_ts + self.config.wait)
+
+    # Markers of names decided "contacted": per (profile, window), name -> the
+    # due time its timer would have had (one dict slot and a float each; the
+    # dict goes when the latest due time passes the watermark).
+    def _contacted_due(self, key: tuple[str, int, str]) -> float | None:
+        marks = self.table("contacted").get(key[:2])
+        return None if marks is None else marks.get(key[2])
+
+    def _mark_contacted(self, key: tuple[str, int, str], due: float) -> None:
+        table = self.table("contacted")
+        window = key[:2]
+        marks = table.get(window)
+        if marks is None:
+            marks = {}
+            table.set(window, marks, due)
+        elif due > table.expiry(window):
+            table.set(window, marks, due)
+        query = key[2]
+        earlier = marks.get(query)
+        if earlier is None or due > earlier:
+            marks[query] = due
 
     def _await(self, ips: tuple[str, ...] | list[str], key: tuple[str, int, str]) -> None:
         """Index the pending query by (profile, answer) for ``_connection``."""
