@@ -24,7 +24,6 @@ import heapq
 import io
 import itertools
 import pickle
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
@@ -34,7 +33,8 @@ V = TypeVar("V")
 # Purge granularity: entries expire in buckets of this many seconds.
 _BUCKET_SECONDS = 60.0
 _NO_BUCKET = 1 << 62
-_sizeof = sys.getsizeof
+# Evicted or deleted keys are dropped from the bucket lists past this many.
+_MIN_COMPACT = 4096
 _INF = float("inf")
 
 
@@ -45,16 +45,28 @@ class FlowTimeTable(Generic[V]):
     the watermark passed the expiry (even before the purge ran). An expiry of
     +inf never expires: for a few run-wide entries only (the table's
     ``max_entries`` still bounds them).
+
+    Expiry index: the keys are listed per bucket of ``_BUCKET_SECONDS`` of
+    expiry, in append-only lists (8 bytes a key; sets cost 40 to 300 bytes
+    a key once keys move between buckets). A key is listed again only when
+    its expiry moves to another bucket; a listing that no longer matches the
+    key's entry (moved, deleted, evicted) is skipped when its bucket is
+    purged, or earlier when more keys were evicted or deleted than the
+    table holds (``_compact``: a capped table evicting on every insertion
+    must not keep its evicted keys alive until their expiry).
     """
 
     __slots__ = (
-        "_buckets", "_entries", "_low", "_scanned", "_watermark", "evicted", "evicted_until", "max_entries", "name",
+        "_buckets", "_dropped", "_entries", "_low", "_scanned", "_watermark", "evicted", "evicted_until",
+        "max_entries", "name",
     )
 
     def __init__(self, name: str, max_entries: int = 0) -> None:
         self.name = name
         self._entries: dict[Any, tuple[float, V]] = {}
-        self._buckets: dict[int, set[Any]] = {}
+        self._buckets: dict[int, list[Any]] = {}
+        # Keys evicted or deleted since the last _compact (still listed).
+        self._dropped = 0
         self._watermark = float("-inf")
         # Purge bookkeeping: no bucket below _low; buckets up to _scanned were
         # purged at the last scan (so a purge within one bucket costs nothing).
@@ -92,42 +104,39 @@ class FlowTimeTable(Generic[V]):
             return
         entries[key] = (expires_at, value)
         if expires_at == _INF:
-            # Never expires (a run-wide fact, e.g. a count reported at the end
-            # of input): kept until deleted, even past the final purge.
-            if old is not None and old[0] != _INF:
-                old_bucket = self._buckets.get(int(old[0] // _BUCKET_SECONDS))
-                if old_bucket is not None:
-                    old_bucket.discard(key)
-            return
+            return  # never expires: in no bucket (kept until deleted)
         number = int(expires_at // _BUCKET_SECONDS)
-        if old is not None and old[0] != _INF:
-            # A key lives in the bucket of its latest expiry only (a key re-set
-            # every minute for a day must not sit in 1440 buckets).
-            old_number = int(old[0] // _BUCKET_SECONDS)
-            if old_number == number:
-                return
-            old_bucket = self._buckets.get(old_number)
-            if old_bucket is not None:
-                old_bucket.discard(key)
-                # Sets never shrink by themselves: rebuild one mostly emptied
-                # by such moves (amortised O(1)).
-                if len(old_bucket) * 128 < _sizeof(old_bucket) - 4096:
-                    self._buckets[old_number] = set(old_bucket)
+        if old is not None and old[0] != _INF and int(old[0] // _BUCKET_SECONDS) == number:
+            return  # already listed in this bucket
         bucket = self._buckets.get(number)
         if bucket is None:
-            bucket = self._buckets[number] = set()
+            bucket = self._buckets[number] = []
             if number < self._low:
                 self._low = number
-        bucket.add(key)
+        bucket.append(key)
+
+    def _compact(self) -> None:
+        """Keep only the listings that match their key's entry (amortised O(1):
+        runs once as many keys were dropped as the table holds)."""
+        entries = self._entries
+        for number, keys in list(self._buckets.items()):
+            current = []
+            for key in dict.fromkeys(keys):
+                entry = entries.get(key)
+                if entry is not None and entry[0] != _INF and int(entry[0] // _BUCKET_SECONDS) == number:
+                    current.append(key)
+            if current:
+                self._buckets[number] = current
+            else:
+                del self._buckets[number]
+        self._dropped = 0
+        self._low = min(self._buckets) if self._buckets else _NO_BUCKET
 
     def delete(self, key: Any) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None and entry[0] != _INF:
-            # Out of its bucket too: a table whose keys are deleted long before
-            # they expire must not keep them alive in its buckets.
-            bucket = self._buckets.get(int(entry[0] // _BUCKET_SECONDS))
-            if bucket is not None:
-                bucket.discard(key)
+        if self._entries.pop(key, None) is not None:
+            self._dropped += 1
+            if self._dropped > _MIN_COMPACT and self._dropped > len(self._entries):
+                self._compact()
 
     def expiry(self, key: Any) -> float | None:
         """When ``key``'s entry expires, or None if there is none."""
@@ -146,20 +155,17 @@ class FlowTimeTable(Generic[V]):
         the front of a dict makes each next look-up of "the first key" step
         over every deleted slot (quadratic on a busy network)."""
         entries = self._entries
-        buckets = self._buckets
         count = max(1, self.max_entries // 16)
         until = self.evicted_until
         for key in list(itertools.islice(entries, count)):
             expires_at, _ = entries.pop(key)
             if expires_at > until:
                 until = expires_at
-            if expires_at == _INF:
-                continue  # in no bucket
-            bucket = buckets.get(int(expires_at // _BUCKET_SECONDS))
-            if bucket is not None:
-                bucket.discard(key)
         self.evicted += count
         self.evicted_until = until
+        self._dropped += count
+        if self._dropped > _MIN_COMPACT and self._dropped > len(entries):
+            self._compact()
 
     def items(self) -> Iterator[tuple[Any, V]]:
         watermark = self._watermark
@@ -180,21 +186,19 @@ class FlowTimeTable(Generic[V]):
         self._scanned = limit if limit is not None else self._scanned
         removed = 0
         entries = self._entries
-        for bucket in [b for b in self._buckets if limit is None or b <= limit]:
-            keep = set()
-            for key in self._buckets.pop(bucket):
+        for number in [b for b in self._buckets if limit is None or b <= limit]:
+            keep = []
+            for key in self._buckets.pop(number):
                 entry = entries.get(key)
-                if entry is None:
-                    continue
+                if entry is None or entry[0] == _INF or int(entry[0] // _BUCKET_SECONDS) != number:
+                    continue  # deleted, evicted, or listed again in another bucket
                 if entry[0] < watermark:
-                    # A key re-set with a later expiry sits in a later bucket too.
-                    if int(entry[0] // _BUCKET_SECONDS) == bucket:
-                        del entries[key]
-                        removed += 1
-                elif int(entry[0] // _BUCKET_SECONDS) == bucket:
-                    keep.add(key)
+                    del entries[key]
+                    removed += 1
+                else:
+                    keep.append(key)
             if keep:
-                self._buckets[bucket] = keep
+                self._buckets[number] = keep
         self._low = min(self._buckets) if self._buckets else _NO_BUCKET
         return removed
 

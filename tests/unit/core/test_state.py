@@ -104,15 +104,22 @@ def test_a_capped_table_says_when_an_eviction_may_hide_a_key():
     assert table.may_have_evicted(100.0) and not table.may_have_evicted(100.5)
 
 
-def test_deleted_keys_leave_their_bucket():
+def test_deleted_and_moved_keys_are_listed_until_their_old_expiry_at_most():
     from flowalerts.state import FlowTimeTable
 
     table = FlowTimeTable("t")
     for i in range(1000):
         table.set(("key", i), True, 10_000.0 + i)
         table.delete(("key", i))
-    assert len(table) == 0
-    assert sum(len(bucket) for bucket in table._buckets.values()) == 0
+    for i in range(100):  # moved to later buckets again and again
+        table.set("moving", i, 10_000.0 + 120.0 * i)
+    assert len(table) == 1
+    table.purge(11_000.0 + 1)
+    assert sum(len(bucket) for bucket in table._buckets.values()) <= 100 - 8
+    assert table.get("moving") == 99
+    table.purge(10_000.0 + 120.0 * 99 + 1)
+    assert len(table) == 0 and table._buckets == {}
+    table = FlowTimeTable("t")
     table.set("kept", 1, 20_000.0)
     table.delete("absent")
     assert table.get("kept") == 1 and table.expiry("kept") == 20_000.0 and table.expiry("absent") is None

@@ -225,8 +225,7 @@ class DnsWithoutConnection(Detection):
     def _connection(self, profile: str, daddr: str) -> None:
         """A conn record of ``profile`` to ``daddr`` (its contact is already
         learned): decide the pending queries that answered ``daddr``."""
-        awaiting = self.table("awaiting")
-        keys = awaiting.get((profile, daddr))
+        keys = self._awaiting().get((profile, daddr))
         if not keys:
             return
         for key in keys:
@@ -271,26 +270,26 @@ class DnsWithoutConnection(Detection):
         if earlier is None or due > earlier:
             marks[query] = due
 
+    def _awaiting(self) -> dict[tuple[str, str], tuple[tuple[str, int, str], ...]]:
+        """(profile, answer IP) -> the pending queries it would decide. A plain
+        dict in the checkpointed state: every key is removed when its query
+        is decided (early, or when its timer fires; at end of input all fire)."""
+        return self._state.values.setdefault(f"{self.id}.awaiting", {})
+
     def _await(self, ips: tuple[str, ...] | list[str], key: tuple[str, int, str]) -> None:
         """Index the pending query by (profile, answer) for ``_connection``."""
-        if not ips:
-            return
-        awaiting = self.table("awaiting")
-        # Removed when the query is decided; the expiry only bounds a leak.
-        expires = self.watermark + self.config.wait + self.ctx.config.time.allowed_lateness + 3 * 3600.0
-        if not math.isfinite(expires):
-            expires = FOREVER
+        awaiting = self._awaiting()
         profile = key[0]
         for ip in ips:
             index = (profile, ip)
             keys = awaiting.get(index)
             if keys is None:
-                awaiting.set(index, (key,), expires)
+                awaiting[index] = (key,)
             elif key not in keys:
-                awaiting.set(index, (*keys, key), expires)
+                awaiting[index] = (*keys, key)
 
     def _unawait(self, ips: tuple[str, ...], key: tuple[str, int, str]) -> None:
-        awaiting = self.table("awaiting")
+        awaiting = self._awaiting()
         profile = key[0]
         for ip in ips:
             index = (profile, ip)
@@ -298,9 +297,9 @@ class DnsWithoutConnection(Detection):
             if keys is None or key not in keys:
                 continue
             if len(keys) == 1:
-                awaiting.delete(index)
+                del awaiting[index]
             else:
-                awaiting.set(index, tuple(k for k in keys if k != key), awaiting.expiry(index))
+                awaiting[index] = tuple(k for k in keys if k != key)
 
     # -- internals ------------------------------------------------------------------
     def _warming_up(self) -> bool:
