@@ -48,12 +48,14 @@ class FlowTimeTable(Generic[V]):
 
     Expiry index: the keys are listed per bucket of ``_BUCKET_SECONDS`` of
     expiry, in append-only lists (8 bytes a key; sets cost 40 to 300 bytes
-    a key once keys move between buckets). A key is listed again only when
-    its expiry moves to another bucket; a listing that no longer matches the
-    key's entry (moved, deleted, evicted) is skipped when its bucket is
-    purged, or earlier when more keys were evicted or deleted than the
-    table holds (``_compact``: a capped table evicting on every insertion
-    must not keep its evicted keys alive until their expiry).
+    a key once keys move between buckets). A live key is listed in a bucket
+    at or before its expiry's: a later expiry (the common update: a fact
+    seen again) changes no listing, the purge of the earlier bucket lists
+    the key again where it now expires; an earlier expiry lists it at once.
+    A listing whose key was deleted or evicted is dropped when its bucket is
+    purged, or earlier once more keys were dropped than the table holds
+    (``_compact``: a capped table evicting on every insertion must not keep
+    its evicted keys alive until their expiry).
     """
 
     __slots__ = (
@@ -106,8 +108,11 @@ class FlowTimeTable(Generic[V]):
         if expires_at == _INF:
             return  # never expires: in no bucket (kept until deleted)
         number = int(expires_at // _BUCKET_SECONDS)
-        if old is not None and old[0] != _INF and int(old[0] // _BUCKET_SECONDS) == number:
-            return  # already listed in this bucket
+        if old is not None and old[0] != _INF and int(old[0] // _BUCKET_SECONDS) <= number:
+            return  # listed at or before its new expiry (the purge moves it on)
+        self._list(key, number)
+
+    def _list(self, key: Any, number: int) -> None:
         bucket = self._buckets.get(number)
         if bucket is None:
             bucket = self._buckets[number] = []
@@ -116,14 +121,16 @@ class FlowTimeTable(Generic[V]):
         bucket.append(key)
 
     def _compact(self) -> None:
-        """Keep only the listings that match their key's entry (amortised O(1):
-        runs once as many keys were dropped as the table holds)."""
+        """Keep the first listing of each live key (amortised O(1): runs once
+        as many keys were dropped as the table holds)."""
         entries = self._entries
-        for number, keys in list(self._buckets.items()):
+        listed: set[Any] = set()
+        for number in sorted(self._buckets):
             current = []
-            for key in dict.fromkeys(keys):
+            for key in self._buckets[number]:
                 entry = entries.get(key)
-                if entry is not None and entry[0] != _INF and int(entry[0] // _BUCKET_SECONDS) == number:
+                if entry is not None and entry[0] != _INF and key not in listed:
+                    listed.add(key)
                     current.append(key)
             if current:
                 self._buckets[number] = current
@@ -186,19 +193,23 @@ class FlowTimeTable(Generic[V]):
         self._scanned = limit if limit is not None else self._scanned
         removed = 0
         entries = self._entries
-        for number in [b for b in self._buckets if limit is None or b <= limit]:
+        for number in sorted(b for b in self._buckets if limit is None or b <= limit):
             keep = []
             for key in self._buckets.pop(number):
                 entry = entries.get(key)
-                if entry is None or entry[0] == _INF or int(entry[0] // _BUCKET_SECONDS) != number:
-                    continue  # deleted, evicted, or listed again in another bucket
+                if entry is None or entry[0] == _INF:
+                    continue  # deleted or evicted (or made run-wide)
                 if entry[0] < watermark:
                     del entries[key]
                     removed += 1
-                else:
+                    continue
+                current = int(entry[0] // _BUCKET_SECONDS)
+                if current == number:
                     keep.append(key)
+                else:
+                    self._list(key, current)  # its expiry moved on
             if keep:
-                self._buckets[number] = keep
+                self._buckets[number] = list(dict.fromkeys(keep))
         self._low = min(self._buckets) if self._buckets else _NO_BUCKET
         return removed
 
