@@ -177,8 +177,11 @@ class Learner(_Component):
 class Tally(msgspec.Struct, gc=False):
     """Occurrences of one repeated event in one (profile, window), under one key.
 
-    ``reported`` is the count the evidence was last reported with (0: never).
-    ``extra`` holds whatever else the detection accumulates (ports, names ...).
+    ``reported`` is the count the evidence was last reported with (0: never);
+    ``threshold`` the count at which it is reported.
+    ``extra`` holds whatever else the detection accumulates (ports, names ...);
+    it stays an empty dict (64 bytes) when nothing is added: most tallies of
+    a busy network never reach their threshold.
     """
 
     count: int = 0
@@ -186,6 +189,7 @@ class Tally(msgspec.Struct, gc=False):
     first_ts: float = float("inf")
     last_ts: float = float("-inf")
     reported: int = 0
+    threshold: int = 1
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def add(self, uid: str, ts: float) -> None:
@@ -366,11 +370,11 @@ class Detection(_Component):
         entry = tallies.get(key)
         if entry is None:
             entry = tallies[key] = Tally()
-            entry.extra["threshold"] = max(1, threshold)
+            entry.threshold = max(1, threshold)
         entry.add(msg.flow.uid if uid is None else uid, msg.flow.starttime)
         if update is not None:
             update(entry)
-        if entry.reported == 0 and entry.count >= entry.extra["threshold"] and not self.hold_tally(key, entry):
+        if entry.reported == 0 and entry.count >= entry.threshold and not self.hold_tally(key, entry):
             entry.uids.sort()
             self.report_tally(msg.profile, msg.twid, key, entry)
             entry.reported = entry.count
@@ -397,7 +401,7 @@ class Detection(_Component):
         if not window:
             return
         for key, entry in (window.get("__tallies__") or {}).items():
-            if entry.count > entry.reported and entry.count >= entry.extra["threshold"]:
+            if entry.count > entry.reported and entry.count >= entry.threshold:
                 entry.uids.sort()
                 self.report_tally(profile, twid, key, entry)
                 entry.reported = entry.count

@@ -71,7 +71,7 @@ def settle_exact(
     tally = tallies.get(key)
     if tally is None:
         tally = tallies[key] = Tally()
-        tally.extra["threshold"] = threshold
+        tally.threshold = threshold
     uids = sorted(dict.fromkeys(uid for _, _, uid in members if uid))[: Evidence.MAX_UIDS]
     first, last = members[0][0], members[-1][0]
     changed = (tally.count, tally.uids, tally.extra.get("first"), tally.extra.get("last")) != (count, uids, first, last)

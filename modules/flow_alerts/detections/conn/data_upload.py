@@ -124,7 +124,7 @@ class DataUpload(Detection):
             tally.uids.sort()
             self.report_tally(msg.profile, msg.twid, key, tally)
             tally.reported = tally.count
-            tally.extra["threshold"] = 1  # reported: from now on the window close updates it
+            tally.threshold = 1  # reported: from now on the window close updates it
 
     def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
         extra = tally.extra

@@ -116,7 +116,7 @@ class MultiplePorts(Detection):
             tally.uids.sort()
             self.report_tally(msg.profile, msg.twid, destination.canonical, tally)
             tally.reported = tally.count
-            tally.extra["threshold"] = 1  # reported: from now on the window close updates it
+            tally.threshold = 1  # reported: from now on the window close updates it
 
     def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
         threshold = self.config.threshold

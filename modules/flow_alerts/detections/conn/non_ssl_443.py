@@ -118,11 +118,11 @@ class NonSsl443(Detection):
         service, payload = flow.appproto, flow.sbytes + flow.dbytes
         self.tally(msg, ip_info(flow.daddr).canonical, 1, update=lambda tally: _note(tally, service, payload))
 
-    # -- TLS sightings: per bucket of `window` seconds, (source, destination) -> earliest and latest time.
-    # One table entry per bucket holding a plain dict of the pairs seen in it
-    # (they all expire together): a sighting costs a dict slot and two
-    # floats, not a table entry of its own (184k sightings live at once at
-    # the 1M benchmark).
+    # -- TLS sightings: per bucket of `window` seconds, source -> destination -> earliest and latest time.
+    # One table entry per bucket holding plain dicts of the pairs seen in it
+    # (they all expire together): a sighting costs a dict slot and one packed
+    # pair of floats, not a table entry and a key tuple of its own (184k
+    # sightings live at once at the 1M benchmark).
     def _bucket(self, ts: float) -> int:
         return math.floor(ts / self.config.window)
 
@@ -130,21 +130,24 @@ class NonSsl443(Detection):
         window = self.config.window
         bucket = self._bucket(ts)
         table = self.table("tls_seen")
-        pairs = table.get(bucket)
-        if pairs is None:
+        sources = table.get(bucket)
+        if sources is None:
             # Kept until no candidate can still need it: candidates of the same
             # window arrive until it closes (a window width later at most).
-            pairs = {}
-            table.set(bucket, pairs, (bucket + 2) * window + window + self.ctx.config.parameters.width)
-        key = (saddr, daddr)
-        known = pairs.get(key)
+            sources = {}
+            table.set(bucket, sources, (bucket + 2) * window + window + self.ctx.config.parameters.width)
+        seen = sources.get(saddr)
+        if seen is None:
+            seen = sources[saddr] = {}
+        known = seen.get(daddr)
         # (earliest, latest) packed in one complex number (real, imag): 32
         # bytes instead of 104 for a tuple of two floats.
-        pairs[key] = complex(ts, ts) if known is None else complex(min(known.real, ts), max(known.imag, ts))
+        seen[daddr] = complex(ts, ts) if known is None else complex(min(known.real, ts), max(known.imag, ts))
 
     def _seen(self, saddr: str, daddr: str, bucket: int) -> tuple[float, float] | None:
-        pairs = self.table("tls_seen").get(bucket)
-        span = None if pairs is None else pairs.get((saddr, daddr))
+        sources = self.table("tls_seen").get(bucket)
+        seen = None if sources is None else sources.get(saddr)
+        span = None if seen is None else seen.get(daddr)
         return None if span is None else (span.real, span.imag)
 
     def _tls_near(self, saddr: str, daddr: str, ts: float) -> bool:

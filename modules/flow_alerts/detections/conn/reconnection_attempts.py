@@ -85,7 +85,7 @@ class ReconnectionAttempts(Detection):
 
     def report_tally(self, profile: str, twid: int, key: tuple[str, int], tally: Tally) -> None:
         daddr, dport = key
-        threshold = tally.extra["threshold"]
+        threshold = tally.threshold
         level, confidence = scale_with_count(MULTIPLE_RECONNECTION_ATTEMPTS, tally.count, threshold)
         target = f"{daddr} telnet (23, 2323)" if dport == 0 else f"{daddr} port {dport}/tcp"
         self.report(

@@ -132,7 +132,7 @@ class DnsArpaScan(Detection):
         super().settle_tallies(profile, twid)
 
     def report_tally(self, profile: str, twid: int, key: tuple[()], tally: Tally) -> None:
-        threshold = tally.extra["threshold"]
+        threshold = tally.threshold
         level, confidence = scale_with_count(DNS_ARPA_SCAN, tally.count, threshold)
         duration = round(tally.extra["last"] - tally.extra["first"], 3)
         self.report(

@@ -93,7 +93,7 @@ class DgaNxdomains(Detection):
         self.tally(msg, (), self.config.threshold, update=lambda tally: _sample(tally, flow.starttime, query))
 
     def report_tally(self, profile: str, twid: int, key: tuple[()], tally: Tally) -> None:
-        threshold = tally.extra["threshold"]
+        threshold = tally.threshold
         level, confidence = scale_with_count(DGA_NXDOMAINS, tally.count, threshold)
         sample = [name for _, name in tally.extra.get("sample", [])]
         shown = ", ".join(escape_text(name, limit=80) for name in sample[:5])

@@ -121,7 +121,7 @@ class SmtpBruteforce(Detection):
         super().settle_tallies(profile, twid)
 
     def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        threshold = tally.extra["threshold"]
+        threshold = tally.threshold
         level, confidence = scale_with_count(SMTP_LOGIN_BRUTEFORCE, tally.count, threshold)
         self.report(
             SMTP_LOGIN_BRUTEFORCE,
