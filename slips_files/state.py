@@ -383,18 +383,84 @@ class State:
 
     def snapshot(self) -> bytes:
         """The whole state as bytes (a checkpoint taken at a batch boundary)."""
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        return b"".join(self.snapshot_pieces())
+
+    def snapshot_pieces(self) -> list[bytes]:
+        """``snapshot()`` in pieces whose concatenation it is (a host that can
+        send them one by one never holds the joined copy).
+
+        Pickled part by part (the timers, each owner's windows, each table):
+        a pickler remembers every object it wrote to keep shared references
+        shared, and for the whole state at once that memo, with the growing
+        output buffer, cost more than the state (+183 MB for a 39 MB
+        checkpoint at the 1M benchmark). Each part is a frame: an 8-byte
+        length, then the pickle.
+        """
+        pieces = [_SNAPSHOT_MAGIC]
+
+        def frame(obj: Any) -> None:
+            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            pieces.append(len(data).to_bytes(8, "little"))
+            pieces.append(data)
+
+        by_owner: dict[str, dict[tuple[str, str, int], dict[Any, Any]]] = {}
+        for key, window in self._windows.items():
+            by_owner.setdefault(key[0], {})[key] = window
+        frame((self.watermark, self.values, self._owners_of, sorted(by_owner), sorted(self._tables)))
+        frame(self.timers)
+        for owner in sorted(by_owner):
+            frame(by_owner.pop(owner))
+        for name in sorted(self._tables):
+            frame(self._tables[name])
+        return pieces
 
     @staticmethod
     def restore(data: bytes) -> State:
         """A state from ``snapshot``. Only Flowalerts' own classes and plain
         containers are accepted, so a tampered checkpoint cannot run code."""
-        state = _RestrictedUnpickler(io.BytesIO(data)).load()
-        if not isinstance(state, State):
+        view = memoryview(data)
+        if bytes(view[: len(_SNAPSHOT_MAGIC)]) != _SNAPSHOT_MAGIC:
             raise ValueError("not a Flowalerts state checkpoint")
+        at = len(_SNAPSHOT_MAGIC)
+
+        def frame() -> Any:
+            nonlocal at
+            if at + 8 > len(view):
+                raise ValueError("truncated Flowalerts state checkpoint")
+            size = int.from_bytes(view[at : at + 8], "little")
+            at += 8
+            if at + size > len(view):
+                raise ValueError("truncated Flowalerts state checkpoint")
+            obj = _RestrictedUnpickler(io.BytesIO(view[at : at + size])).load()
+            at += size
+            return obj
+
+        header = frame()
+        if not (isinstance(header, tuple) and len(header) == 5):
+            raise ValueError("not a Flowalerts state checkpoint")
+        watermark, values, owners_of, window_owners, table_names = header
+        state = State()
+        state.watermark = watermark
+        state.values = values
+        state._owners_of = owners_of
+        timers = frame()
+        if not isinstance(timers, Timers):
+            raise ValueError("not a Flowalerts state checkpoint")
+        state.timers = timers
+        for _owner in window_owners:
+            windows = frame()
+            if not isinstance(windows, dict):
+                raise ValueError("not a Flowalerts state checkpoint")
+            state._windows.update(windows)
+        for name in table_names:
+            table = frame()
+            if not isinstance(table, FlowTimeTable):
+                raise ValueError("not a Flowalerts state checkpoint")
+            state._tables[name] = table
         return state
 
 
+_SNAPSHOT_MAGIC = b"FLOWALERTS-STATE-2\n"
 _SAFE_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "float", "int", "str", "bytes", "bool", "complex"})
 
 

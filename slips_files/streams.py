@@ -179,16 +179,21 @@ return 0
 """
 
 # KEYS: lease, ckpt, stream. ARGV: token, last batch number, evidence seq,
-# state blob, counters, done flag, then the entry ids to acknowledge. Writes the
-# checkpoint, acknowledges and trims what it covers - only while the lease is
-# ours (a worker that lost its lease cannot overwrite its successor's work).
+# counters, done flag, P, then P pieces of the state blob (joined here, so the
+# worker never holds the joined copy: State.snapshot_pieces), then the entry
+# ids to acknowledge. Writes the checkpoint, acknowledges and trims what it
+# covers - only while the lease is ours (a worker that lost its lease cannot
+# overwrite its successor's work).
 CHECKPOINT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
-redis.call('HSET', KEYS[2], 'last', ARGV[2], 'seq', ARGV[3], 'blob', ARGV[4], 'counters', ARGV[5], 'done', ARGV[6])
+local pieces = tonumber(ARGV[6])
+local blob = table.concat(ARGV, '', 7, 6 + pieces)
+redis.call('HSET', KEYS[2], 'last', ARGV[2], 'seq', ARGV[3], 'blob', blob, 'counters', ARGV[4], 'done', ARGV[5])
+blob = nil
 local n = #ARGV
-local i = 7
+local i = 7 + pieces
 while i <= n do
   local j = math.min(i + 999, n)
   redis.call('XACK', KEYS[3], 'workers', unpack(ARGV, i, j))

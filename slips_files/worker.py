@@ -542,12 +542,13 @@ class Worker:
         counters = _encoder.encode(
             _Checkpoint(processed=dict(driver.processed), health=health_to_builtins(driver.health))
         )
-        blob = driver.state.snapshot()
+        pieces = driver.state.snapshot_pieces()
         ok = self.call(
             self.scripts.checkpoint,
             keys=[task.keys.lease, task.keys.ckpt, task.keys.stream],
-            args=[task.token, task.last, task.seq, blob, counters, int(done), *task.unacked],
+            args=[task.token, task.last, task.seq, counters, int(done), len(pieces), *pieces, *task.unacked],
         )
+        del pieces
         if not ok:
             if not after_done:
                 self.emit(

@@ -72,13 +72,39 @@ def test_snapshot_restores_everything():
     assert copy.watermark == 10.0
 
 
+def _framed(payload: bytes) -> bytes:
+    """A checkpoint whose first part is ``payload`` (the format of State.snapshot)."""
+    from flowalerts.state import _SNAPSHOT_MAGIC
+
+    return _SNAPSHOT_MAGIC + len(payload).to_bytes(8, "little") + payload
+
+
 def test_restore_refuses_foreign_classes():
     class Evil:
         def __reduce__(self):
             return (print, ("pwned",))
 
     with pytest.raises(pickle.UnpicklingError):
-        State.restore(pickle.dumps(Evil()))
+        State.restore(_framed(pickle.dumps(Evil())))
+
+
+@pytest.mark.parametrize("cut", [0, 5, 30, -1])
+def test_restore_refuses_what_is_not_a_whole_checkpoint(cut):
+    state = State()
+    state.table("t").set("k", 1, 100.0)
+    blob = state.snapshot()
+    with pytest.raises(ValueError):
+        State.restore(pickle.dumps(state) if cut == 0 else blob[:cut])
+
+
+def test_snapshot_keeps_sharing_within_a_part():
+    state = State()
+    shared = ("198.51.100.7", 443)
+    table = state.table("t")
+    for i in range(3):
+        table.set(("k", i), shared, 100.0)
+    copy = State.restore(state.snapshot()).table("t")
+    assert copy.get(("k", 0)) is copy.get(("k", 2))
 
 
 @pytest.mark.parametrize("payload", [
@@ -89,7 +115,7 @@ def test_restore_refuses_foreign_classes():
 ])
 def test_restore_refuses_attribute_walks_and_functions(payload):
     with pytest.raises(pickle.UnpicklingError, match="not allowed"):
-        State.restore(payload)
+        State.restore(_framed(payload))
 
 
 def test_a_capped_table_says_when_an_eviction_may_hide_a_key():

@@ -49,7 +49,7 @@ def test_a_worker_that_lost_its_lease_cannot_checkpoint_or_acknowledge(redis_url
     client.set(part.lease, "old:1", px=10_000)
     ids = [entry_id for entry_id, _ in entries[:2]]
     # The owner checkpoints batches 1-2: acknowledged, trimmed below batch 2.
-    assert scripts.checkpoint(keys=[part.lease, part.ckpt, part.stream], args=["old:1", 2, 5, b"state", b"c", 0, *ids]) == 1
+    assert scripts.checkpoint(keys=[part.lease, part.ckpt, part.stream], args=["old:1", 2, 5, b"c", 0, 2, b"sta", b"te", *ids]) == 1
     assert client.hgetall(part.ckpt) == {b"last": b"2", b"seq": b"5", b"blob": b"state", b"counters": b"c", b"done": b"0"}
     assert client.xpending(part.stream, GROUP)["pending"] == 1
     assert [batch_number(entry_id) for entry_id, _ in client.xrange(part.stream)] == [2, 3]
@@ -57,7 +57,7 @@ def test_a_worker_that_lost_its_lease_cannot_checkpoint_or_acknowledge(redis_url
     # renew, checkpoint nor release any more.
     client.set(part.lease, "new:2", px=10_000)
     assert scripts.renew(keys=[part.lease], args=["old:1", 10_000]) == 0
-    assert scripts.checkpoint(keys=[part.lease, part.ckpt, part.stream], args=["old:1", 3, 9, b"stale", b"c", 0, entries[2][0]]) == 0
+    assert scripts.checkpoint(keys=[part.lease, part.ckpt, part.stream], args=["old:1", 3, 9, b"c", 0, 1, b"stale", entries[2][0]]) == 0
     assert client.hget(part.ckpt, "blob") == b"state"
     assert client.xpending(part.stream, GROUP)["pending"] == 1
     assert scripts.release(keys=[part.lease], args=["old:1"]) == 0

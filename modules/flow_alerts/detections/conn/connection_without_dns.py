@@ -159,7 +159,11 @@ class ConnectionWithoutDns(Detection):
         if source is None or to_whole_segment(source, destination):
             return
         key = flow.uid or (flow.saddr, flow.sport, flow.daddr, flow.starttime)
-        self.schedule(key, flow.starttime + self.config.grace, msg)
+        # The timer waits for the grace plus the lateness (an hour of traffic
+        # on a busy network): it keeps only what the decision reads.
+        waiting = ConnRecord(uid=flow.uid, starttime=flow.starttime, saddr=flow.saddr, daddr=flow.daddr,
+                             dport=flow.dport)
+        self.schedule(key, flow.starttime + self.config.grace, Message(msg.profile, msg.twid, waiting, msg.late))
 
     def on_timer(self, key: object, msg: Message[ConnRecord]) -> None:
         flow = msg.flow
