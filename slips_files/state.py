@@ -385,9 +385,9 @@ class State:
         """The whole state as bytes (a checkpoint taken at a batch boundary)."""
         return b"".join(self.snapshot_pieces())
 
-    def snapshot_pieces(self) -> list[bytes]:
-        """``snapshot()`` in pieces whose concatenation it is (a host that can
-        send them one by one never holds the joined copy).
+    def snapshot_pieces(self) -> Iterator[bytes]:
+        """``snapshot()`` in pieces whose concatenation it is, made one at a
+        time (a host that sends each piece on never holds the whole).
 
         Pickled part by part (the timers, each owner's windows, each table):
         a pickler remembers every object it wrote to keep shared references
@@ -396,23 +396,23 @@ class State:
         checkpoint at the 1M benchmark). Each part is a frame: an 8-byte
         length, then the pickle.
         """
-        pieces = [_SNAPSHOT_MAGIC]
-
-        def frame(obj: Any) -> None:
-            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-            pieces.append(len(data).to_bytes(8, "little"))
-            pieces.append(data)
-
-        by_owner: dict[str, dict[tuple[str, str, int], dict[Any, Any]]] = {}
-        for key, window in self._windows.items():
-            by_owner.setdefault(key[0], {})[key] = window
-        frame((self.watermark, self.values, self._owners_of, sorted(by_owner), sorted(self._tables)))
-        frame(self.timers)
+        yield _SNAPSHOT_MAGIC
+        by_owner: dict[str, list[tuple[str, str, int]]] = {}
+        for key in self._windows:
+            by_owner.setdefault(key[0], []).append(key)
+        parts: list[Any] = [(self.watermark, self.values, self._owners_of, sorted(by_owner), sorted(self._tables))]
+        parts.append(self.timers)
         for owner in sorted(by_owner):
-            frame(by_owner.pop(owner))
+            parts.append(by_owner[owner])
         for name in sorted(self._tables):
-            frame(self._tables[name])
-        return pieces
+            parts.append(self._tables[name])
+        for part in parts:
+            if isinstance(part, list):  # one owner's window keys
+                part = {key: self._windows[key] for key in part}
+            data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+            yield len(data).to_bytes(8, "little")
+            yield data
+            del data
 
     @staticmethod
     def restore(data: bytes) -> State:

@@ -16,6 +16,9 @@ allowed; the run's own keys share the tag ``{R}``::
     P:{R.pi}:lease         STRING  "<worker>:<epoch>" of the owner, with a TTL
     P:{R.pi}:epoch         STRING  lease counter (fencing tokens)
     P:{R.pi}:ckpt          HASH    last batch processed, evidence seq, state, done
+    P:{R.pi}:ckpt:next:<token>  STRING  a checkpoint's state being uploaded by the
+                                   lease holder (moved into ckpt by the script;
+                                   10 min TTL if its worker dies first)
 
 Connection trouble (a Redis restart, a network blip) is retried with backoff
 for ``redis.reconnect_seconds``; a stream or group that vanished means Redis
@@ -178,22 +181,26 @@ end
 return 0
 """
 
-# KEYS: lease, ckpt, stream. ARGV: token, last batch number, evidence seq,
-# counters, done flag, P, then P pieces of the state blob (joined here, so the
-# worker never holds the joined copy: State.snapshot_pieces), then the entry
-# ids to acknowledge. Writes the checkpoint, acknowledges and trims what it
-# covers - only while the lease is ours (a worker that lost its lease cannot
-# overwrite its successor's work).
+# KEYS: lease, ckpt, stream, next. ARGV: token, last batch number, evidence
+# seq, counters, done flag, then the entry ids to acknowledge. ``next`` holds
+# the state blob, written piece by piece before (``checkpoint_next_key``: the
+# worker never holds the whole blob). Moves it into the checkpoint,
+# acknowledges and trims what it covers - only while the lease is ours (a
+# worker that lost its lease cannot overwrite its successor's work).
 CHECKPOINT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  redis.call('DEL', KEYS[4])
   return 0
 end
-local pieces = tonumber(ARGV[6])
-local blob = table.concat(ARGV, '', 7, 6 + pieces)
+local blob = redis.call('GET', KEYS[4])
+if not blob then
+  return -1
+end
 redis.call('HSET', KEYS[2], 'last', ARGV[2], 'seq', ARGV[3], 'blob', blob, 'counters', ARGV[4], 'done', ARGV[5])
 blob = nil
+redis.call('DEL', KEYS[4])
 local n = #ARGV
-local i = 7 + pieces
+local i = 6
 while i <= n do
   local j = math.min(i + 999, n)
   redis.call('XACK', KEYS[3], 'workers', unpack(ARGV, i, j))
@@ -202,6 +209,12 @@ end
 redis.call('XTRIM', KEYS[3], 'MINID', ARGV[2] .. '-1')
 return 1
 """
+
+
+def checkpoint_next_key(ckpt: str, token: str) -> str:
+    """Where a lease holder writes its next checkpoint's blob (same hash tag as
+    the checkpoint, so one Cluster slot; the token keeps two holders apart)."""
+    return f"{ckpt}:next:{token}"
 
 
 class Scripts:

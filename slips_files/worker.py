@@ -62,6 +62,7 @@ from flowalerts.streams import (
     Retrying,
     Scripts,
     batch_number,
+    checkpoint_next_key,
     connect,
     worker_name,
 )
@@ -80,6 +81,11 @@ from flowalerts.wire import (
 
 # Batches read per call.
 READ_COUNT = 8
+# Evidence lines per entry of the evidence stream at the end of input.
+PUBLISH_CHUNK = 2000
+# A checkpoint blob being uploaded is dropped this long after its last piece
+# (its worker died before storing it).
+CHECKPOINT_UPLOAD_TTL_MS = 600_000
 # Seconds after a run was created during which the producer's worker count
 # (not only the live ones) sets how many partitions a worker takes.
 STARTUP_GRACE_SECONDS = 20.0
@@ -469,6 +475,7 @@ class Worker:
         closed = driver.window_closed
         apply = driver.facts.apply
         message_classes = _MESSAGE_CLASSES
+        intern = sys.intern
         found: list[Any] = []
         ended = False
         for entry_id, fields in entries:
@@ -491,13 +498,34 @@ class Worker:
             for item in items:
                 cls = type(item)
                 if cls in message_classes:
+                    # One string object per profile and address, as the reader
+                    # makes them (decoding makes a copy per message, and the
+                    # tables keyed by them would keep the copies).
+                    item.profile = intern(item.profile)
+                    flow = item.flow
+                    flow.saddr = intern(flow.saddr)
+                    flow.daddr = intern(flow.daddr)
                     out = handle(item)
                 elif cls is AdvanceItem:
                     out = advance(item.watermark)
                 elif cls is TwClosedItem:
                     out = closed(item.profile, item.twid)
                 elif cls is EndItem:
-                    out = driver.finish()
+                    # The end of input decides every pending timer and window at
+                    # once: its evidence is published as it comes, in entries of
+                    # PUBLISH_CHUNK (a restart from the checkpoint re-sends the
+                    # same sequence numbers, which the producer drops).
+                    def flowing(evidence: Any, found: list[Any] = found) -> None:
+                        found.append(evidence)
+                        if len(found) >= PUBLISH_CHUNK:
+                            self._publish(task, found, None)
+                            found.clear()
+
+                    driver.emit = flowing
+                    try:
+                        out = driver.finish()
+                    finally:
+                        driver.emit = None
                     ended = True
                 else:
                     apply(item)
@@ -542,13 +570,27 @@ class Worker:
         counters = _encoder.encode(
             _Checkpoint(processed=dict(driver.processed), health=health_to_builtins(driver.health))
         )
-        pieces = driver.state.snapshot_pieces()
+        # A finished partition is never resumed (its lease cannot be taken
+        # again): its last checkpoint keeps the counters, not the state.
+        state = State() if done else driver.state
+        # The blob goes piece by piece at explicit offsets (SETRANGE: a retried
+        # write lands at the same place), then the script moves it in at once.
+        next_key = checkpoint_next_key(task.keys.ckpt, task.token)
+        self.call(self.client.delete, next_key)
+        offset = 0
+        for piece in state.snapshot_pieces():
+            self.call(self.client.setrange, next_key, offset, piece)
+            if not offset:
+                self.call(self.client.pexpire, next_key, CHECKPOINT_UPLOAD_TTL_MS)
+            offset += len(piece)
+            del piece
         ok = self.call(
             self.scripts.checkpoint,
-            keys=[task.keys.lease, task.keys.ckpt, task.keys.stream],
-            args=[task.token, task.last, task.seq, counters, int(done), len(pieces), *pieces, *task.unacked],
+            keys=[task.keys.lease, task.keys.ckpt, task.keys.stream, next_key],
+            args=[task.token, task.last, task.seq, counters, int(done), *task.unacked],
         )
-        del pieces
+        if ok == -1:
+            raise BusError(f"the checkpoint blob of {task.keys.ckpt} vanished before it was stored")
         if not ok:
             if not after_done:
                 self.emit(

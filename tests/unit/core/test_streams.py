@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from flowalerts.streams import GROUP, Keys, Retrying, Scripts, batch_id, batch_number, ensure_group, redact
+from flowalerts.streams import (
+    GROUP,
+    Keys,
+    Retrying,
+    Scripts,
+    batch_id,
+    batch_number,
+    checkpoint_next_key,
+    ensure_group,
+    redact,
+)
 
 
 def test_one_partitions_keys_share_a_cluster_slot() -> None:
@@ -49,16 +59,23 @@ def test_a_worker_that_lost_its_lease_cannot_checkpoint_or_acknowledge(redis_url
     client.set(part.lease, "old:1", px=10_000)
     ids = [entry_id for entry_id, _ in entries[:2]]
     # The owner checkpoints batches 1-2: acknowledged, trimmed below batch 2.
-    assert scripts.checkpoint(keys=[part.lease, part.ckpt, part.stream], args=["old:1", 2, 5, b"c", 0, 2, b"sta", b"te", *ids]) == 1
+    upload = checkpoint_next_key(part.ckpt, "old:1")
+    assert upload.startswith(part.ckpt) and "{" in upload  # same hash tag: one Cluster slot
+    client.setrange(upload, 0, b"sta")
+    client.setrange(upload, 3, b"te")
+    assert scripts.checkpoint(keys=[part.lease, part.ckpt, part.stream, upload], args=["old:1", 2, 5, b"c", 0, *ids]) == 1
     assert client.hgetall(part.ckpt) == {b"last": b"2", b"seq": b"5", b"blob": b"state", b"counters": b"c", b"done": b"0"}
+    assert not client.exists(upload)
     assert client.xpending(part.stream, GROUP)["pending"] == 1
     assert [batch_number(entry_id) for entry_id, _ in client.xrange(part.stream)] == [2, 3]
     # The lease moves on (the old owner was presumed dead): it can neither
     # renew, checkpoint nor release any more.
     client.set(part.lease, "new:2", px=10_000)
     assert scripts.renew(keys=[part.lease], args=["old:1", 10_000]) == 0
-    assert scripts.checkpoint(keys=[part.lease, part.ckpt, part.stream], args=["old:1", 3, 9, b"c", 0, 1, b"stale", entries[2][0]]) == 0
+    client.set(upload, b"stale")
+    assert scripts.checkpoint(keys=[part.lease, part.ckpt, part.stream, upload], args=["old:1", 3, 9, b"c", 0, entries[2][0]]) == 0
     assert client.hget(part.ckpt, "blob") == b"state"
+    assert not client.exists(upload)  # the stale upload is dropped
     assert client.xpending(part.stream, GROUP)["pending"] == 1
     assert scripts.release(keys=[part.lease], args=["old:1"]) == 0
     assert client.get(part.lease) == b"new:2"
