@@ -47,14 +47,18 @@ class ConnByUid(Learner):
         flow = msg.flow
         if not flow.uid or not is_joinable(flow):
             return None
-        # Kept for up to CONN_BY_UID_MAX connections: the short strings from
-        # small vocabularies are shared (interned), not one copy per entry.
-        summary = ConnSummary(
-            starttime=flow.starttime, saddr=flow.saddr, daddr=flow.daddr, sport=flow.sport, dport=flow.dport,
-            proto=_intern(flow.proto), appproto=_intern(flow.appproto), state=_intern(flow.state),
-            history=_intern(flow.history), sbytes=flow.sbytes, dbytes=flow.dbytes, dur=flow.dur,
-        )
-        return (ConnSeen(uid=flow.uid, conn=summary),)
+        return (ConnSeen(uid=flow.uid, conn=conn_summary(flow)),)
+
+
+def conn_summary(flow: ConnRecord) -> ConnSummary:
+    """The joinable part of a conn record. Kept for up to CONN_BY_UID_MAX
+    connections: the short strings from small vocabularies are shared
+    (interned), not one copy per entry."""
+    return ConnSummary(
+        starttime=flow.starttime, saddr=flow.saddr, daddr=flow.daddr, sport=flow.sport, dport=flow.dport,
+        proto=_intern(flow.proto), appproto=_intern(flow.appproto), state=_intern(flow.state),
+        history=_intern(flow.history), sbytes=flow.sbytes, dbytes=flow.dbytes, dur=flow.dur,
+    )
 
 
 class ContactsConfig(SectionConfig):

@@ -18,7 +18,11 @@ passes it, i.e. once every conn record of a session up to
 session is still open, and the check is repeated every ``recheck`` seconds of
 flow time (less than the learner keeps a conn record) for at most
 ``max_wait`` (24 h) after the login. At end of input what arrived decides.
-The Zeek method needs no conn record and reports at once.
+The Zeek method needs no conn record and reports at once. The detection also
+reads conn records: the conn record of a waiting session decides it when it
+arrives (its timer is cancelled), so the join does not depend on the
+learner still holding that record when the timer fires (on a busy network
+its bounded table forgets within minutes).
 
 One evidence per (profile, window, server) (issue 13): each successful login
 reports it again with the same id and the grown count (an update), since a
@@ -40,8 +44,8 @@ from flowalerts.facts import CONN_BY_UID_TTL, ConnSummary
 from flowalerts.knowledge.ips import is_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection
-from flowalerts.modules.flow_alerts.learners.conn import ConnByUid
-from flowalerts.records import SshRecord
+from flowalerts.modules.flow_alerts.learners.conn import ConnByUid, conn_summary
+from flowalerts.records import ConnRecord, SshRecord
 
 MAX_UIDS = 1_000
 # How long the per-server sums are kept after their last login (seconds of flow time).
@@ -89,14 +93,18 @@ class SshSuccessful(Detection):
     """SSH connections that authenticated (Zeek's verdict or the byte count)."""
 
     id = "ssh_successful"
-    channels = ("new_ssh",)
+    # conn records decide the sessions waiting for them (see the docstring).
+    channels = ("new_ssh", "new_flow")
     Config = SshSuccessfulConfig
     evidence = (SSH_SUCCESSFUL,)
     needs = (ConnByUid,)
     logs = ("ssh",)  # without conn.log the Zeek method still works
 
-    def handle(self, msg: Message[SshRecord]) -> None:
+    def handle(self, msg: Message[SshRecord | ConnRecord]) -> None:
         flow = msg.flow
+        if type(flow) is ConnRecord:
+            self._connection(flow)
+            return
         if not is_ip(flow.saddr) or not is_ip(flow.daddr):
             return
         conn = self.facts.conn_of_uid(flow.uid) if flow.uid else None
@@ -123,6 +131,20 @@ class SshSuccessful(Detection):
             self.schedule(uid, min(watermark + self.config.recheck, entry.ts + self.config.max_wait), entry)
 
     # -- internals --------------------------------------------------------------------
+    def _connection(self, flow: ConnRecord) -> None:
+        """The conn record of a session waiting for it (if any) decides it now."""
+        if not flow.uid:
+            return
+        entry: PendingSsh | None = self.pending(flow.uid)
+        if entry is None:
+            return
+        self.cancel(flow.uid)
+        conn = conn_summary(flow)
+        if entry.by_zeek:
+            self._add_bytes(entry, conn)
+        else:
+            self._decide(entry, flow.uid, conn)
+
     def _decide(self, entry: PendingSsh, uid: str, conn: ConnSummary) -> None:
         if conn.sbytes + conn.dbytes > self.config.threshold:
             self._success(entry, uid, "bytes", conn)

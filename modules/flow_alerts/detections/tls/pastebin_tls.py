@@ -14,8 +14,12 @@ checked ``CONN_WAIT`` seconds after the connection's start and then every
 "may take hours"); with the clock's allowed lateness a check at ``ts + d``
 has seen every connection that lasted up to ``d`` plus the lateness. Past
 ``max_wait``, or at the end of input, a connection whose conn record never
-came is dropped. Inside Slips the conn record comes from Slips's own
-``new_flow`` channel: the join works the same way.
+came is dropped. The detection also reads conn records: the conn record of
+a waiting download decides it when it arrives (its timer is cancelled), so
+the join does not depend on the learner still holding the record when the
+timer fires (on a busy network its bounded table forgets within minutes).
+Inside Slips the conn record comes from Slips's own ``new_flow`` channel:
+the join works the same way.
 
 Exceptions, and why:
 
@@ -41,10 +45,10 @@ from flowalerts.facts import ConnSummary
 from flowalerts.knowledge.ips import is_ip
 from flowalerts.messages import Message
 from flowalerts.modules.flow_alerts.detection import Detection, Tally
-from flowalerts.modules.flow_alerts.learners.conn import ConnByUid
+from flowalerts.modules.flow_alerts.learners.conn import ConnByUid, conn_summary
 from flowalerts.modules.flow_alerts.shared.pastebin import PASTEBIN_DOWNLOAD, PastebinDetails
 from flowalerts.modules.flow_alerts.shared.tls_names import normalise_host
-from flowalerts.records import SslRecord
+from flowalerts.records import ConnRecord, SslRecord
 
 CONN_WAIT = 300.0
 CONN_RECHECK = 1800.0
@@ -76,14 +80,22 @@ class PastebinTls(Detection):
     """A download of at least the threshold from a pastebin host over TLS."""
 
     id = "pastebin_tls"
-    channels = ("new_ssl",)
+    # conn records decide the downloads waiting for them (see the docstring).
+    channels = ("new_ssl", "new_flow")
     logs = ("ssl", "conn")
     needs = (ConnByUid,)
     Config = PastebinTlsConfig
     evidence = (PASTEBIN_DOWNLOAD,)
 
-    def handle(self, msg: Message[SslRecord]) -> None:
+    def handle(self, msg: Message[SslRecord | ConnRecord]) -> None:
         flow = msg.flow
+        if type(flow) is ConnRecord:
+            if flow.uid:
+                waiting: WaitingDownload | None = self.pending(("conn", flow.uid))
+                if waiting is not None:
+                    self.cancel(("conn", flow.uid))
+                    self._joined(waiting, conn_summary(flow))
+            return
         if "pastebin" not in flow.server_name.lower() or not flow.uid or not is_ip(flow.saddr):
             return
         conn = self.facts.conn_of_uid(flow.uid)
@@ -105,8 +117,11 @@ class PastebinTls(Detection):
             if self.watermark != float("inf") and due <= flow.starttime + self.config.max_wait:
                 self.schedule(key, due, waiting)
             return
+        self._joined(waiting, conn)
+
+    def _joined(self, waiting: WaitingDownload, conn: ConnSummary) -> None:
         closed = waiting.late or self.window_of(waiting.profile, waiting.twid) is None
-        self._decide(Message(profile=waiting.profile, twid=waiting.twid, flow=flow, late=closed), conn)
+        self._decide(Message(profile=waiting.profile, twid=waiting.twid, flow=waiting.flow, late=closed), conn)
 
     def _decide(self, msg: Message[SslRecord], conn: ConnSummary) -> None:
         if conn.dbytes < self.config.threshold:

@@ -121,3 +121,17 @@ def test_threshold_from_config_and_slips_key():
 def test_without_uid_only_zeeks_verdict():
     assert run(session(3000, 3000, uid=""), login(None, uid="")) == []
     assert run(login(True, uid="")) == [ev(by_zeek=1)]
+
+
+@pytest.mark.parametrize("auth", [None, True])
+def test_the_conn_record_decides_on_arrival_even_once_the_bounded_conn_table_forgot_it(monkeypatch, auth):
+    import flowalerts.facts as facts
+
+    monkeypatch.setattr(facts, "CONN_BY_UID_MAX", 8)
+    harness = Harness(SshSuccessful).feed(login(auth)).advance(T0 + 2)
+    assert len(harness.driver.state.timers) == 1
+    harness.feed(session(2000, 2291, dur=900.0)).advance(T0 + 3)
+    assert len(harness.driver.state.timers) == 0  # decided at once
+    others = [conn(starttime=T0 + 1000 + i, uid=f"Cx{i}", dport=22, appproto="ssh") for i in range(40)]
+    found = [summary(e) for e in harness.feed(*others).evidence()]
+    assert found == [ev(by_zeek=1, largest=4291) if auth else ev(by_bytes=1, largest=4291)]

@@ -88,3 +88,18 @@ def test_one_evidence_per_host_and_window_with_the_total():
 
 def test_needs_conn_log():
     assert PastebinTls.required_logs() == ("ssl", "conn")
+
+
+def test_the_conn_record_decides_on_arrival_even_once_the_bounded_conn_table_forgot_it(monkeypatch):
+    # A busy network: by the time the timer would look the conn record up, the
+    # learner's bounded table (here 8 entries) has forgotten it.
+    import flowalerts.facts as facts
+
+    monkeypatch.setattr(facts, "CONN_BY_UID_MAX", 8)
+    ssl_record, its_conn = tls_download(dur=600.0)
+    others = [conn(uid=f"Cx{i}", starttime=T0 + 700 + i, dport=443, appproto="ssl") for i in range(40)]
+    harness = Harness(PastebinTls).feed(ssl_record).advance(T0 + 1)
+    assert len(harness.driver.state.timers) == 1
+    harness.feed(its_conn).advance(T0 + 2)
+    assert len(harness.driver.state.timers) == 0  # decided at once
+    assert [summary(e) for e in harness.feed(*others).evidence()] == [row("pastebin.com", 15000)]
