@@ -389,30 +389,33 @@ class State:
         """``snapshot()`` in pieces whose concatenation it is, made one at a
         time (a host that sends each piece on never holds the whole).
 
-        Pickled part by part (the timers, each owner's windows, each table):
-        a pickler remembers every object it wrote to keep shared references
-        shared, and for the whole state at once that memo, with the growing
-        output buffer, cost more than the state (+183 MB for a 39 MB
-        checkpoint at the 1M benchmark). Each part is a frame: an 8-byte
-        length, then the pickle.
+        Pickled in bounded chunks: a pickler remembers every object it wrote
+        (to keep shared references shared), and for the whole state at once
+        that memo and its temporaries cost more than the state (+183 MB for a
+        39 MB checkpoint at the 1M benchmark). Each chunk holds entries worth
+        about ``_CHUNK_WEIGHT`` objects (an entry whose value is a container
+        weighs its length). Each chunk is a frame: an 8-byte length, then the
+        pickle of a tagged tuple (see ``restore``).
         """
         yield _SNAPSHOT_MAGIC
-        by_owner: dict[str, list[tuple[str, str, int]]] = {}
-        for key in self._windows:
-            by_owner.setdefault(key[0], []).append(key)
-        parts: list[Any] = [(self.watermark, self.values, self._owners_of, sorted(by_owner), sorted(self._tables))]
-        parts.append(self.timers)
-        for owner in sorted(by_owner):
-            parts.append(by_owner[owner])
+
+        def frame(obj: Any) -> bytes:
+            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            return len(data).to_bytes(8, "little") + data
+
+        yield frame(("header", self.watermark, self.values, self._owners_of))
+        yield frame(("timers", self.timers))
+        for chunk in _chunks(self._windows):
+            yield frame(("windows", chunk))
         for name in sorted(self._tables):
-            parts.append(self._tables[name])
-        for part in parts:
-            if isinstance(part, list):  # one owner's window keys
-                part = {key: self._windows[key] for key in part}
-            data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
-            yield len(data).to_bytes(8, "little")
-            yield data
-            del data
+            table = self._tables[name]
+            shell = {slot: getattr(table, slot) for slot in FlowTimeTable.__slots__ if slot not in ("_entries", "_buckets")}
+            yield frame(("table", name, shell))
+            for chunk in _chunks(table._entries):
+                yield frame(("entries", name, chunk))
+            for chunk in _chunks(table._buckets):
+                yield frame(("buckets", name, chunk))
+        yield frame(("end",))
 
     @staticmethod
     def restore(data: bytes) -> State:
@@ -422,45 +425,79 @@ class State:
         if bytes(view[: len(_SNAPSHOT_MAGIC)]) != _SNAPSHOT_MAGIC:
             raise ValueError("not a Flowalerts state checkpoint")
         at = len(_SNAPSHOT_MAGIC)
-
-        def frame() -> Any:
-            nonlocal at
+        state = State()
+        table: FlowTimeTable[Any] | None = None
+        while True:
             if at + 8 > len(view):
                 raise ValueError("truncated Flowalerts state checkpoint")
             size = int.from_bytes(view[at : at + 8], "little")
             at += 8
             if at + size > len(view):
                 raise ValueError("truncated Flowalerts state checkpoint")
-            obj = _RestrictedUnpickler(io.BytesIO(view[at : at + size])).load()
+            item = _RestrictedUnpickler(io.BytesIO(view[at : at + size])).load()
             at += size
-            return obj
-
-        header = frame()
-        if not (isinstance(header, tuple) and len(header) == 5):
-            raise ValueError("not a Flowalerts state checkpoint")
-        watermark, values, owners_of, window_owners, table_names = header
-        state = State()
-        state.watermark = watermark
-        state.values = values
-        state._owners_of = owners_of
-        timers = frame()
-        if not isinstance(timers, Timers):
-            raise ValueError("not a Flowalerts state checkpoint")
-        state.timers = timers
-        for _owner in window_owners:
-            windows = frame()
-            if not isinstance(windows, dict):
+            if not isinstance(item, tuple) or not item or not isinstance(item[0], str):
                 raise ValueError("not a Flowalerts state checkpoint")
-            state._windows.update(windows)
-        for name in table_names:
-            table = frame()
-            if not isinstance(table, FlowTimeTable):
+            kind = item[0]
+            if kind == "end":
+                return state
+            if kind == "header" and len(item) == 4:
+                _, state.watermark, state.values, state._owners_of = item
+            elif kind == "timers" and len(item) == 2 and isinstance(item[1], Timers):
+                state.timers = item[1]
+            elif kind == "windows" and len(item) == 2 and isinstance(item[1], dict):
+                state._windows.update(item[1])
+            elif kind == "table" and len(item) == 3 and isinstance(item[2], dict):
+                _, name, shell = item
+                table = state._tables[name] = FlowTimeTable(name)
+                for slot, value in shell.items():
+                    if slot not in FlowTimeTable.__slots__ or slot in ("_entries", "_buckets"):
+                        raise ValueError("not a Flowalerts state checkpoint")
+                    setattr(table, slot, value)
+            elif kind in ("entries", "buckets") and len(item) == 3 and isinstance(item[2], dict):
+                if table is None or table.name != item[1]:
+                    raise ValueError("not a Flowalerts state checkpoint")
+                (table._entries if kind == "entries" else table._buckets).update(item[2])
+            else:
                 raise ValueError("not a Flowalerts state checkpoint")
-            state._tables[name] = table
-        return state
 
 
-_SNAPSHOT_MAGIC = b"FLOWALERTS-STATE-2\n"
+# Objects (about) per pickled chunk of a checkpoint: bounds the pickler's memo.
+_CHUNK_WEIGHT = 4096
+
+
+def _weight(value: Any) -> int:
+    """About how many objects pickling ``value`` remembers: cheap (it runs on
+    every entry at every checkpoint), so it looks one level into a table
+    entry's value (``(expiry, value)``) and into small dicts (a window's
+    ``__tallies__``)."""
+    if type(value) is tuple and len(value) == 2 and isinstance(value[1], (dict, list, set)):
+        return 1 + len(value[1])
+    if isinstance(value, dict):
+        size = len(value)
+        if size < 64:
+            size += sum(len(item) for item in value.values() if isinstance(item, (dict, list, set)))
+        return 1 + size
+    if isinstance(value, (list, tuple, set)):
+        return 1 + len(value)
+    return 1
+
+
+def _chunks(mapping: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
+    """``mapping`` in dicts of about ``_CHUNK_WEIGHT`` objects, in order."""
+    chunk: dict[Any, Any] = {}
+    weight = 0
+    for key, value in mapping.items():
+        chunk[key] = value
+        weight += _weight(value)
+        if weight >= _CHUNK_WEIGHT:
+            yield chunk
+            chunk, weight = {}, 0
+    if chunk:
+        yield chunk
+
+
+_SNAPSHOT_MAGIC = b"FLOWALERTS-STATE-3\n"
 _SAFE_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "float", "int", "str", "bytes", "bool", "complex"})
 
 

@@ -149,3 +149,28 @@ def test_deleted_and_moved_keys_are_listed_until_their_old_expiry_at_most():
     table.set("kept", 1, 20_000.0)
     table.delete("absent")
     assert table.get("kept") == 1 and table.expiry("kept") == 20_000.0 and table.expiry("absent") is None
+
+
+def test_a_snapshot_in_many_chunks_restores_every_table_window_and_timer():
+    from flowalerts.state import _CHUNK_WEIGHT
+
+    state = State()
+    table = state.table("big", max_entries=50_000)
+    for i in range(3 * _CHUNK_WEIGHT):
+        table.set(("10.0.0.1", f"198.51.{i // 250}.{i % 250}"), complex(i, i + 1), 1000.0 + i)
+    nested = state.table("nested")
+    nested.set(7, {f"src{i}": {"dst": complex(i, i)} for i in range(2 * _CHUNK_WEIGHT)}, 5000.0)
+    for profile in range(50):
+        state.window("owner", f"10.0.0.{profile}", 1)["__tallies__"] = {("k", n): n for n in range(200)}
+    state.timers.schedule("owner", "key", 50.0, ("payload",))
+    state.advance(10.0)
+    blob = state.snapshot()
+    assert blob.count(b"FLOWALERTS") == 1 and len(blob) > 0
+    copy = State.restore(blob)
+    assert len(copy.table("big")) == 3 * _CHUNK_WEIGHT and copy.table("big").max_entries == 50_000
+    assert copy.table("big").get(("10.0.0.1", "198.51.0.5")) == complex(5, 6)
+    assert copy.table("nested").get(7)["src3"] == {"dst": complex(3, 3)}
+    assert copy.peek_window("owner", "10.0.0.49", 1)["__tallies__"][("k", 199)] == 199
+    assert list(copy.timers.pop_due(60.0)) == [("owner", "key", ("payload",))]
+    copy.purge(1000.0 + 2 * _CHUNK_WEIGHT)  # the expiry index came back too
+    assert len(copy.table("big")) == _CHUNK_WEIGHT
