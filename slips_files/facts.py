@@ -46,7 +46,7 @@ CNAME_MAX_DEPTH = 8
 # Connections by uid only serve a record that arrives after its conn record
 # (the detections that join by uid also take the conn record itself when it
 # comes after): a few minutes of a busy network's joinable connections.
-CONN_BY_UID_MAX = 20_000
+CONN_BY_UID_MAX = 10_000
 CONTACTS_MAX = 100_000
 MAX_DOMAINS_PER_IP = 10
 MAX_IPS_PER_DOMAIN = 32

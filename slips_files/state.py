@@ -399,23 +399,24 @@ class State:
         """
         yield _SNAPSHOT_MAGIC
 
-        def frame(obj: Any) -> bytes:
+        def frame(obj: Any) -> Iterator[bytes]:
             data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-            return len(data).to_bytes(8, "little") + data
+            yield len(data).to_bytes(8, "little")
+            yield data
 
-        yield frame(("header", self.watermark, self.values, self._owners_of))
-        yield frame(("timers", self.timers))
+        yield from frame(("header", self.watermark, self.values, self._owners_of))
+        yield from frame(("timers", self.timers))
         for chunk in _chunks(self._windows):
-            yield frame(("windows", chunk))
+            yield from frame(("windows", chunk))
         for name in sorted(self._tables):
             table = self._tables[name]
             shell = {slot: getattr(table, slot) for slot in FlowTimeTable.__slots__ if slot not in ("_entries", "_buckets")}
-            yield frame(("table", name, shell))
+            yield from frame(("table", name, shell))
             for chunk in _chunks(table._entries):
-                yield frame(("entries", name, chunk))
+                yield from frame(("entries", name, chunk))
             for chunk in _chunks(table._buckets):
-                yield frame(("buckets", name, chunk))
-        yield frame(("end",))
+                yield from frame(("buckets", name, chunk))
+        yield from frame(("end",))
 
     @staticmethod
     def restore(data: bytes) -> State:
@@ -463,7 +464,7 @@ class State:
 
 
 # Objects (about) per pickled chunk of a checkpoint: bounds the pickler's memo.
-_CHUNK_WEIGHT = 4096
+_CHUNK_WEIGHT = 1024
 
 
 def _weight(value: Any) -> int:

@@ -61,9 +61,11 @@ MULTIPLE_RECONNECTION_ATTEMPTS = EvidenceKind(
 
 
 def _note_state(tally: Tally, state: str) -> None:
-    states = tally.extra.setdefault("states", [])
+    # A tuple: most tallies of a busy network never reach the threshold and
+    # keep one state (a list would cost more and be tracked by the GC).
+    states = tally.extra.get("states", ())
     if state not in states and len(states) < 16:
-        states.append(state)
+        tally.extra["states"] = (*states, state)
 
 
 class ReconnectionAttempts(Detection):
@@ -99,7 +101,7 @@ class ReconnectionAttempts(Detection):
             threat_level=level,
             confidence=confidence,
             details=ReconnectionDetails(attempts=tally.count, threshold=threshold, dport=dport,
-                                        telnet=dport == 0, states=sorted(tally.extra.get("states", []))),
+                                        telnet=dport == 0, states=sorted(tally.extra.get("states", ()))),
             description=f"{tally.count} failed connection attempts from {profile} to {target} in this time window",
             dst_port=dport or None,
             proto="tcp",
