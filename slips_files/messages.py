@@ -10,6 +10,7 @@ module accepts both (see ``flowalerts.bus``).
 
 from __future__ import annotations
 
+import sys
 from typing import Generic, TypeVar
 
 import msgspec
@@ -37,6 +38,16 @@ class Message(msgspec.Struct, Generic[R], array_like=True, gc=False):
     twid: int
     flow: R
     late: bool = False
+
+    def share_strings(self) -> Message[R]:
+        """Make the profile and addresses the one shared string of each
+        (``sys.intern``), as the log reader does: a decoded message has its
+        own copies, and the state's tables keyed by them would keep them."""
+        self.profile = sys.intern(self.profile)
+        flow = self.flow
+        flow.saddr = sys.intern(flow.saddr)
+        flow.daddr = sys.intern(flow.daddr)
+        return self
 
 
 class TwClosed(msgspec.Struct, array_like=True, gc=False):

@@ -141,9 +141,7 @@ class FlowTimeTable(Generic[V]):
 
     def delete(self, key: Any) -> None:
         if self._entries.pop(key, None) is not None:
-            self._dropped += 1
-            if self._dropped > _MIN_COMPACT and self._dropped > len(self._entries):
-                self._compact()
+            self._forgot(1)
 
     def expiry(self, key: Any) -> float | None:
         """When ``key``'s entry expires, or None if there is none."""
@@ -170,8 +168,12 @@ class FlowTimeTable(Generic[V]):
                 until = expires_at
         self.evicted += count
         self.evicted_until = until
+        self._forgot(count)
+
+    def _forgot(self, count: int) -> None:
+        """``count`` keys were evicted or deleted (and are still listed)."""
         self._dropped += count
-        if self._dropped > _MIN_COMPACT and self._dropped > len(entries):
+        if self._dropped > _MIN_COMPACT and self._dropped > len(self._entries):
             self._compact()
 
     def items(self) -> Iterator[tuple[Any, V]]:
@@ -230,12 +232,11 @@ class Timers:
         self._live: dict[tuple[str, Any], tuple[float, int, Any]] = {}
         self._seq = 0
         self.fired_early: Counter[str] = Counter()
+        # Heap entries of cancelled or replaced timers (dropped when they reach
+        # the top, or all at once when they outnumber the live timers: a
+        # detection that cancels most of its timers early must not keep them).
         self._stale = 0
 
-    # Heap entries of cancelled or replaced timers (dropped when they reach the
-    # top, or all at once when they outnumber the live timers: a detection that
-    # cancels most of its timers early must not keep their heap entries).
-    _stale = 0
     _COMPACT_AT = 16384
 
     def __len__(self) -> int:
@@ -244,9 +245,8 @@ class Timers:
     def schedule(self, owner: str, key: Any, due: float, payload: Any = None) -> list[tuple[str, Any, Any]]:
         """Schedule; returns the timers that had to fire early to make room."""
         early: list[tuple[str, Any, Any]] = []
-        if (owner, key) in self._live:
-            self._stale += 1  # its heap entry is superseded
-        else:
+        replaced = (owner, key) in self._live
+        if not replaced:
             while len(self._live) >= self.max_timers:
                 popped = self._pop_next()
                 if popped is None:
@@ -257,15 +257,23 @@ class Timers:
         seq = self._seq
         self._live[(owner, key)] = (due, seq, payload)
         heapq.heappush(self._heap, (due, seq, owner, key))
-        if self._stale > self._COMPACT_AT and self._stale > len(self._live):
-            self._compact()
+        if replaced:
+            self._superseded()
         return early
 
-    def cancel(self, owner: str, key: Any) -> None:
-        if self._live.pop((owner, key), None) is not None:
-            self._stale += 1
-            if self._stale > self._COMPACT_AT and self._stale > len(self._live):
-                self._compact()
+    def cancel(self, owner: str, key: Any) -> Any:
+        """Remove the timer; returns its payload (None if there was none)."""
+        entry = self._live.pop((owner, key), None)
+        if entry is None:
+            return None
+        self._superseded()
+        return entry[2]
+
+    def _superseded(self) -> None:
+        """One more heap entry belongs to no live timer."""
+        self._stale += 1
+        if self._stale > self._COMPACT_AT and self._stale > len(self._live):
+            self._compact()
 
     def _compact(self) -> None:
         """Rebuild the heap from the live timers (same due order: (due, seq) is unique)."""
@@ -410,7 +418,7 @@ class State:
             yield from frame(("windows", chunk))
         for name in sorted(self._tables):
             table = self._tables[name]
-            shell = {slot: getattr(table, slot) for slot in FlowTimeTable.__slots__ if slot not in ("_entries", "_buckets")}
+            shell = {slot: getattr(table, slot) for slot in FlowTimeTable.__slots__ if slot not in _TABLE_CONTENTS}
             yield from frame(("table", name, shell))
             for chunk in _chunks(table._entries):
                 yield from frame(("entries", name, chunk))
@@ -452,7 +460,7 @@ class State:
                 _, name, shell = item
                 table = state._tables[name] = FlowTimeTable(name)
                 for slot, value in shell.items():
-                    if slot not in FlowTimeTable.__slots__ or slot in ("_entries", "_buckets"):
+                    if slot not in FlowTimeTable.__slots__ or slot in _TABLE_CONTENTS:
                         raise ValueError("not a Flowalerts state checkpoint")
                     setattr(table, slot, value)
             elif kind in ("entries", "buckets") and len(item) == 3 and isinstance(item[2], dict):
@@ -465,6 +473,8 @@ class State:
 
 # Objects (about) per pickled chunk of a checkpoint: bounds the pickler's memo.
 _CHUNK_WEIGHT = 1024
+# The slots of a table pickled in chunks of their own (the rest is its "shell").
+_TABLE_CONTENTS = ("_entries", "_buckets")
 
 
 def _weight(value: Any) -> int:

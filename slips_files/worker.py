@@ -475,7 +475,6 @@ class Worker:
         closed = driver.window_closed
         apply = driver.facts.apply
         message_classes = _MESSAGE_CLASSES
-        intern = sys.intern
         found: list[Any] = []
         ended = False
         for entry_id, fields in entries:
@@ -498,14 +497,7 @@ class Worker:
             for item in items:
                 cls = type(item)
                 if cls in message_classes:
-                    # One string object per profile and address, as the reader
-                    # makes them (decoding makes a copy per message, and the
-                    # tables keyed by them would keep the copies).
-                    item.profile = intern(item.profile)
-                    flow = item.flow
-                    flow.saddr = intern(flow.saddr)
-                    flow.daddr = intern(flow.daddr)
-                    out = handle(item)
+                    out = handle(item.share_strings())
                 elif cls is AdvanceItem:
                     out = advance(item.watermark)
                 elif cls is TwClosedItem:
@@ -515,7 +507,7 @@ class Worker:
                     # once: its evidence is published as it comes, in entries of
                     # PUBLISH_CHUNK (a restart from the checkpoint re-sends the
                     # same sequence numbers, which the producer drops).
-                    def flowing(evidence: Any, found: list[Any] = found) -> None:
+                    def flowing(evidence: Any) -> None:
                         found.append(evidence)
                         if len(found) >= PUBLISH_CHUNK:
                             self._publish(task, found, None)
@@ -583,7 +575,6 @@ class Worker:
             if not offset:
                 self.call(self.client.pexpire, next_key, CHECKPOINT_UPLOAD_TTL_MS)
             offset += len(piece)
-            del piece
         ok = self.call(
             self.scripts.checkpoint,
             keys=[task.keys.lease, task.keys.ckpt, task.keys.stream, next_key],

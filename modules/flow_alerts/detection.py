@@ -259,8 +259,9 @@ class Detection(_Component):
         for owner, early_key, early_payload in self._state.timers.schedule(self.id, key, due, payload):
             self.ctx.fire_timer(owner, early_key, early_payload)
 
-    def cancel(self, key: Any) -> None:
-        self._state.timers.cancel(self.id, key)
+    def cancel(self, key: Any) -> Any:
+        """Cancel the timer ``key``; returns its payload (None if none was pending)."""
+        return self._state.timers.cancel(self.id, key)
 
     def pending(self, key: Any) -> Any:
         """The payload of the pending timer ``key``, or None."""

@@ -148,13 +148,12 @@ class _DecodedToEnd:
 _DECODED = _DecodedToEnd()
 
 
-def _decode_to_end(value: object) -> object:
-    """Decode every plevin stream in a freshly built cache value to its end
-    and drop its decompressor (the decoded bytes are all that is read later)."""
-    from plevin.reader import Stream
-
+def _decode_to_end(value: object, stream_type: type) -> object:
+    """Decode every plevin stream (``stream_type``) in a freshly built cache
+    value to its end and drop its decompressor (the decoded bytes are all that
+    is read later)."""
     for part in value if isinstance(value, tuple) else (value,):
-        if isinstance(part, Stream) and part.decoder is not _DECODED:
+        if isinstance(part, stream_type) and part.decoder is not _DECODED:
             part.until(sys.maxsize)
             part.decoder = _DECODED
             part.packed = b""
@@ -170,7 +169,7 @@ def _tame_caches(reader: object, limit: int) -> int:
     blocks); if they change, nothing is changed and lookups still work.
     """
     try:
-        from plevin.reader import Cache, Stream  # noqa: F401 (checks both exist)
+        from plevin.reader import Cache, Stream
     except ImportError:
         return 0
     found = 0
@@ -186,7 +185,7 @@ def _tame_caches(reader: object, limit: int) -> int:
                 obj.limit = min(obj.limit, limit)
             build = getattr(obj, "build", None)
             if callable(build) and not getattr(build, "_decodes_to_end", False):
-                obj.build = _building_to_end(build)
+                obj.build = _building_to_end(build, Stream)
             found += 1
             continue
         children: list[object] = []
@@ -205,9 +204,9 @@ def _tame_caches(reader: object, limit: int) -> int:
     return found
 
 
-def _building_to_end(build):
+def _building_to_end(build, stream_type: type):
     def building(key: object) -> object:
-        return _decode_to_end(build(key))
+        return _decode_to_end(build(key), stream_type)
 
     building._decodes_to_end = True  # type: ignore[attr-defined]
     return building

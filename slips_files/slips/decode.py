@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import sys
 import types
 import typing
 from collections import Counter
@@ -528,10 +527,7 @@ class SlipsDecoder:
             return None
         else:
             profile = parse_profile(profileid)
-        # One string object per profile and address (the state's tables keep them).
-        record.saddr = sys.intern(record.saddr)
-        record.daddr = sys.intern(record.daddr)
-        return Message(profile=sys.intern(profile), twid=twid, flow=record)
+        return Message(profile=profile, twid=twid, flow=record).share_strings()
 
     def _reject(self, channel: str, exc: Rejected) -> None:
         key = (channel, exc.field)

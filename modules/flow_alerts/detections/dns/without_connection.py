@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 
 import msgspec
 
@@ -235,14 +236,23 @@ class DnsWithoutConnection(Detection):
 
     def _answer_contacted(self, entry: PendingQuery) -> bool:
         """The common case of ``_contacted``: the profile itself used an answer."""
-        facts = self.facts
+        used = self._use_test(entry)
+        return any(used(entry.profile, ip) for ip in entry.ips)
+
+    def _use_test(self, entry: PendingQuery) -> Callable[[str, str], bool]:
+        """Whether a contact of (profile, ip) counts as a use of ``entry``: it
+        was active between shortly before the first query and the end of the
+        wait after the last one (a connection that started later than that is
+        not "following" the resolution)."""
+        contact_span = self.facts.contact_span
         earliest = entry.first_ts - self.config.contact_lookback
         latest = entry.last_ts + self.config.wait
-        for ip in entry.ips:
-            span = facts.contact_span(entry.profile, ip)
-            if span is not None and span[0] <= latest and span[1] >= earliest:
-                return True
-        return False
+
+        def used(profile: str, ip: str) -> bool:
+            span = contact_span(profile, ip)
+            return span is not None and span[0] <= latest and span[1] >= earliest
+
+        return used
 
     def _decided_contacted(self, key: tuple[str, int, str], entry: PendingQuery) -> None:
         self.cancel(key)
@@ -312,20 +322,11 @@ class DnsWithoutConnection(Detection):
         return now - first < self.config.live_warmup
 
     def _contacted(self, entry: PendingQuery) -> bool:
-        # A contact counts when it was active between shortly before the first
-        # query and the end of the wait after the last one (a connection that
-        # started later than that is not "following" the resolution).
-        facts = self.facts
-        earliest = entry.first_ts - self.config.contact_lookback
-        latest = entry.last_ts + self.config.wait
-
-        def used(profile: str, ip: str) -> bool:
-            span = facts.contact_span(profile, ip)
-            return span is not None and span[0] <= latest and span[1] >= earliest
-
         # The common case first: the host connected to one of the answers.
-        if any(used(entry.profile, ip) for ip in entry.ips):
+        if self._answer_contacted(entry):
             return True
+        facts = self.facts
+        used = self._use_test(entry)
         candidates = dict.fromkeys(entry.ips)
         for name in (entry.query, *entry.cnames):
             for ip in facts.ips_of_domain(name):

@@ -135,10 +135,9 @@ class SshSuccessful(Detection):
         """The conn record of a session waiting for it (if any) decides it now."""
         if not flow.uid:
             return
-        entry: PendingSsh | None = self.pending(flow.uid)
+        entry: PendingSsh | None = self.cancel(flow.uid)
         if entry is None:
             return
-        self.cancel(flow.uid)
         conn = conn_summary(flow)
         if entry.by_zeek:
             self._add_bytes(entry, conn)

@@ -90,11 +90,9 @@ class PastebinTls(Detection):
     def handle(self, msg: Message[SslRecord | ConnRecord]) -> None:
         flow = msg.flow
         if type(flow) is ConnRecord:
-            if flow.uid:
-                waiting: WaitingDownload | None = self.pending(("conn", flow.uid))
-                if waiting is not None:
-                    self.cancel(("conn", flow.uid))
-                    self._joined(waiting, conn_summary(flow))
+            waiting: WaitingDownload | None = self.cancel(("conn", flow.uid)) if flow.uid else None
+            if waiting is not None:
+                self._joined(waiting, conn_summary(flow))
             return
         if "pastebin" not in flow.server_name.lower() or not flow.uid or not is_ip(flow.saddr):
             return
