@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from flowalerts.clock import ClockPolicy
-from flowalerts.config import load_config
-from flowalerts.input.folder import FolderReader
-from flowalerts.messages import Message, TwClosed
-from flowalerts.modules.flow_alerts.detection import config_sections, load_components
-from flowalerts.modules.flow_alerts.driver import ModuleDriver
-from flowalerts.profiler import Profiler
+from flowalerts.core.clock import ClockPolicy
+from flowalerts.core.config import load_config
+from flowalerts.core.messages import Message, TwClosed
+from flowalerts.engine.detection import config_sections, load_components
+from flowalerts.engine.driver import ModuleDriver
+from flowalerts.engine.profiler import Profiler
+from flowalerts.io.input.folder import FolderReader
 
 
 def main() -> None:

@@ -14,16 +14,16 @@ from __future__ import annotations
 import sys
 import time
 
-from flowalerts.config import parse_config
-from flowalerts.input.folder import FolderReader
-from flowalerts.input.warnings import InputWarnings
+from flowalerts.core.config import parse_config
+from flowalerts.core.messages import Message
+from flowalerts.core.records import ConnRecord
+from flowalerts.engine.detection import config_sections, load_components
+from flowalerts.engine.driver import ModuleDriver
+from flowalerts.hosts.standalone import Pipeline
+from flowalerts.io.input.folder import FolderReader
+from flowalerts.io.input.warnings import InputWarnings
 from flowalerts.knowledge import Knowledge
-from flowalerts.lookups import NullLookups
-from flowalerts.messages import Message
-from flowalerts.modules.flow_alerts.detection import config_sections, load_components
-from flowalerts.modules.flow_alerts.driver import ModuleDriver
-from flowalerts.records import ConnRecord
-from flowalerts.runner import Pipeline
+from flowalerts.knowledge.lookups import NullLookups
 
 
 def main() -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import sys
 import time
 
-from flowalerts.config import load_config
-from flowalerts.input.folder import FolderReader
-from flowalerts.modules.flow_alerts.detection import config_sections
-from flowalerts.modules.flow_alerts.driver import ModuleDriver
-from flowalerts.profiler import Profiler
-from flowalerts.runner import Pipeline, clock_policy
+from flowalerts.core.config import load_config
+from flowalerts.engine.detection import config_sections
+from flowalerts.engine.driver import ModuleDriver
+from flowalerts.engine.profiler import Profiler
+from flowalerts.hosts.standalone import Pipeline, clock_policy
+from flowalerts.io.input.folder import FolderReader
 
 
 def main(path: str) -> int:

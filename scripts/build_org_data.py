@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate slips_files/organizations_info/ (our own data).
+"""Regenerate slips_files/flowalerts/data/organizations_info/ (our own data).
 
 For each supported organisation we state its well-known AS numbers and main
 domains below. The IP ranges are every prefix those ASNs are announced as in
@@ -17,7 +17,7 @@ import pathlib
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "slips_files" / "organizations_info"
+DEFAULT_OUT = REPO / "slips_files" / "flowalerts" / "data" / "organizations_info"
 
 # AS numbers each organisation is known to operate (content, cloud, CDN,
 # corporate). ISP-like networks that serve third-party customers (e.g. Google

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate slips_files/ports_info/services.csv.
+"""Regenerate slips_files/flowalerts/data/ports_info/services.csv.
 
 Rows ``name,port,proto,description`` (no header) from this machine's
 /etc/services (IANA names), plus a short list of well-known service ports we
@@ -15,7 +15,7 @@ import csv
 import pathlib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "slips_files" / "ports_info" / "services.csv"
+DEFAULT_OUT = REPO / "slips_files" / "flowalerts" / "data" / "ports_info" / "services.csv"
 
 # (name, first port, last port, protos, description)
 EXTRA: list[tuple[str, int, int, tuple[str, ...], str]] = [

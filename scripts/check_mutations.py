@@ -6,8 +6,9 @@ raise) and ``silent`` (it reports nothing) - run its own test file plus the
 golden dataset tests with ``FLOWALERTS_MUTATE=<id>:<mode>`` (applied by
 tests/conftest.py). The tests must FAIL; a mutation they do not notice
 "survives", and this script exits 1 listing the survivors. A detection
-without its test file (tests/unit/modules/flow_alerts/detections/<log>/
-test_<file>.py) is a failure too.
+without its test file (the source path mirrored under tests/unit/:
+flowalerts/detections/<log>/<file>.py -> tests/unit/detections/<log>/test_<file>.py)
+is a failure too.
 
     python scripts/check_mutations.py [--jobs 2] [detection ids...]
 
@@ -29,15 +30,13 @@ GOLDEN_TESTS = "tests/integration/test_golden.py"
 
 
 def detection_tests() -> dict[str, pathlib.Path | None]:
-    from flowalerts.modules.flow_alerts.detection import load_components
+    from flowalerts.engine.detection import load_components
 
     detections, _ = load_components()
     found: dict[str, pathlib.Path | None] = {}
     for ident, cls in detections.items():
-        module = sys.modules[cls.__module__]
-        source = pathlib.Path(module.__file__ or "")
-        log = source.parent.name
-        test = REPO / "tests" / "unit" / "modules" / "flow_alerts" / "detections" / log / f"test_{source.stem}.py"
+        *package, stem = cls.__module__.split(".")[1:]  # flowalerts.<package...>.<file>
+        test = REPO.joinpath("tests", "unit", *package, f"test_{stem}.py")
         found[ident] = test if test.exists() else None
     return found
 

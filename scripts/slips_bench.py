@@ -22,11 +22,11 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flowalerts.config import load_config  # noqa: E402
+from flowalerts.core.config import load_config  # noqa: E402
+from flowalerts.engine.detection import config_sections  # noqa: E402
+from flowalerts.hosts.slips.decode import SLIPS_RECORD_CHANNELS, SlipsDecoder  # noqa: E402
+from flowalerts.hosts.slips.host import SlipsHost  # noqa: E402
 from flowalerts.knowledge import Knowledge  # noqa: E402
-from flowalerts.modules.flow_alerts.detection import config_sections  # noqa: E402
-from flowalerts.slips.decode import SLIPS_RECORD_CHANNELS, SlipsDecoder  # noqa: E402
-from flowalerts.slips.host import SlipsHost  # noqa: E402
 from tests.slips_support import TRAFFIC, conn_flow, message  # noqa: E402
 
 
@@ -65,7 +65,7 @@ def main() -> int:
     if args.redis:
         import redis
 
-        from flowalerts.slips.attach import Attachment, AttachOptions
+        from flowalerts.hosts.slips.attach import Attachment, AttachOptions
 
         client = redis.Redis.from_url(args.redis)
         client.flushdb()

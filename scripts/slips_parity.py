@@ -45,7 +45,7 @@ def stored(slips_db: pathlib.Path) -> Counter[str]:
 def standalone(dataset: pathlib.Path, out: pathlib.Path) -> Counter[str]:
     subprocess.run([sys.executable, "-m", "flowalerts", "run", "-f", str(dataset), "-o", str(out), "--offline", "-q"],
                    check=False, capture_output=True, cwd=str(ROOT))
-    from flowalerts.slips.encode import slips_type
+    from flowalerts.hosts.slips.encode import slips_type
 
     by_id = {}
     path = out / "alerts.json"

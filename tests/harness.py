@@ -22,17 +22,10 @@ from typing import Any
 
 import msgspec
 
-from flowalerts.config import Config, parse_config
-from flowalerts.evidence import Evidence
-from flowalerts.input.warnings import InputWarnings
-from flowalerts.input.zeek import ZeekFileReader
-from flowalerts.knowledge import Knowledge
-from flowalerts.lookups import Lookups, NullLookups
-from flowalerts.messages import Advance, Message, TwClosed
-from flowalerts.modules.flow_alerts.detection import Detection, Learner, config_sections
-from flowalerts.modules.flow_alerts.driver import ModuleDriver
-from flowalerts.profiler import Profiler
-from flowalerts.records import (
+from flowalerts.core.config import Config, parse_config
+from flowalerts.core.evidence import Evidence
+from flowalerts.core.messages import Advance, Message, TwClosed
+from flowalerts.core.records import (
     ArpRecord,
     ConnRecord,
     DhcpRecord,
@@ -50,6 +43,13 @@ from flowalerts.records import (
     WeirdRecord,
     X509Record,
 )
+from flowalerts.engine.detection import Detection, Learner, config_sections
+from flowalerts.engine.driver import ModuleDriver
+from flowalerts.engine.profiler import Profiler
+from flowalerts.io.input.warnings import InputWarnings
+from flowalerts.io.input.zeek import ZeekFileReader
+from flowalerts.knowledge import Knowledge
+from flowalerts.knowledge.lookups import Lookups, NullLookups
 
 T0 = 1_600_000_000.0
 CLIENT = "192.168.1.10"
@@ -89,7 +89,7 @@ class Harness:
             notify=self.notes.append,
         )
         t = self.config.time
-        from flowalerts.clock import ClockPolicy
+        from flowalerts.core.clock import ClockPolicy
 
         self.profiler = Profiler(
             self.config.parameters.width,

@@ -184,7 +184,7 @@ def publish_like_slips(client, channel: str, data: str) -> None:
 
 def evidence(**kw: Any):
     """An Evidence of a ported kind with readable defaults (tests of the Slips encoding)."""
-    from flowalerts.evidence import Evidence, ThreatLevel, dst_ip, src_ip
+    from flowalerts.core.evidence import Evidence, ThreatLevel, dst_ip, src_ip
 
     fields: dict[str, Any] = dict(
         evidence_type="MULTIPLE_RECONNECTION_ATTEMPTS",

@@ -13,7 +13,7 @@ In Slips's module process:
 * one Redis subscription for every channel the module reads, so messages come
   in the order Slips published them (a flow before the ``tw_closed`` that
   follows it); Slips's version check applies, as in its own modules;
-* each message goes through ``flowalerts.slips.host.SlipsHost`` (decoding,
+* each message goes through ``flowalerts.hosts.slips.host.SlipsHost`` (decoding,
   flow time, Slips's windows and ``tw_closed``, the late-record rule, the
   module driver), the same adapter the attach mode uses;
 * evidence goes to Slips through its DB API: an ``Evidence`` built with
@@ -57,10 +57,9 @@ from slips_files.core.structures.evidence import (
 
 try:
     from flowalerts import __version__ as FLOWALERTS_VERSION
-    from flowalerts.config import ConfigError
-    from flowalerts.knowledge import Knowledge
-    from flowalerts.slips.encode import FLOWS_CAUSING_EVIDENCE, WHITELISTED_EVIDENCE, evidence_hash, update_fields
-    from flowalerts.slips.host import (
+    from flowalerts.core.config import ConfigError
+    from flowalerts.hosts.slips.encode import FLOWS_CAUSING_EVIDENCE, WHITELISTED_EVIDENCE, evidence_hash, update_fields
+    from flowalerts.hosts.slips.host import (
         BARRIER_CHANNEL,
         DELIVERED,
         FAILED,
@@ -71,7 +70,8 @@ try:
         Outgoing,
         SlipsHost,
     )
-    from flowalerts.slips.settings import config_from_slips
+    from flowalerts.hosts.slips.settings import config_from_slips
+    from flowalerts.knowledge import Knowledge
 except ImportError as exc:  # pragma: no cover - only inside a Slips without our package
     raise ImportError(
         "the Flowalerts module needs the flowalerts package in Slips's Python environment "
@@ -93,7 +93,7 @@ def _entity(cls: Any, data: dict[str, Any]) -> Any:
 
 
 def slips_evidence(payload: dict[str, Any]) -> Evidence:
-    """Slips's Evidence object for one payload of ``flowalerts.slips.encode``."""
+    """Slips's Evidence object for one payload of ``flowalerts.hosts.slips.encode``."""
     kwargs: dict[str, Any] = {}
     if payload.get("victim"):
         kwargs["victim"] = _entity(Victim, payload["victim"])

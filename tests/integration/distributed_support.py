@@ -7,7 +7,7 @@
   window closes. Few evidence (one per profile and window,
   one per long connection), so the data sets stay cheap to compare.
 * ``python -m tests.integration.distributed_support URL PREFIX [--probe]``:
-  one worker process (``flowalerts.worker.Worker``) serving every run under
+  one worker process (``flowalerts.hosts.distributed.worker.Worker``) serving every run under
   PREFIX, with the probe when asked; stops on SIGTERM. Prints its counters as
   the last stderr line: ``stats {...}``.
 * helpers to run a folder embedded or distributed and read alerts.json.
@@ -25,10 +25,10 @@ import tempfile
 import threading
 from typing import Any
 
-from flowalerts.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
-from flowalerts.messages import Message
-from flowalerts.modules.flow_alerts.detection import Detection, load_components
-from flowalerts.records import ConnRecord
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.messages import Message
+from flowalerts.core.records import ConnRecord
+from flowalerts.engine.detection import Detection, load_components
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -170,7 +170,7 @@ def read_alerts(outdir: pathlib.Path) -> list[bytes]:
 
 
 def main(argv: list[str]) -> int:
-    from flowalerts.worker import Worker
+    from flowalerts.hosts.distributed.worker import Worker
 
     url, prefix = argv[0], argv[1]
     probe = "--probe" in argv[2:]

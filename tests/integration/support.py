@@ -11,16 +11,16 @@ from typing import Any
 
 import msgspec
 
-from flowalerts.config import Config, parse_config
-from flowalerts.evidence import Evidence
-from flowalerts.input.folder import FolderReader
-from flowalerts.input.warnings import InputWarnings
+from flowalerts.core.config import Config, parse_config
+from flowalerts.core.evidence import Evidence
+from flowalerts.core.records import Record
+from flowalerts.engine.detection import config_sections
+from flowalerts.engine.driver import ModuleDriver
+from flowalerts.hosts.standalone import Pipeline
+from flowalerts.io.input.folder import FolderReader
+from flowalerts.io.input.warnings import InputWarnings
 from flowalerts.knowledge import Knowledge
-from flowalerts.lookups import NullLookups
-from flowalerts.modules.flow_alerts.detection import config_sections
-from flowalerts.modules.flow_alerts.driver import ModuleDriver
-from flowalerts.records import Record
-from flowalerts.runner import Pipeline
+from flowalerts.knowledge.lookups import NullLookups
 from tests.harness import final, summary
 
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from flowalerts.config import Config, parse_config
+from flowalerts.core.config import Config, parse_config
+from flowalerts.engine.detection import config_sections
+from flowalerts.hosts.distributed.streams import Keys
+from flowalerts.hosts.standalone import RunOptions, RunSummary, run
 from flowalerts.knowledge import Knowledge
-from flowalerts.modules.flow_alerts.detection import config_sections
-from flowalerts.runner import RunOptions, RunSummary, run
-from flowalerts.streams import Keys
 from tests.integration.distributed_support import (
     all_detections,
     parse_stats,

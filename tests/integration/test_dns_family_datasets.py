@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from flowalerts.input.folder import FolderReader
-from flowalerts.modules.flow_alerts.detection import load_components
+from flowalerts.engine.detection import load_components
+from flowalerts.io.input.folder import FolderReader
 from tests.harness import Harness, summary
 
 pytestmark = pytest.mark.integration

@@ -18,11 +18,11 @@ import pathlib
 
 import pytest
 
-from flowalerts.config import parse_config
-from flowalerts.evidence import decode_evidence
-from flowalerts.lookups import NullLookups
-from flowalerts.modules.flow_alerts.detection import config_sections
-from flowalerts.runner import RunOptions, run
+from flowalerts.core.config import parse_config
+from flowalerts.core.evidence import decode_evidence
+from flowalerts.engine.detection import config_sections
+from flowalerts.hosts.standalone import RunOptions, run
+from flowalerts.knowledge.lookups import NullLookups
 from tests.conftest import GOLDEN
 
 DATASETS = [

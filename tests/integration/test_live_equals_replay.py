@@ -19,10 +19,10 @@ import time
 
 import pytest
 
-from flowalerts.evidence import decode_evidence_lines
-from flowalerts.input.follow import FollowReader
-from flowalerts.lookups import NullLookups
-from flowalerts.runner import RunOptions, run
+from flowalerts.core.evidence import decode_evidence_lines
+from flowalerts.hosts.standalone import RunOptions, run
+from flowalerts.io.input.follow import FollowReader
+from flowalerts.knowledge.lookups import NullLookups
 from tests.harness import final
 from tests.integration.support import decided_set, default_config, shipped_knowledge
 

@@ -45,10 +45,10 @@ from collections import Counter
 
 import pytest
 
-from flowalerts.evidence import KINDS, AsInfo, ThreatLevel, dst_domain, dst_ip, src_ip
-from flowalerts.modules.flow_alerts.detection import load_components
-from flowalerts.slips.decode import SLIPS_LOGS
-from flowalerts.slips.encode import slips_payload, slips_type
+from flowalerts.core.evidence import KINDS, AsInfo, ThreatLevel, dst_domain, dst_ip, src_ip
+from flowalerts.engine.detection import load_components
+from flowalerts.hosts.slips.decode import SLIPS_LOGS
+from flowalerts.hosts.slips.encode import slips_payload, slips_type
 from tests.slips_support import DATASETS, REPO, SLIPS, evidence, require
 
 # A Slips run takes ~50 s, but minutes on a loaded machine (Slips itself): generous timeout.

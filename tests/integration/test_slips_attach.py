@@ -16,10 +16,10 @@ import time
 
 import pytest
 
+from flowalerts.hosts.slips.attach import AttachOptions, UsageError, redact_url, run_attach
+from flowalerts.hosts.slips.encode import slips_uuid
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.ports import PortRegistry
-from flowalerts.slips.attach import AttachOptions, UsageError, redact_url, run_attach
-from flowalerts.slips.encode import slips_uuid
 from tests.harness import config
 from tests.slips_support import REPO, PrivateRedis, conn_flow, dns_flow, message, publish_like_slips, tw_closed
 
@@ -202,7 +202,7 @@ def test_when_slips_input_is_complete_it_settles_at_once_after_every_record_publ
 
 
 def test_it_settles_once_slips_profiler_processed_every_flow_of_its_input_and_all_is_quiet(server, tmp_path, monkeypatch):
-    monkeypatch.setattr("flowalerts.slips.host.QUIET_SECONDS", 0.5)
+    monkeypatch.setattr("flowalerts.hosts.slips.host.QUIET_SECONDS", 0.5)
     client = server.client()
     client.set("will_slips_have_more_flows", "yes")
     client.hset("analysis", "total_flows", 8)

@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-from flowalerts.cli import main
+from flowalerts.cli.main import main
 
 pytestmark = pytest.mark.integration
 

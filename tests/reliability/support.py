@@ -15,10 +15,10 @@ import sys
 import zlib
 from typing import Any
 
-from flowalerts.cli import main
-from flowalerts.input.warnings import InputWarnings
-from flowalerts.input.zeek import ZeekFileReader
-from flowalerts.records import BY_LOG_TYPE
+from flowalerts.cli.main import main
+from flowalerts.core.records import BY_LOG_TYPE
+from flowalerts.io.input.warnings import InputWarnings
+from flowalerts.io.input.zeek import ZeekFileReader
 
 T0 = 1_600_000_000.0
 CLIENT = "192.168.1.10"
@@ -103,7 +103,7 @@ def conn_tsv(uid: str = "C1", ts: float = T0, proto: bytes = b"tcp", orig_bytes:
 
 def reader_for(log_type: str, shown: int = 5, **limits: Any):
     """A ZeekFileReader fed line by line (``parse_line``), and its warnings."""
-    from flowalerts.config import InputSection
+    from flowalerts.core.config import InputSection
 
     emitted: list[str] = []
     warnings = InputWarnings(emit=emitted.append, shown_per_reason=shown)
@@ -152,7 +152,7 @@ def gzip_bomb(path: pathlib.Path, head: bytes, zeros: int, level: int = 9, tail:
 # would include the pytest process it was forked from: Linux keeps it across exec).
 _PEAK_RSS = """
 import resource, sys
-from flowalerts.cli import main
+from flowalerts.cli.main import main
 code = main(sys.argv[1:])
 sys.stdout.flush()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from flowalerts.cli import main
-from flowalerts.config import Config, ThreatIntelligence
-from flowalerts.fetch import FetchError, fetch
+from flowalerts.cli.main import main
+from flowalerts.core.config import Config, ThreatIntelligence
 from flowalerts.knowledge.feeds import ThreatFeeds, refresh_feeds
+from flowalerts.knowledge.fetch import FetchError, fetch
 from tests.reliability.support import REPO
 
-FEEDS = REPO / "slips_files" / "feeds"
+FEEDS = REPO / "slips_files" / "flowalerts" / "data" / "feeds"
 GOOD_TOR = b"185.220.101.1\n185.220.101.2\n"
 GOOD_JA3 = b"# ja3_md5,Firstseen,Lastseen,Listingreason\n3b5074b1b5d032e5620f69f9f700ff0e,a,b,Dridex\n"
 GOOD_SSL = b"# Listingdate,SHA1,Listingreason\n2024-04-30,5fcb5b5f6e5fd1d2a0a5e9b0c7c2f3f87b9d4e21,QakBot\n"

@@ -19,12 +19,12 @@ import tracemalloc
 
 import pytest
 
-from flowalerts.config import Config
-from flowalerts.input import follow as follow_module
-from flowalerts.input.follow import FollowReader
-from flowalerts.input.warnings import InputWarnings
+from flowalerts.core.config import Config
+from flowalerts.hosts.standalone import RunOptions, run
+from flowalerts.io.input import follow as follow_module
+from flowalerts.io.input.follow import FollowReader
+from flowalerts.io.input.warnings import InputWarnings
 from flowalerts.knowledge import Knowledge
-from flowalerts.runner import RunOptions, run
 from tests.reliability.support import conn_json
 
 T0 = 1_600_000_000.0

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from flowalerts.records import BY_LOG_TYPE
+from flowalerts.core.records import BY_LOG_TYPE
 from tests.reliability.support import GARBAGE_LINES, alerts_json, garbage_for, generate_logs, run_cli
 
 pytestmark = pytest.mark.integration

@@ -10,11 +10,11 @@ import gzip
 
 import pytest
 
-from flowalerts.config import InputSection
-from flowalerts.input.folder import FolderReader
-from flowalerts.input.warnings import InputWarnings
-from flowalerts.input.zeek import MAX_COUNT, ZeekFileReader, json_too_deep
-from flowalerts.records import RECORD_TYPES, ConnRecord, X509Record
+from flowalerts.core.config import InputSection
+from flowalerts.core.records import RECORD_TYPES, ConnRecord, X509Record
+from flowalerts.io.input.folder import FolderReader
+from flowalerts.io.input.warnings import InputWarnings
+from flowalerts.io.input.zeek import MAX_COUNT, ZeekFileReader, json_too_deep
 from tests.reliability.support import (
     CLIENT,
     CONN_TSV_FIELDS,

@@ -15,8 +15,8 @@ import time
 import pytest
 
 import flowalerts
-from flowalerts.cli import main
-from flowalerts.config import ConfigError, load_config
+from flowalerts.cli.main import main
+from flowalerts.core.config import ConfigError, load_config
 from flowalerts.knowledge.ips import parse_ip
 
 PACKAGE = pathlib.Path(flowalerts.__file__).parent

@@ -16,10 +16,10 @@ import zlib
 
 import pytest
 
-from flowalerts.config import InputSection
-from flowalerts.input.folder import FolderReader
-from flowalerts.input.warnings import InputWarnings
-from flowalerts.input.zeek import RATIO_FLOOR_BYTES, BoundedGzipStream, InputLimitExceeded, bounded_lines
+from flowalerts.core.config import InputSection
+from flowalerts.io.input.folder import FolderReader
+from flowalerts.io.input.warnings import InputWarnings
+from flowalerts.io.input.zeek import RATIO_FLOOR_BYTES, BoundedGzipStream, InputLimitExceeded, bounded_lines
 from tests.reliability.support import (
     baseline_rss_kb,
     conn_json,
@@ -238,7 +238,7 @@ def _config(tmp_path, text: str):
 
 
 def test_progress_estimate_survives_hostile_files(tmp_path):
-    from flowalerts.commands.run import estimate_records
+    from flowalerts.cli.run import estimate_records
 
     (tmp_path / "conn.log.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 100)  # corrupt
     gzip_bomb(tmp_path / "dns.log.gz", b"", 64 << 20)

@@ -10,14 +10,14 @@ import os
 import psutil
 import pytest
 
-from flowalerts.config import parse_config
-from flowalerts.input.folder import FolderReader
-from flowalerts.input.warnings import InputWarnings
+from flowalerts.core.config import parse_config
+from flowalerts.engine.detection import config_sections
+from flowalerts.engine.driver import ModuleDriver
+from flowalerts.hosts.standalone import Pipeline
+from flowalerts.io.input.folder import FolderReader
+from flowalerts.io.input.warnings import InputWarnings
 from flowalerts.knowledge import Knowledge
-from flowalerts.lookups import NullLookups
-from flowalerts.modules.flow_alerts.detection import config_sections
-from flowalerts.modules.flow_alerts.driver import ModuleDriver
-from flowalerts.runner import Pipeline
+from flowalerts.knowledge.lookups import NullLookups
 from tests.reliability.support import alerts_json, generate_logs, run_cli
 
 pytestmark = pytest.mark.integration

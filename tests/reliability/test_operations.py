@@ -17,13 +17,13 @@ import msgspec
 import pytest
 
 import flowalerts
-from flowalerts import runner as runner_module
-from flowalerts.cli import main
-from flowalerts.config import ConfigError, Lookups, parse_config
-from flowalerts.fetch import FetchError
-from flowalerts.lookups import CREATION, OnlineLookups, RdapClient, parse_bootstrap, registration_date
-from flowalerts.modules.flow_alerts.detection import config_sections
-from flowalerts.urls import RedisUrlError, check_redis_url, redact, redact_url
+from flowalerts.hosts import standalone as runner_module
+from flowalerts.cli.main import main
+from flowalerts.core.config import ConfigError, Lookups, parse_config
+from flowalerts.core.urls import RedisUrlError, check_redis_url, redact, redact_url
+from flowalerts.engine.detection import config_sections
+from flowalerts.knowledge.fetch import FetchError
+from flowalerts.knowledge.lookups import CREATION, OnlineLookups, RdapClient, parse_bootstrap, registration_date
 from tests.reliability.support import conn_json, run_cli
 
 PACKAGE = pathlib.Path(flowalerts.__file__).parent
@@ -185,8 +185,8 @@ def test_password_never_printed_by_config_errors(tmp_path, capsys):
 
 
 def test_password_never_printed_by_notes_errors_or_logs(capsys, caplog):
-    from flowalerts.cli import _RedactingFormatter, error
-    from flowalerts.commands.common import stderr_emit
+    from flowalerts.cli.common import stderr_emit
+    from flowalerts.cli.main import _RedactingFormatter, error
 
     stderr_emit(f"note: attached to redis://:{SECRET}@10.0.0.5:6379/0")
     error(f"lost redis://u:{SECRET}@h:1/0")
@@ -214,7 +214,7 @@ def test_no_python_whois_anywhere():
     hits = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
             if re.search(r"^\s*(import whois|from whois import)", path.read_text(encoding="utf-8"), re.M)]
     assert hits == []
-    project = (PACKAGE.parent / "pyproject.toml").read_text()
+    project = (PACKAGE.parents[1] / "pyproject.toml").read_text()
     assert "python-whois" not in project and '"whois' not in project
 
 
@@ -298,7 +298,7 @@ def test_redis_cache_keys_expire():
 
 
 def test_lookups_are_off_offline_and_in_run_tests(tmp_path):
-    from flowalerts.lookups import NullLookups, make_lookups
+    from flowalerts.knowledge.lookups import NullLookups, make_lookups
 
     config, _ = parse({})
     assert isinstance(make_lookups(config, offline=True), NullLookups)

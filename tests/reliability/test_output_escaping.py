@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from flowalerts.evidence import Evidence, ThreatLevel, dst_domain, escape_text, render_line, src_ip
-from flowalerts.sink import EvidenceSink
+from flowalerts.core.evidence import Evidence, ThreatLevel, dst_domain, escape_text, render_line, src_ip
+from flowalerts.io.sink import EvidenceSink
 from tests.reliability.support import CLIENT, T0, conn_json, run_cli
 
 HOSTILE = [

@@ -16,9 +16,9 @@ import tempfile
 
 import pytest
 
-from flowalerts.input.folder import FolderReader, InputUnusable
-from flowalerts.input.warnings import InputWarnings
-from flowalerts.modules.flow_alerts.detection import load_components
+from flowalerts.engine.detection import load_components
+from flowalerts.io.input.folder import FolderReader, InputUnusable
+from flowalerts.io.input.warnings import InputWarnings
 from tests.reliability.support import T0, conn_json, dns_json, run_cli
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from flowalerts.clock import ClockPolicy, EventClock
+from flowalerts.core.clock import ClockPolicy, EventClock
 
 
 def clock(**policy):

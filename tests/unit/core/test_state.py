@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from flowalerts.state import FlowTimeTable, State, Timers
+from flowalerts.core.state import FlowTimeTable, State, Timers
 
 
 def test_table_entries_expire_with_flow_time():
@@ -74,7 +74,7 @@ def test_snapshot_restores_everything():
 
 def _framed(payload: bytes) -> bytes:
     """A checkpoint whose first part is ``payload`` (the format of State.snapshot)."""
-    from flowalerts.state import _SNAPSHOT_MAGIC
+    from flowalerts.core.state import _SNAPSHOT_MAGIC
 
     return _SNAPSHOT_MAGIC + len(payload).to_bytes(8, "little") + payload
 
@@ -109,9 +109,9 @@ def test_snapshot_keeps_sharing_within_a_part():
 
 @pytest.mark.parametrize("payload", [
     # A dotted name walks from one of our modules to os.getcwd (protocol 4 allows it).
-    b"\x80\x04cflowalerts.producer\nos.getcwd\n(tR.",
+    b"\x80\x04cflowalerts.hosts.distributed.producer\nos.getcwd\n(tR.",
     # A function of ours, called on load.
-    b"\x80\x04cflowalerts.streams\nnew_run_id\n(tR.",
+    b"\x80\x04cflowalerts.hosts.distributed.streams\nnew_run_id\n(tR.",
 ])
 def test_restore_refuses_attribute_walks_and_functions(payload):
     with pytest.raises(pickle.UnpicklingError, match="not allowed"):
@@ -119,7 +119,7 @@ def test_restore_refuses_attribute_walks_and_functions(payload):
 
 
 def test_a_capped_table_says_when_an_eviction_may_hide_a_key():
-    from flowalerts.state import FlowTimeTable
+    from flowalerts.core.state import FlowTimeTable
 
     table = FlowTimeTable("t", max_entries=16)
     assert not table.may_have_evicted(float("-inf"))
@@ -131,7 +131,7 @@ def test_a_capped_table_says_when_an_eviction_may_hide_a_key():
 
 
 def test_deleted_and_moved_keys_are_listed_until_their_old_expiry_at_most():
-    from flowalerts.state import FlowTimeTable
+    from flowalerts.core.state import FlowTimeTable
 
     table = FlowTimeTable("t")
     for i in range(1000):
@@ -152,7 +152,7 @@ def test_deleted_and_moved_keys_are_listed_until_their_old_expiry_at_most():
 
 
 def test_a_snapshot_in_many_chunks_restores_every_table_window_and_timer():
-    from flowalerts.state import _CHUNK_WEIGHT
+    from flowalerts.core.state import _CHUNK_WEIGHT
 
     state = State()
     table = state.table("big", max_entries=50_000)

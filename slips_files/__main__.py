@@ -1,5 +1,0 @@
-import sys
-
-from flowalerts.cli import main
-
-sys.exit(main())

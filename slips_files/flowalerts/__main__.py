@@ -1,0 +1,5 @@
+import sys
+
+from flowalerts.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+../../../../modules/flow_alerts/flow_alerts.py

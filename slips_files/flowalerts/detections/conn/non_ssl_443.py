@@ -1,0 +1,189 @@
+"""Non-SSL connections on port 443 (seed "Non-SSL connections on port 443";
+spec 2.29).
+
+An established TCP connection to port 443 that carried data and on which Zeek
+found no TLS (its ``service`` does not name ``ssl``; a composite such as
+``ssl,http`` counts as TLS): something uses the HTTPS port to get through
+firewalls without speaking TLS (tunnels, C2 over raw TCP).
+
+Zeek sometimes recognises TLS on one connection between two hosts and not on
+another a moment later, so a candidate is dropped when any TLS was seen
+between the same two hosts (conn.log with an ssl service, or ssl.log, on port
+443) within ``window`` seconds (300) of its start, before or after. The
+decision waits (a flow-time timer) until the watermark passes the
+candidate's start + ``window``: every record starting before then has
+arrived, so the answer is the same in any arrival order within the allowed
+lateness. TLS sightings are kept per pair in buckets of ``window`` seconds
+(earliest and latest time each), so the check is exact and bounded.
+
+Exceptions, and why:
+
+* no handshake seen (``conn_state`` OTH, or a TCP history without an
+  originator SYN ``S``): the capture started mid-stream, after the TLS
+  handshake, so Zeek could not recognise TLS (issue 13: on one real capture
+  every such evidence was a mid-stream connection to a CDN);
+* not established, or no payload (0 bytes both ways): nothing spoke on it.
+
+Repeated: one evidence per (profile, window, destination), reported at the
+first decided connection and updated at window close with the count, the
+services Zeek saw and every uid; threat level and confidence grow with the
+count (``scale_with_count``), and it weighs as ``count`` evidence for alerts.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flowalerts.core.config import SectionConfig
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.messages import Message
+from flowalerts.core.records import ConnRecord, SslRecord
+from flowalerts.engine.detection import Detection, Tally
+from flowalerts.traffic.conn_flows import ip_info, repeat_level, ssl_service, start_seen
+
+HTTPS_PORT = 443
+
+
+class NonSsl443Config(SectionConfig):
+    window: float = 300.0  # seconds either side in which TLS between the same hosts clears a candidate
+
+    slips_keys = {"non_ssl_443_window": "window"}
+
+
+class NonSsl443Details(Details):
+    connections: int
+    services: list[str]  # Zeek's service values of the connections ("" when none)
+    window: float
+    bytes: int  # payload bytes, both directions, of all the connections
+
+
+NON_SSL_PORT_443_CONNECTION = EvidenceKind(
+    "NON_SSL_PORT_443_CONNECTION",
+    ThreatLevel.MEDIUM,
+    confidence=0.8,
+    details=NonSsl443Details,
+    category="Other.Uncategorized",
+    summary="established TCP to port 443 with payload, handshake seen, no TLS and no TLS between the same hosts "
+    "within 300 s; one per destination",
+)
+
+
+def _note(tally: Tally, service: str, payload: int) -> None:
+    extra = tally.extra
+    services = extra.setdefault("services", set())
+    if len(services) < 16:
+        services.add(service)
+    extra["bytes"] = extra.get("bytes", 0) + payload
+
+
+class NonSsl443(Detection):
+    """Established non-TLS traffic to port 443 with no TLS nearby in time."""
+
+    id = "non_ssl_443"
+    channels = ("new_flow", "new_ssl")
+    Config = NonSsl443Config
+    evidence = (NON_SSL_PORT_443_CONNECTION,)
+    logs = ("conn",)
+
+    def window_close_delay(self) -> float:
+        return self.config.window
+
+    def handle(self, msg: Message[ConnRecord | SslRecord]) -> None:
+        flow = msg.flow
+        if flow.dport != HTTPS_PORT:
+            return
+        if isinstance(flow, SslRecord):
+            self._sighting(flow.saddr, flow.daddr, flow.starttime)
+            return
+        if ssl_service(flow.appproto):
+            self._sighting(flow.saddr, flow.daddr, flow.starttime)
+            return
+        if (
+            msg.late
+            or flow.proto.lower() != "tcp"
+            or flow.sbytes + flow.dbytes <= 0
+            or not flow.is_established
+            or not start_seen(flow)
+            or ip_info(flow.saddr) is None
+            or ip_info(flow.daddr) is None
+        ):
+            return
+        key = flow.uid or (flow.saddr, flow.sport, flow.daddr, flow.starttime)
+        self.schedule(key, flow.starttime + self.config.window, msg)
+
+    def on_timer(self, key: object, msg: Message[ConnRecord]) -> None:
+        flow = msg.flow
+        if self._tls_near(flow.saddr, flow.daddr, flow.starttime):
+            return
+        service, payload = flow.appproto, flow.sbytes + flow.dbytes
+        self.tally(msg, ip_info(flow.daddr).canonical, 1, update=lambda tally: _note(tally, service, payload))
+
+    # -- TLS sightings: per bucket of `window` seconds, source -> destination -> earliest and latest time.
+    # One table entry per bucket holding plain dicts of the pairs seen in it
+    # (they all expire together): a sighting costs a dict slot and one packed
+    # pair of floats, not a table entry and a key tuple of its own (184k
+    # sightings live at once at the 1M benchmark).
+    def _bucket(self, ts: float) -> int:
+        return math.floor(ts / self.config.window)
+
+    def _sighting(self, saddr: str, daddr: str, ts: float) -> None:
+        window = self.config.window
+        bucket = self._bucket(ts)
+        table = self.table("tls_seen")
+        sources = table.get(bucket)
+        if sources is None:
+            # Kept until no candidate can still need it: candidates of the same
+            # window arrive until it closes (a window width later at most).
+            sources = {}
+            table.set(bucket, sources, (bucket + 2) * window + window + self.ctx.config.parameters.width)
+        seen = sources.get(saddr)
+        if seen is None:
+            seen = sources[saddr] = {}
+        known = seen.get(daddr)
+        # (earliest, latest) packed in one complex number (real, imag): 32
+        # bytes instead of 104 for a tuple of two floats.
+        seen[daddr] = complex(ts, ts) if known is None else complex(min(known.real, ts), max(known.imag, ts))
+
+    def _seen(self, saddr: str, daddr: str, bucket: int) -> tuple[float, float] | None:
+        sources = self.table("tls_seen").get(bucket)
+        seen = None if sources is None else sources.get(saddr)
+        span = None if seen is None else seen.get(daddr)
+        return None if span is None else (span.real, span.imag)
+
+    def _tls_near(self, saddr: str, daddr: str, ts: float) -> bool:
+        window = self.config.window
+        bucket = self._bucket(ts)
+        before = self._seen(saddr, daddr, bucket - 1)
+        if before is not None and before[1] >= ts - window:
+            return True
+        if self._seen(saddr, daddr, bucket) is not None:
+            return True
+        after = self._seen(saddr, daddr, bucket + 1)
+        return after is not None and after[0] <= ts + window
+
+    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
+        level, confidence = repeat_level(NON_SSL_PORT_443_CONNECTION, tally.count)
+        services = sorted(tally.extra.get("services", set()))
+        shown = ", ".join(service or "none" for service in services)
+        self.report(
+            NON_SSL_PORT_443_CONNECTION,
+            profile=profile,
+            twid=twid,
+            ts=tally.first_ts,
+            attacker=src_ip(profile),
+            victim=dst_ip(key),
+            uids=tally.uids,
+            threat_level=level,
+            confidence=confidence,
+            details=NonSsl443Details(connections=tally.count, services=services, window=self.config.window,
+                                     bytes=tally.extra.get("bytes", 0)),
+            description=(
+                f"{tally.count} established connection(s) from {profile} to {key} port 443/tcp without TLS "
+                f"(Zeek service: {shown}) and no TLS between them within {self.config.window:g} s"
+            ),
+            dst_port=HTTPS_PORT,
+            proto="tcp",
+            count=tally.count,
+            occurrences=tally.count,
+            evidence_id=self.tally_id(NON_SSL_PORT_443_CONNECTION, profile, twid, key),
+        )

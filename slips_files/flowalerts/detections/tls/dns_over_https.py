@@ -1,0 +1,94 @@
+"""DNS over HTTPS (spec 2.39, under its own evidence type instead of the
+reference's mislabelled DIFFERENT_LOCALNET, which never fired).
+
+A client resolving names over HTTPS: its lookups are invisible in dns.log,
+which matters for the DNS-based detections (connection-without-DNS skips
+DoH servers, see the ``tls_facts`` learner). Informational.
+
+An ssl connection is DoH when ssl.log ``is_DoH`` is true
+(``zeek-scripts/detect_doh.zeek``) or its SNI is a well-known DoH resolver
+(``shared/tls_names.DOH_HOSTNAMES``, exact name, any case).
+
+Exceptions: none (an SNI that merely contains a resolver's name, such as
+``notdns.google.evil``, is not one).
+
+Slips has no such type and its nearest (DIFFERENT_LOCALNET) would mislead:
+the evidence is not sent to Slips (NOT_IN_SLIPS), only counted and written
+by the standalone hosts.
+
+INFO, confidence 0.9, attacker the DoH server (DST), victim the client,
+profile the client. One evidence per (profile, window, server), with the
+count and every uid (INFO: the level does not grow).
+"""
+
+from __future__ import annotations
+
+from flowalerts.core.evidence import NOT_IN_SLIPS, Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
+from flowalerts.core.messages import Message
+from flowalerts.core.records import SslRecord
+from flowalerts.engine.detection import Detection, Tally
+from flowalerts.knowledge.ips import is_ip
+from flowalerts.traffic.tls_names import is_doh, normalise_host
+
+MAX_NAMES = 10
+
+
+class DnsOverHttpsDetails(Details):
+    server: str
+    server_names: list[str]  # SNIs seen (first 10)
+    marked_by_zeek: bool  # at least one connection had ssl.log is_DoH
+
+
+DNS_OVER_HTTPS = EvidenceKind(
+    "DNS_OVER_HTTPS",
+    ThreatLevel.INFO,
+    confidence=0.9,
+    details=DnsOverHttpsDetails,
+    slips=NOT_IN_SLIPS,
+    summary="TLS to a DNS-over-HTTPS resolver (ssl.log is_DoH, or a well-known DoH name); one per server",
+)
+
+
+def _note(tally: Tally, flow: SslRecord) -> None:
+    names = tally.extra.setdefault("names", [])
+    name = normalise_host(flow.server_name)[:253]
+    if name and name not in names and len(names) < MAX_NAMES:
+        names.append(name)
+    tally.extra["zeek"] = tally.extra.get("zeek", False) or bool(flow.is_DoH)
+    tally.extra.setdefault("dport", flow.dport)
+
+
+class DnsOverHttps(Detection):
+    """A client resolving names over HTTPS."""
+
+    id = "dns_over_https"
+    channels = ("new_ssl",)
+    evidence = (DNS_OVER_HTTPS,)
+
+    def handle(self, msg: Message[SslRecord]) -> None:
+        flow = msg.flow
+        if not is_doh(flow) or not is_ip(flow.daddr) or not is_ip(flow.saddr):
+            return
+        self.tally(msg, flow.daddr, 1, update=lambda tally: _note(tally, flow))
+
+    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
+        names = list(tally.extra.get("names", []))
+        shown = f" ({', '.join(escape_text(name, 100) for name in names)})" if names else ""
+        self.report(
+            DNS_OVER_HTTPS,
+            profile=profile,
+            twid=twid,
+            ts=tally.first_ts,
+            attacker=dst_ip(key),
+            victim=src_ip(profile),
+            uids=tally.uids,
+            details=DnsOverHttpsDetails(server=key, server_names=names, marked_by_zeek=tally.extra.get("zeek", False)),
+            description=(
+                f"DNS over HTTPS from {profile} to resolver {key}{shown}: {tally.count} connection(s) in this time window"
+            ),
+            dst_port=tally.extra.get("dport") or None,
+            proto="tcp",
+            count=tally.count,
+            occurrences=tally.count,
+            evidence_id=self.tally_id(DNS_OVER_HTTPS, profile, twid, key),
+        )

@@ -1,0 +1,200 @@
+"""Incompatible certificate CN (seed; spec 2.26 INTENT, spec 5 item 18).
+
+A server presents a certificate that claims to belong to a well-known
+organisation (Google, Microsoft, Apple, Facebook, Twitter) while neither the
+server nor the requested name belongs to it: someone else's certificate on
+an impostor, or interception.
+
+The claim is read from the parsed subject, not searched in the raw string: its
+``O`` names the organisation as a whole word (``orgs.org_of_name``, so
+"Pineapple" is not Apple), or its ``CN`` is one of the organisation's domains
+(``orgs.org_of_domain``, suffix-aware). ``OU`` is not a claim.
+
+Exceptions, and why:
+
+* the server IP belongs to the organisation (its ranges or ASNs): its own
+  server;
+* the SNI is one of the organisation's domains: the client asked for the
+  organisation, and got its certificate;
+* **a CDN serving the organisation**: the server IP's AS is a CDN the
+  organisation is known to use (``cdn_asns``, by default Akamai's CDN
+  networks for Microsoft and Apple), the certificate covers the SNI (its CN or
+  one of its SAN names matches it, RFC 6125) and its chain did not fail
+  validation other than on time. A CA issued the organisation a certificate
+  for that name, so the name is the organisation's even when it is not in
+  our domain lists (``mem.gfx.ms``, ``assets.onestore.ms`` on Akamai in
+  test9), and CDNs serve their customers' certificates from their own
+  addresses. A self-signed or untrusted "Microsoft" certificate is not
+  excused. The SANs come from x509.log, so with ssl.log alone only the CN is
+  compared.
+
+Zeek 5+ ssl.log has no subject: the certificate comes from x509.log by
+fingerprint (``shared/cert_join.py``), so both schemas give the same
+evidence. Inside Slips there is no x509 channel: on Zeek 5+ logs this
+detection only works standalone or attached, and the CDN exception compares
+the CN only.
+
+Deviation from the reference (which blames the client): the attacker is the
+server (DST daddr), the victim the client (SRC saddr); the evidence stays in
+the client's profile, where the connection was seen. One evidence per
+(profile, window, server, claimed organisation), with the count and every
+connection's uid; threat level (MEDIUM) and confidence (0.9) grow with the
+count (``scale_with_count``, threshold 1).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from flowalerts.core.config import SectionConfig
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+from flowalerts.core.messages import Message
+from flowalerts.core.records import SslRecord
+from flowalerts.detections.shared.cert_join import CertificateJoin
+from flowalerts.engine.detection import Tally
+from flowalerts.knowledge.ips import is_ip
+from flowalerts.traffic.tls_names import (
+    MAX_TEXT,
+    CertView,
+    chain_trusted,
+    normalise_host,
+    parse_dn,
+)
+
+# Akamai's CDN networks (by their registered handles; not AS63949, Akamai's
+# Linode cloud, where anyone can rent a server, nor Nominum's DNS networks).
+AKAMAI_ASNS = [12222, 16625, 20940, 21342, 24319, 31108, 32787, 33905, 34164, 35994, 36183]
+MAX_NAMES = 10
+MAX_NAME = 253
+
+
+class IncompatibleCnConfig(SectionConfig):
+    # Organisation -> ASNs of CDNs known to serve it from their own addresses.
+    cdn_asns: dict[str, list[int]] = msgspec.field(
+        default_factory=lambda: {"microsoft": list(AKAMAI_ASNS), "apple": list(AKAMAI_ASNS)}
+    )
+
+
+class IncompatibleCnDetails(Details):
+    org: str
+    claimed_by: str  # "O" or "CN": the subject attribute that names the organisation
+    subject: str
+    server_names: list[str]  # SNIs of the connections (first 10), "" when none
+
+
+INCOMPATIBLE_CN = EvidenceKind(
+    "INCOMPATIBLE_CN",
+    ThreatLevel.MEDIUM,
+    confidence=0.9,
+    details=IncompatibleCnDetails,
+    category="Fraud.Masquerade",
+    summary="a certificate claiming Google/Microsoft/Apple/Facebook/Twitter on a server and SNI outside it "
+    "(CDNs serving the organisation excepted); one per server and organisation",
+)
+
+
+def claimed_org(orgs, subject: str) -> tuple[str, str] | None:
+    """(organisation, attribute) the subject claims, or None."""
+    attrs = parse_dn(subject)
+    for name in attrs.get("O", [])[:4]:
+        org = orgs.org_of_name(name)
+        if org:
+            return org, "O"
+    for cn in attrs.get("CN", [])[:4]:
+        host = normalise_host(cn).removeprefix("*.")
+        if host and " " not in host:
+            org = orgs.org_of_domain(host)
+            if org:
+                return org, "CN"
+    return None
+
+
+def _note(tally: Tally, flow: SslRecord, subject: str, attribute: str, sni: str) -> None:
+    # The first connection's certificate and port describe the evidence.
+    tally.extra.setdefault("subject", subject[:MAX_TEXT])
+    tally.extra.setdefault("attribute", attribute)
+    tally.extra.setdefault("dport", flow.dport)
+    names = tally.extra.setdefault("names", [])
+    sni = sni[:MAX_NAME]
+    if sni not in names and len(names) < MAX_NAMES:
+        names.append(sni)
+
+
+class IncompatibleCn(CertificateJoin):
+    """A certificate claiming a well-known organisation on a server outside it."""
+
+    id = "incompatible_cn"
+    Config = IncompatibleCnConfig
+    evidence = (INCOMPATIBLE_CN,)
+
+    def _candidate(self, flow: SslRecord, view: CertView | None) -> tuple[str, str] | None:
+        """The claim, when neither the server IP nor the SNI belongs to it."""
+        if view is None or not view.subject or not is_ip(flow.daddr):
+            return None
+        claim = claimed_org(self.knowledge.orgs, view.subject)
+        if claim is None:
+            return None
+        org = claim[0]
+        orgs = self.knowledge.orgs
+        if orgs.ip_in_org(flow.daddr, org):
+            return None
+        sni = normalise_host(flow.server_name)
+        if sni and orgs.domain_in_org(sni, org):
+            return None
+        return claim
+
+    def _cdn_of_org(self, flow: SslRecord, org: str) -> bool:
+        asns = self.config.cdn_asns.get(org)
+        if not asns or not normalise_host(flow.server_name) or not chain_trusted(flow.validation_status):
+            return False
+        found = self.knowledge.orgs.asn_of(flow.daddr)
+        return found is not None and found[0] in asns
+
+    def wait_for_x509(self, msg: Message[SslRecord], view: CertView | None) -> bool:
+        if view is None or not view.subject:
+            return True
+        claim = self._candidate(msg.flow, view)
+        # Only the CDN exception needs the SANs; the CN may already cover the SNI.
+        return claim is not None and self._cdn_of_org(msg.flow, claim[0]) and not view.covers(
+            normalise_host(msg.flow.server_name))
+
+    def decide(self, msg: Message[SslRecord], view: CertView | None) -> None:
+        flow = msg.flow
+        claim = self._candidate(flow, view)
+        if claim is None or view is None:
+            return
+        org, attribute = claim
+        sni = normalise_host(flow.server_name)
+        if self._cdn_of_org(flow, org) and view.covers(sni):
+            return
+        self.tally(msg, (flow.daddr, org), 1, update=lambda tally: _note(tally, flow, view.subject, attribute, sni))
+
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
+        server, org = key
+        level, confidence = scale_with_count(INCOMPATIBLE_CN, tally.count, 1)
+        subject = tally.extra.get("subject", "")
+        names = list(tally.extra.get("names", []))
+        attribute = tally.extra.get("attribute", "")
+        shown = ", ".join(escape_text(name, 100) for name in names if name) or "no SNI"
+        self.report(
+            INCOMPATIBLE_CN,
+            profile=profile,
+            twid=twid,
+            ts=tally.first_ts,
+            attacker=dst_ip(server),
+            victim=src_ip(profile),
+            uids=tally.uids,
+            threat_level=level,
+            confidence=confidence,
+            details=IncompatibleCnDetails(org=org, claimed_by=attribute, subject=subject, server_names=names),
+            description=(
+                f"server {server} ({shown}) presented a certificate claiming to belong to {org.capitalize()} "
+                f"(subject '{escape_text(subject, 200)}'), but neither its IP nor the requested name belongs to "
+                f"{org.capitalize()}: {tally.count} connection(s) from {profile} in this time window"
+            ),
+            dst_port=tally.extra.get("dport") or None,
+            proto="tcp",
+            count=tally.count,
+            occurrences=tally.count,
+            evidence_id=self.tally_id(INCOMPATIBLE_CN, profile, twid, key),
+        )

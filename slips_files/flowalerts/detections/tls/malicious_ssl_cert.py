@@ -1,0 +1,144 @@
+"""Malicious TLS certificates (seed; spec 2.19 INTENT).
+
+A server presents a certificate whose SHA1 is in the SSL blacklist feed
+(``knowledge.feeds.ssl_sha1``, abuse.ch's SSLBL by default): a known C&C
+server's certificate.
+
+Where the SHA1 comes from, per Zeek version:
+
+* files.log, a file whose ``source`` is SSL (older Zeek; Zeek 5+ only with
+  ``X509::log_x509_in_files_log``, which ``zeek-scripts/scan-and-certs.zeek``
+  turns on). The reader makes ``saddr`` the sender of the file, the server.
+* ssl.log ``cert_chain_fps`` (Zeek 5+), when Zeek's certificate fingerprints
+  are SHA1 (``X509::hash_function``); with the default SHA256 they cannot
+  match a SHA1 feed, and x509.log's ``fingerprint`` is the same value, so
+  x509.log adds nothing here.
+
+Files that are not certificates (source HTTP ...) are never looked up here
+(the threat-intelligence module owns downloaded files). A connection reported
+by both logs (files.log ``conn_uids`` and ssl.log ``uid``) counts once.
+
+The *server* is the attacker (DST, the feed's threat level, profile the
+server); the client gets a linked LOW evidence (SRC, profile the client). The
+reference swaps the two roles (spec 5 item 17). One pair per (client
+profile, window, server, SHA1), with the count and every uid; the threat
+level and confidence grow from the feed's level with the count
+(``scale_with_count``, threshold 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowalerts.core.evidence import (
+    Details,
+    Evidence,
+    EvidenceKind,
+    ThreatLevel,
+    dst_ip,
+    escape_text,
+    scale_with_count,
+    src_ip,
+)
+from flowalerts.core.messages import Message
+from flowalerts.core.records import FilesRecord, SslRecord
+from flowalerts.detections.tls.malicious_ja3 import feed_text
+from flowalerts.engine.detection import Detection, Tally
+from flowalerts.knowledge.feeds import FeedEntry
+from flowalerts.knowledge.ips import is_ip
+from flowalerts.traffic.tls_names import MAX_CHAIN
+
+MAX_COUNTED = 10000
+
+
+class MaliciousSslCertDetails(Details):
+    sha1: str
+    server: str
+    sources: list[str]  # "files.log", "ssl.log"
+    feed_description: str
+    feed_source: str
+    feed_tags: list[str]
+
+
+MALICIOUS_SSL_CERT = EvidenceKind(
+    "MALICIOUS_SSL_CERT",
+    ThreatLevel.HIGH,  # the feed entry's level replaces it
+    confidence=1.0,
+    details=MaliciousSslCertDetails,
+    category="Malware.C2",
+    summary="the server's certificate SHA1 is in the SSL blacklist feed (files.log, or ssl.log SHA1 "
+    "fingerprints); paired server/client",
+)
+
+
+class MaliciousSslCert(Detection):
+    """A certificate SHA1 listed in the SSL blacklist feed."""
+
+    id = "malicious_ssl_cert"
+    channels = ("new_downloaded_file", "new_ssl")
+    logs = ()  # files.log or ssl.log
+    evidence = (MALICIOUS_SSL_CERT,)
+
+    def handle(self, msg: Message[Any]) -> None:
+        feeds = self.knowledge.feeds
+        if not feeds.ssl_sha1:
+            return
+        flow = msg.flow
+        if isinstance(flow, FilesRecord):
+            if "SSL" in flow.source.upper() and flow.sha1:
+                conn_uid = flow.conn_uids[0] if flow.conn_uids else ""
+                self._candidate(msg, flow.sha1, server=flow.saddr, client=flow.daddr, conn_uid=conn_uid,
+                                uid=flow.uid, source="files.log")
+        elif isinstance(flow, SslRecord):
+            for fingerprint in flow.cert_chain_fps[:MAX_CHAIN]:
+                self._candidate(msg, fingerprint, server=flow.daddr, client=flow.saddr, conn_uid=flow.uid,
+                                uid=flow.uid, source="ssl.log")
+
+    def _candidate(self, msg: Message[Any], sha1: str, *, server: str, client: str, conn_uid: str, uid: str,
+                   source: str) -> None:
+        entry = self.knowledge.feeds.ssl_entry(sha1)
+        if entry is None or not is_ip(server) or not is_ip(client):
+            return
+        sha1 = sha1.strip().lower()
+        # Counted in the client's window (files.log records are the server's).
+        client_msg = Message(profile=client, twid=msg.twid, flow=msg.flow, late=msg.late)
+        key = (server, sha1)
+        if conn_uid:
+            counted = self.window(client_msg).setdefault("counted", set())
+            if (key, conn_uid) in counted:
+                return
+            if len(counted) < MAX_COUNTED:
+                counted.add((key, conn_uid))
+
+        def note(tally: Tally) -> None:
+            tally.extra.setdefault("entry", entry)
+            sources = tally.extra.setdefault("sources", [])
+            if source not in sources:
+                sources.append(source)
+            if conn_uid and conn_uid != uid and conn_uid not in tally.uids and len(tally.uids) < Evidence.MAX_UIDS:
+                tally.uids.append(conn_uid)
+
+        self.tally(client_msg, key, 1, uid=uid, update=note)
+
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
+        server, sha1 = key
+        entry: FeedEntry = tally.extra["entry"]
+        details = MaliciousSslCertDetails(sha1=sha1, server=server, sources=sorted(tally.extra.get("sources", [])),
+                                          feed_description=entry.description, feed_source=entry.source,
+                                          feed_tags=list(entry.tags))
+        description = (
+            f"malicious TLS certificate (SHA1 {escape_text(sha1, 64)}) presented by server {server} to {profile}: "
+            f"{tally.count} connection(s) in this time window.{feed_text(entry)}"
+        )
+        common = dict(twid=twid, ts=tally.first_ts, uids=tally.uids, details=details, description=description,
+                      count=tally.count, occurrences=tally.count, send=False)
+        level, confidence = scale_with_count(MALICIOUS_SSL_CERT, tally.count, 1, base=entry.threat_level)
+        server_side = self.report(MALICIOUS_SSL_CERT, profile=server, attacker=dst_ip(server), threat_level=level,
+                                  confidence=confidence,
+                                  evidence_id=self.tally_id(MALICIOUS_SSL_CERT, profile, twid, (*key, "server")),
+                                  **common)
+        client_level, client_confidence = scale_with_count(MALICIOUS_SSL_CERT, tally.count, 1, base=ThreatLevel.LOW)
+        client = self.report(MALICIOUS_SSL_CERT, profile=profile, attacker=src_ip(profile),
+                             threat_level=client_level, confidence=client_confidence,
+                             evidence_id=self.tally_id(MALICIOUS_SSL_CERT, profile, twid, key), **common)
+        self.report_linked(server_side, client)

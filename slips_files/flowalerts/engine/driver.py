@@ -1,0 +1,337 @@
+"""The module driver: the one API every host uses to run Flowalerts.
+
+Hosts (Slips in-process, Slips attach, ``flowalerts run`` / workers) turn
+their input into typed ``Message``s and call, in stream order:
+
+* ``handle(msg)``              one record;
+* ``advance(watermark)``       flow time moved (fires due timers, purges state);
+* ``window_closed(p, n)``      a time window of a profile ended;
+* ``finish()``                 end of input: every timer fires, every window
+                               closes, every detection settles;
+
+each returning the evidence found. Written once here: learners before
+detections, the late-record rule, timers, window settling, enrichment of the
+evidence from what the traffic taught (AS, SNI, rDNS, resolved domains),
+disabled evidence types, and error isolation: a detection that raises is
+isolated (the others go on), counted with its first traceback, and the run is
+marked degraded (``health``). With ``strict=True`` (the unit-test harness)
+errors are re-raised instead.
+
+With several workers, ``role`` splits the work: the producer runs the global
+learners (``learn``) and replicates their facts to every partition; a worker
+``apply_facts`` and runs everything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+from flowalerts.core.config import Config
+from flowalerts.core.evidence import AsInfo, Evidence, Ioc, IoCType
+from flowalerts.core.facts import Fact, Facts
+from flowalerts.core.messages import Message
+from flowalerts.core.state import State
+from flowalerts.engine.detection import (
+    Detection,
+    Learner,
+    ModuleContext,
+    format_exception,
+    load_components,
+)
+from flowalerts.knowledge import Knowledge
+from flowalerts.knowledge.lookups import Lookups, NullLookups
+
+log = logging.getLogger(__name__)
+
+Role = Literal["all", "producer", "worker"]
+
+# Owner of the timers that close a window late (``Detection.window_close_delay``).
+CLOSE_OWNER = "__window_close__"
+
+
+@dataclasses.dataclass
+class Health:
+    """What went wrong, for the summary and the exit status."""
+
+    errors: Counter[str] = dataclasses.field(default_factory=Counter)
+    first_traceback: dict[str, str] = dataclasses.field(default_factory=dict)
+    late_records: Counter[str] = dataclasses.field(default_factory=Counter)
+    late_window_use: Counter[str] = dataclasses.field(default_factory=Counter)
+    timers_fired_early: Counter[str] = dataclasses.field(default_factory=Counter)
+    # Decisions a detection could not make because bounded state it needed
+    # was full (it abstained rather than report on missing data).
+    undecided: Counter[str] = dataclasses.field(default_factory=Counter)
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+    disabled_evidence: Counter[str] = dataclasses.field(default_factory=Counter)
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.errors)
+
+    def failing_components(self) -> list[str]:
+        return sorted({key.split(":", 1)[0] for key in self.errors})
+
+
+class DetectionFailed(Exception):
+    """Raised in strict mode when a detection or learner raises."""
+
+
+class ModuleDriver:
+    def __init__(
+        self,
+        config: Config,
+        knowledge: Knowledge | None = None,
+        lookups: Lookups | None = None,
+        *,
+        state: State | None = None,
+        detections: Iterable[type[Detection]] | None = None,
+        learners: Iterable[type[Learner]] | None = None,
+        available_logs: set[str] | None = None,
+        role: Role = "all",
+        strict: bool = False,
+        live: bool = False,
+        wall_clock: Callable[[], float] = lambda: 0.0,
+        notify: Callable[[str], None] = lambda text: None,
+    ) -> None:
+        all_detections, all_learners = load_components()
+        detection_classes = list(detections) if detections is not None else list(all_detections.values())
+        if learners is not None:
+            learner_classes = list(learners)
+        elif detections is not None:
+            # Only what the chosen detections declare they need (unit harness).
+            learner_classes = list(dict.fromkeys(need for cls in detection_classes for need in cls.needs))
+        else:
+            learner_classes = list(all_learners.values())
+        self.config = config
+        self.state = state or State()
+        self.facts = Facts(self.state)
+        self.knowledge = knowledge or Knowledge.empty()
+        self.lookups = lookups or NullLookups()
+        self.role = role
+        self.strict = strict
+        self.health = Health()
+        self._out: list[Evidence] = []
+        # Set by a host that writes evidence as it comes (``Pipeline``): each
+        # evidence goes there at once and the calls below return empty lists,
+        # so the end of input, which decides every pending timer and window
+        # at once, never holds all its evidence in memory.
+        self.emit: Callable[[Evidence], None] | None = None
+        self.ctx = ModuleContext(
+            config=config,
+            state=self.state,
+            facts=self.facts,
+            knowledge=self.knowledge,
+            lookups=self.lookups,
+            live=live,
+            wall_clock=wall_clock,
+            notify=notify,
+            report=self._collect,
+            late_window_use=self._late_window_use,
+            fire_timer=self._fire_timer,
+            undecided=self._undecided,
+        )
+        self.learners: list[Learner] = []
+        for cls in learner_classes:
+            if role == "worker" and cls.scope == "global":
+                continue  # global facts arrive replicated from the producer
+            if role == "producer" and cls.scope == "partition":
+                continue
+            self.learners.append(cls(self.ctx, config.section(cls.id, cls.Config)))
+        self.detections: list[Detection] = []
+        if role != "producer":
+            for cls in detection_classes:
+                missing = [name for name in cls.required_logs() if available_logs is not None and name not in available_logs]
+                if missing:
+                    self.health.skipped[cls.id] = "needs " + ", ".join(f"{name}.log" for name in missing)
+                    continue
+                self.detections.append(cls(self.ctx, config.section(cls.id, cls.Config)))
+        self.by_id: dict[str, Detection] = {d.id: d for d in self.detections}
+        self._learner_routes: dict[str, list[Learner]] = {}
+        for learner in self.learners:
+            for channel in learner.channels:
+                self._learner_routes.setdefault(channel, []).append(learner)
+        self._routes: dict[str, list[Detection]] = {}
+        for detection in self.detections:
+            for channel in detection.channels:
+                self._routes.setdefault(channel, []).append(detection)
+        # The hot path's view of the routes: (component, bound method) pairs,
+        # so a record costs no attribute look-up per component.
+        self._learn_calls = {channel: [(learner, learner.learn) for learner in learners]
+                             for channel, learners in self._learner_routes.items()}
+        self._handle_calls = {channel: [(detection, detection.handle) for detection in detections]
+                              for channel, detections in self._routes.items()}
+        self.disabled = {name.upper() for name in config.DisabledAlerts.disabled_detections}
+        self.processed: Counter[str] = Counter()
+        self.watermark = float("-inf")
+        # Windows close this long after the host says they ended, so decisions
+        # that wait for other logs (timers) still count in their window.
+        self.close_delay = max((d.window_close_delay() for d in self.detections), default=0.0)
+
+    @property
+    def channels(self) -> set[str]:
+        """The record channels the module reads (its learners' and detections'),
+        so a host subscribes to exactly these."""
+        return set(self._routes) | set(self._learner_routes)
+
+    # -- records -------------------------------------------------------------------
+    def handle(self, msg: Message[Any]) -> list[Evidence]:
+        """Run the learners, then the detections, of the record's channel."""
+        # The hot path: _call inlined (one try per component, no extra frame).
+        channel = msg.flow.channel
+        if msg.late:
+            self.health.late_records[channel] += 1
+        learners = self._learn_calls.get(channel)
+        if learners:
+            apply = self.facts.apply
+            for learner, learn in learners:
+                try:
+                    found = learn(msg)
+                except Exception as exc:
+                    found = self._failed(learner, "learn", exc)
+                if found:
+                    for fact in found:
+                        apply(fact)
+        for detection, handle in self._handle_calls.get(channel, ()):
+            try:
+                handle(msg)
+            except Exception as exc:
+                self._failed(detection, "handle", exc)
+        self.processed[channel] += 1
+        return self._take()
+
+    def learn(self, msg: Message[Any]) -> list[Fact]:
+        """Producer role: the facts the (global) learners draw from a record."""
+        facts: list[Fact] = []
+        for learner in self._learner_routes.get(msg.flow.channel, ()):
+            found = self._call(learner, "learn", learner.learn, msg)
+            if found:
+                for fact in found:
+                    self.facts.apply(fact)
+                    facts.append(fact)
+        return facts
+
+    def apply_facts(self, facts: Iterable[Fact]) -> None:
+        for fact in facts:
+            self.facts.apply(fact)
+
+    # -- time ------------------------------------------------------------------------
+    def advance(self, watermark: float) -> list[Evidence]:
+        """Flow time reached ``watermark``: fire due timers, purge expired state."""
+        if watermark <= self.watermark:
+            return []
+        self.watermark = watermark
+        # Timers first, then the purge: a timer due at t still sees the facts
+        # that were valid at t. At end of input nothing is purged: the windows
+        # that close then still read the facts of their time.
+        self.state.advance(watermark, purge=False)
+        for owner, key, payload in self.state.timers.pop_due(watermark):
+            self._run_timer(owner, key, payload)
+        if watermark < math.inf:
+            self.state.advance(watermark)
+        return self._take()
+
+    def window_closed(self, profile: str, twid: int) -> list[Evidence]:
+        """A window ended: final tally reports, ``on_window_closed``, then its state goes.
+
+        With a ``close_delay`` (some detection decides after waiting for other
+        logs) the close happens once the watermark is ``close_delay`` past the
+        moment the host said the window ended (a timer of the driver's own).
+        """
+        if self.close_delay > 0 and -math.inf < self.watermark < math.inf:
+            due = self.watermark + self.close_delay
+            for owner, key, payload in self.state.timers.schedule(CLOSE_OWNER, (profile, twid), due):
+                self._fire_timer(owner, key, payload)
+            return self._take()
+        self._close_window(profile, twid)
+        return self._take()
+
+    def _close_window(self, profile: str, twid: int) -> None:
+        owners = self.state.window_owners(profile, twid)
+        for detection in self.detections:
+            if detection.id in owners:
+                self._call(detection, "window_closed", detection.settle_tallies, profile, twid)
+            self._call(detection, "window_closed", detection.on_window_closed, profile, twid)
+        self.state.close_window(profile, twid)
+        self.processed["tw_closed"] += 1
+
+    def finish(self) -> list[Evidence]:
+        """End of input: every timer fires, every window closes, detections settle."""
+        out = self.advance(float("inf"))
+        for profile, twid in self.state.open_windows():
+            out.extend(self.window_closed(profile, twid))
+        for detection in self.detections:
+            self._call(detection, "finish", detection.finish)
+        out.extend(self._take())
+        return out
+
+    # -- internals -------------------------------------------------------------------
+    def _run_timer(self, owner: str, key: Any, payload: Any) -> None:
+        if owner == CLOSE_OWNER:
+            self._close_window(*key)
+            return
+        detection = self.by_id.get(owner)
+        if detection is not None:
+            self._call(detection, "timer", detection.on_timer, key, payload)
+
+    def _fire_timer(self, owner: str, key: Any, payload: Any) -> None:
+        self.health.timers_fired_early[owner] += 1
+        self._run_timer(owner, key, payload)
+
+    def _undecided(self, owner: str) -> None:
+        self.health.undecided[owner] += 1
+
+    def _late_window_use(self, owner: str) -> None:
+        self.health.late_window_use[owner] += 1
+
+    def _call(self, component: Detection | Learner, where: str, func: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return func(*args)
+        except Exception as exc:
+            return self._failed(component, where, exc)
+
+    def _failed(self, component: Detection | Learner, where: str, exc: Exception) -> None:
+        """Isolate a component's error: count it, keep its first traceback (strict: raise)."""
+        key = f"{component.id}:{where}"
+        self.health.errors[key] += 1
+        if key not in self.health.first_traceback:
+            self.health.first_traceback[key] = format_exception()
+            log.error("detection %s failed on %s (isolated, processing continues): %r", component.id, where, exc)
+        if self.strict:
+            raise DetectionFailed(f"{component.id} failed on {where}") from exc
+        return None
+
+    def _collect(self, evidence: Evidence) -> None:
+        if evidence.evidence_type in self.disabled:
+            self.health.disabled_evidence[evidence.evidence_type] += 1
+            return
+        for ioc in (evidence.attacker, evidence.victim):
+            if ioc is not None and ioc.ioc_type is IoCType.IP:
+                self._enrich(ioc)
+        if self.emit is not None:
+            self.emit(evidence)
+            return
+        self._out.append(evidence)
+
+    def _enrich(self, ioc: Ioc) -> None:
+        ip = ioc.value
+        facts = self.facts
+        if ioc.SNI is None:
+            ioc.SNI = facts.sni_of(ip)
+        if ioc.rDNS is None:
+            ioc.rDNS = facts.ptr_of(ip) or self.lookups.rdns(ip)
+        if ioc.domains is None:
+            domains = facts.domains_of_ip(ip)
+            ioc.domains = domains[:10] or None
+        if ioc.AS is None:
+            found = self.knowledge.orgs.asn_of(ip)
+            if found is not None:
+                ioc.AS = AsInfo(number=found[0], org=found[1] or "")
+
+    def _take(self) -> list[Evidence]:
+        out, self._out = self._out, []
+        return out

@@ -1,0 +1,512 @@
+"""The producer of a distributed run (``flowalerts run --redis URL``).
+
+Reader -> profiler -> the global learners (driver role ``producer``) ->
+partition streams on Redis; evidence stream -> sink. The workers
+(``flowalerts.hosts.distributed.worker``) do the rest.
+
+**Partitions.** A record goes to partition ``crc32(profile) % P``: every
+record, window and timer of a profile lives in one partition, which one
+worker at a time owns. What a detection needs beyond its own profile is a
+*global fact* (DNS resolutions and CNAMEs, PTR names, SNI, learned DNS /
+DHCP / DoH servers, MAC table, local network): the producer learns it once
+and appends it to *every* partition right before the record it came from.
+``Advance`` (flow time) goes to every partition too, ``TwClosed`` to the
+profile's partition. So each partition sees exactly the sequence a single
+process would see, filtered to its profiles: the same evidence, whatever the
+number of workers and whatever ``redis.batch_size``.
+
+**Batches.** Items are buffered per partition and written as one stream
+entry per ``redis.batch_size`` items, with an explicit entry id (the batch
+number): a retried write cannot add a duplicate, and a worker notices a gap.
+The producer waits while a partition holds more than
+``redis.max_pending_messages`` entries (workers trim what they checkpointed),
+so Redis memory stays bounded whatever the input size.
+
+**Evidence.** Workers number each partition's evidence; the producer drops a
+number it already wrote (a worker restarted from its checkpoint replays the
+batches after it and finds the same evidence again), then hands the evidence
+to the sink. The run ends when every partition reported ``done``; then every
+key of the run is deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import subprocess
+import sys
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import redis
+
+from flowalerts import __version__
+from flowalerts.core.config import Config
+from flowalerts.core.evidence import decode_evidence
+from flowalerts.core.messages import Advance, Message, TwClosed
+from flowalerts.engine.detection import Detection, load_components
+from flowalerts.engine.driver import Health, ModuleDriver
+from flowalerts.engine.profiler import Profiler
+from flowalerts.hosts.distributed.streams import (
+    GROUP,
+    BusError,
+    Keys,
+    Retrying,
+    batch_id,
+    batch_number,
+    connect,
+    ensure_group,
+    new_run_id,
+    redact,
+)
+from flowalerts.hosts.distributed.wire import (
+    END,
+    Done,
+    decode_evidence_entry,
+    encode_batch,
+    merge_health,
+    message_item,
+)
+from flowalerts.io.sink import EvidenceSink
+from flowalerts.knowledge import Knowledge
+from flowalerts.knowledge.lookups import Lookups
+
+# Environment variable a worker reads its Redis URL from (never on a command
+# line, where ``ps`` would show a password).
+URL_ENV = "FLOWALERTS_REDIS_URL"
+# Local workers resolve the config's relative data paths (feeds, whitelist)
+# against the producer's config folder, not their own working directory.
+DATA_DIR_ENV = "FLOWALERTS_DATA_DIR"
+# How often (seconds) the producer reads evidence and refreshes its heartbeat.
+PUMP_SECONDS = 0.2
+HEARTBEAT_SECONDS = 2.0
+# Without a producer heartbeat for this long, a run's meta key expires and
+# workers drop it.
+META_TTL_SECONDS = 60
+# Local workers that die are restarted at most this many times each.
+MAX_RESTARTS = 5
+WAIT_NOTE_SECONDS = 30.0
+
+
+def _delivered(groups: Any) -> int:
+    """The last batch number the workers' consumer group was given."""
+    if isinstance(groups, list):
+        for group in groups:
+            name = group.get("name")
+            if name in (GROUP, GROUP.encode()):
+                last = group.get("last-delivered-id") or b"0-0"
+                return batch_number(last)
+    return 0
+
+
+def partition_of(profile: str, partitions: int) -> int:
+    """Stable across processes and machines (unlike ``hash``)."""
+    return zlib.crc32(profile.encode("utf-8", "surrogatepass")) % partitions
+
+
+def config_document(config: Config) -> dict[str, Any]:
+    """The run's configuration as plain data, for the workers (no Redis URL)."""
+    doc = msgspec.to_builtins(config)
+    doc.pop("base_dir", None)
+    doc["redis"]["url"] = None
+    return doc
+
+
+def skipped_detections(detections: list[type[Detection]], available_logs: set[str] | None) -> dict[str, str]:
+    """Detections that will not run for lack of a log (same rule as the driver)."""
+    skipped = {}
+    if available_logs is None:
+        return skipped
+    for cls in detections:
+        missing = [name for name in cls.required_logs() if name not in available_logs]
+        if missing:
+            skipped[cls.id] = "needs " + ", ".join(f"{name}.log" for name in missing)
+    return skipped
+
+
+@dataclasses.dataclass
+class DistributedOptions:
+    url: str
+    workers: int = 1
+    partitions: int = 0
+    offline: bool = True
+    live: bool = False
+    available_logs: set[str] | None = None
+    quiet: bool = False
+    # Extra arguments for local worker processes (tests, benchmarks).
+    worker_command: list[str] | None = None
+
+
+class DistributedPipeline:
+    """Profiler -> global learners -> partition streams; evidence stream -> sink."""
+
+    def __init__(
+        self,
+        config: Config,
+        sink: EvidenceSink,
+        options: DistributedOptions,
+        *,
+        knowledge: Knowledge,
+        lookups: Lookups,
+        warn: Callable[[str, str], None],
+        emit: Callable[[str], None],
+        detections: list[type[Detection]] | None = None,
+    ) -> None:
+        from flowalerts.hosts.standalone import clock_policy
+
+        self.config = config
+        self.sink = sink
+        self.options = options
+        self.emit = emit
+        redis_config = config.redis
+        self.batch_size = max(1, redis_config.batch_size)
+        self.max_pending = max(2, redis_config.max_pending_messages)
+        workers = max(0, options.workers)
+        self.partitions = max(1, options.partitions or redis_config.partitions or workers or 1)
+        self.profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead, warn=warn)
+        self.driver = ModuleDriver(
+            config, knowledge, lookups, role="producer", available_logs=options.available_logs,
+            live=options.live, wall_clock=time.time, notify=emit,
+        )
+        all_detections = detections if detections is not None else list(load_components()[0].values())
+        self.health = Health()
+        self.health.skipped.update(skipped_detections(all_detections, options.available_logs))
+        self.processed: Counter[str] = Counter()
+        self.redelivered = 0
+        self.evidence_gaps = 0
+
+        self.client = connect(options.url)
+        self.call = Retrying(self.client, redis_config.reconnect_seconds)
+        self.run_id = new_run_id()
+        self.keys = Keys(redis_config.key_prefix, self.run_id)
+        self.streams = [self.keys.partition(index).stream for index in range(self.partitions)]
+        self._buffers: list[list[Any]] = [[] for _ in range(self.partitions)]
+        self._batches = [0] * self.partitions
+        self._part_cache: dict[str, int] = {}
+        self._seen_seq = [0] * self.partitions
+        self._done: dict[int, Done] = {}
+        self._evidence_cursor = "0-0"
+        self._next_pump = 0.0
+        self._next_heartbeat = 0.0
+        self._counter = 0
+        self._closed = False
+        # The runner's signal flag (raised, count): set by flowalerts.hosts.standalone.
+        self.stop_flag: Any = None
+        self._create_run(workers)
+        self.procs: list[subprocess.Popen[bytes] | None] = []
+        self.restarts: Counter[int] = Counter()
+        for slot in range(workers):
+            self.procs.append(self._spawn(slot))
+        where = redact(options.url)
+        emit(
+            f"note: run {self.run_id} on {where}: {self.partitions} partition(s), {workers} local worker(s)"
+            + ("" if workers else f"; start workers with: flowalerts worker --redis {where}")
+        )
+
+    # -- setup ------------------------------------------------------------------------------
+    def _create_run(self, workers: int) -> None:
+        keys, call, client = self.keys, self.call, self.client
+        for stream in self.streams:
+            ensure_group(call, client, stream)
+        lease = max(1.0, self.config.redis.lease_seconds)
+        meta = {
+            "version": __version__,
+            "partitions": self.partitions,
+            "workers": workers or self.partitions,
+            "config": msgspec.json.encode(config_document(self.config)),
+            "available_logs": msgspec.json.encode(sorted(self.options.available_logs) if self.options.available_logs is not None else None),
+            "offline": int(self.options.offline),
+            "live": int(self.options.live),
+            "created": time.time(),
+            "lease_ms": int(lease * 1000),
+            "checkpoint_seconds": self.config.redis.checkpoint_seconds,
+            "checkpoint_batches": max(1, self.config.redis.checkpoint_batches),
+        }
+        pipe = client.pipeline(transaction=False)
+        pipe.hset(keys.meta, mapping=meta)
+        pipe.expire(keys.meta, META_TTL_SECONDS)
+        pipe.sadd(keys.runs, self.run_id)
+        call(pipe.execute)
+
+    def _spawn(self, slot: int) -> subprocess.Popen[bytes]:
+        command = self.options.worker_command or [sys.executable, "-m", "flowalerts"]
+        args = [*command, "worker", "--run", self.run_id, "--prefix", self.keys.prefix]
+        if self.options.quiet:
+            args.append("-q")
+        env = {**os.environ, URL_ENV: self.options.url, DATA_DIR_ENV: self.config.base_dir}
+        # Own session: a Ctrl-C in the terminal reaches the producer only, which
+        # settles the run; workers leave when the run's keys are gone.
+        return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    # -- the Pipeline interface (flowalerts.hosts.standalone) ----------------------------------------------
+    def feed(self, record: Any, where: str = "", wall_now: float | None = None) -> None:
+        self._dispatch(self.profiler.assign(record, where))
+        if wall_now is not None:
+            self.profiler.note_wall(wall_now)
+        self._counter += 1
+        if self._counter & 1023 == 0:
+            self._tick()
+
+    def idle(self, wall_now: float | None = None) -> None:
+        self._dispatch(self.profiler.flush())
+        if wall_now is not None:
+            self._dispatch(self.profiler.quiet_advance(wall_now, self.config.time.live_idle_seconds))
+        for index in range(self.partitions):
+            self._flush(index)
+        self._tick(force=True)
+
+    def finish(self) -> None:
+        self._dispatch(self.profiler.finish())
+        for index in range(self.partitions):
+            self._buffers[index].append(END)
+            self._flush(index)
+        self._wait_done()
+
+    def close(self) -> None:
+        """Delete every key of the run and stop local workers (also after an error)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for key in self.keys.all_keys(self.partitions):
+                pipe.delete(key)
+            pipe.srem(self.keys.runs, self.run_id)
+            pipe.execute()
+        except (redis.RedisError, OSError):
+            pass
+        deadline = time.monotonic() + 15.0
+        for proc in self.procs:
+            if proc is None:
+                continue
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        try:
+            self.client.close()
+        except (redis.RedisError, OSError):
+            pass
+
+    # -- items -> partitions ------------------------------------------------------------------
+    def _partition(self, profile: str) -> int:
+        index = self._part_cache.get(profile)
+        if index is None:
+            if len(self._part_cache) >= 1 << 20:
+                self._part_cache.clear()
+            index = self._part_cache[profile] = partition_of(profile, self.partitions)
+        return index
+
+    def _dispatch(self, items: list[Any]) -> None:
+        buffers = self._buffers
+        learn = self.driver.learn
+        limit = self.batch_size
+        for item in items:
+            cls = type(item)
+            if cls is Message:
+                facts = learn(item)
+                if facts:
+                    for buffer in buffers:
+                        buffer.extend(facts)
+                index = self._partition(item.profile)
+                buffer = buffers[index]
+                buffer.append(message_item(item))
+                if facts:
+                    self._flush_full()
+                elif len(buffer) >= limit:
+                    self._flush(index)
+            elif cls is Advance:
+                self.driver.advance(item.watermark)
+                advance = ("adv", item.watermark)
+                for buffer in buffers:
+                    buffer.append(advance)
+                self._flush_full()
+            elif cls is TwClosed:
+                index = self._partition(item.profile)
+                buffers[index].append(("tw", item.profile, item.twid))
+                if len(buffers[index]) >= limit:
+                    self._flush(index)
+
+    def _flush_full(self) -> None:
+        limit = self.batch_size
+        for index, buffer in enumerate(self._buffers):
+            if len(buffer) >= limit:
+                self._flush(index)
+
+    def _flush(self, index: int) -> None:
+        buffer = self._buffers[index]
+        if not buffer:
+            return
+        self._buffers[index] = []
+        number = self._batches[index] + 1
+        self._batches[index] = number
+        payload = encode_batch(buffer)
+        stream = self.streams[index]
+        entry_id = batch_id(number)
+
+        def write() -> Any:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.xadd(stream, {"b": payload}, id=entry_id)
+            pipe.xinfo_groups(stream)
+            return pipe.execute(raise_on_error=False)
+
+        added, groups = self.call(write)
+        if isinstance(added, redis.ResponseError) and "equal or smaller" not in str(added):
+            raise BusError(f"cannot write to {stream}: {added}")
+        # "equal or smaller": a retried write that had already gone through.
+        if number - _delivered(groups) > self.max_pending:
+            self._wait_for_room(index)
+
+    def _give_up_if_interrupted(self) -> None:
+        """Waiting for workers after SIGINT/SIGTERM: a second signal, or none
+        alive, ends the wait (the outputs then miss what was not processed)."""
+        flag = self.stop_flag
+        if flag is None or not flag.raised:
+            return
+        if flag.count >= 2 or self._live_workers() == 0:
+            self.emit("note: interrupted while waiting for workers: the outputs cover what was processed")
+            raise KeyboardInterrupt
+
+    def _wait_for_room(self, index: int) -> None:
+        """Backpressure: wait while more than ``max_pending`` batches of the
+        partition were not yet read by a worker."""
+        stream = self.streams[index]
+        started = time.monotonic()
+        next_note = started + WAIT_NOTE_SECONDS
+        while self._batches[index] - _delivered(self.call(self.client.xinfo_groups, stream)) > self.max_pending:
+            self._give_up_if_interrupted()
+            self._pump(block_ms=20)
+            self._tick(force=True, pump=False)
+            now = time.monotonic()
+            if now > next_note:
+                next_note = now + WAIT_NOTE_SECONDS
+                self.emit(
+                    f"note: partition {index} has had no room for {now - started:.0f}s: "
+                    f"{self._live_workers()} worker(s) alive; waiting for workers"
+                )
+
+    # -- evidence, heartbeat, local workers -----------------------------------------------------
+    def _tick(self, force: bool = False, pump: bool = True) -> None:
+        now = time.monotonic()
+        if pump and (force or now >= self._next_pump):
+            self._next_pump = now + PUMP_SECONDS
+            self._pump()
+        if force or now >= self._next_heartbeat:
+            self._next_heartbeat = now + HEARTBEAT_SECONDS
+            self.call(self.client.expire, self.keys.meta, META_TTL_SECONDS)
+            self._supervise()
+
+    def _pump(self, block_ms: int | None = None) -> int:
+        """Read evidence entries and hand new evidence to the sink."""
+        handled = 0
+        while True:
+            reply = self.call(
+                self.client.xread, {self.keys.evidence: self._evidence_cursor}, count=256, block=block_ms
+            )
+            if not reply:
+                return handled
+            entries = reply[0][1]
+            if not entries:
+                return handled
+            for _, fields in entries:
+                self._take(decode_evidence_entry(fields[b"e"]))
+            self._evidence_cursor = entries[-1][0].decode() if isinstance(entries[-1][0], bytes) else entries[-1][0]
+            self.call(self.client.xdel, self.keys.evidence, *[entry_id for entry_id, _ in entries])
+            handled += len(entries)
+            block_ms = None
+
+    def _take(self, entry: Any) -> None:
+        index = entry.partition
+        if not 0 <= index < self.partitions:
+            return
+        seen = self._seen_seq[index]
+        seq = entry.first_seq
+        for line in entry.lines:
+            if seq <= seen:
+                self.redelivered += 1
+            else:
+                if seq > seen + 1:
+                    self.evidence_gaps += seq - seen - 1
+                seen = seq
+                self.sink.add(decode_evidence(line))
+            seq += 1
+        self._seen_seq[index] = seen
+        if entry.done is not None and index not in self._done:
+            self._done[index] = entry.done
+            for channel, count in entry.done.processed.items():
+                self.processed[channel] += count
+            merge_health(self.health, entry.done.health)
+
+    def _live_workers(self) -> int:
+        now_ms = int(time.time() * 1000)
+        lease_ms = int(max(1.0, self.config.redis.lease_seconds) * 1000)
+        try:
+            return int(self.client.zcount(self.keys.workers, now_ms - 3 * lease_ms, "+inf"))
+        except (redis.RedisError, OSError):
+            return 0
+
+    def _supervise(self) -> None:
+        """Restart local workers that died (a crash, the OOM killer, a SIGKILL)."""
+        for slot, proc in enumerate(self.procs):
+            if proc is None or proc.poll() is None:
+                continue
+            code = proc.returncode
+            if self.restarts[slot] >= MAX_RESTARTS:
+                self.emit(f"warning: local worker {slot} exited ({code}) {MAX_RESTARTS} times; not restarting it")
+                self.procs[slot] = None
+                continue
+            self.restarts[slot] += 1
+            self.emit(f"warning: local worker {slot} exited ({code}); restarting it (its partitions resume from their checkpoints)")
+            self.procs[slot] = self._spawn(slot)
+
+    def _wait_done(self) -> None:
+        started = time.monotonic()
+        next_note = started + WAIT_NOTE_SECONDS
+        while len(self._done) < self.partitions:
+            self._give_up_if_interrupted()
+            self._pump(block_ms=200)
+            self._tick(force=True, pump=False)
+            now = time.monotonic()
+            if now > next_note:
+                next_note = now + WAIT_NOTE_SECONDS
+                missing = sorted(set(range(self.partitions)) - set(self._done))
+                self.emit(
+                    f"note: waiting for {len(missing)} partition(s) to finish ({self._live_workers()} worker(s) alive)"
+                )
+        self._pump()
+        self._report_resources()
+
+    def _report_resources(self) -> None:
+        """One note per process: peak RSS and CPU (the benchmark reads them)."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        self.emit(
+            f"note: resources: producer peak RSS {usage.ru_maxrss / 1024:.0f} MB, "
+            f"CPU {usage.ru_utime + usage.ru_stime:.1f}s"
+        )
+        workers: dict[str, list[Any]] = {}
+        for index, done in sorted(self._done.items()):
+            if not done.worker:
+                continue
+            entry = workers.setdefault(done.worker, [0, 0.0, []])
+            entry[0] = max(entry[0], done.rss_kb)
+            entry[1] = max(entry[1], done.cpu)
+            entry[2].append(index)
+        for name, (rss_kb, cpu, partitions) in sorted(workers.items()):
+            self.emit(
+                f"note: resources: worker {name} peak RSS {rss_kb / 1024:.0f} MB, CPU {cpu:.1f}s, "
+                f"finished partitions {','.join(map(str, partitions))}"
+            )
+        if self.redelivered:
+            self.emit(f"note: {self.redelivered} evidence re-sent by a worker that resumed from a checkpoint were dropped")
+        if self.evidence_gaps:
+            self.emit(f"warning: {self.evidence_gaps} evidence missing from the evidence stream (Redis lost data?)")

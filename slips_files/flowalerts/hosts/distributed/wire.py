@@ -1,0 +1,172 @@
+"""What travels between the producer and the workers, as msgpack.
+
+A partition stream entry is one **batch**: a msgpack array of items, in the
+order the producer made them. Every item is an array whose first element is
+a tag, so the worker decodes a whole batch into typed objects with one call
+(msgspec, in C):
+
+* ``["m.conn", profile, twid, [record fields...], late]`` - a record of the
+  partition's profiles (the tag names the log type), decoded straight into a
+  ``Message`` whose ``flow`` is the typed record;
+* ``["res", ...]``, ``["ptr", ...]``, ... - a **global fact** a learner of the
+  producer drew from a record (``flowalerts.core.facts``), replicated into every
+  partition right before the record it came from;
+* ``["adv", watermark]`` - flow time moved (replicated into every partition);
+* ``["tw", profile, twid]`` - a time window of one of the partition's profiles
+  closed;
+* ``["end"]`` - end of input: settle everything.
+
+Records are never re-encoded: the producer writes ``(tag, profile, twid,
+record, late)`` tuples, which msgpack encodes as the same array the typed
+decoder expects.
+
+An evidence stream entry is ``[partition, first_seq, [alerts.json line...],
+done]``: the evidence a worker found in the batches it processed, numbered
+per partition (``first_seq``, ``first_seq + 1`` ...), so the sink drops
+whatever a replay after a crash sends again; ``done`` is ``None``, or the
+partition's final counters (``Done``) once it processed ``end``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from collections import Counter
+from typing import Any, Union
+
+import msgspec
+
+from flowalerts.core.facts import GLOBAL_FACTS, LocalNetwork, MacAddress, PtrName, Resolution, Server, ServerName
+from flowalerts.core.messages import Advance, Message, TwClosed
+from flowalerts.core.records import RECORD_TYPES, Record
+
+# -- partition batches -----------------------------------------------------------------
+
+
+class AdvanceItem(Advance, tag="adv"):
+    """``Advance`` as a batch item."""
+
+
+class TwClosedItem(TwClosed, tag="tw"):
+    """``TwClosed`` as a batch item."""
+
+
+class EndItem(msgspec.Struct, array_like=True, gc=False, tag="end"):
+    """End of input."""
+
+
+def _message_type(record_type: type[Record]) -> type[Message[Any]]:
+    # A tagged subclass of Message[R]: decoded items *are* Messages.
+    def body(namespace: dict[str, Any]) -> None:
+        namespace["__module__"] = __name__
+
+    return types.new_class(
+        f"{record_type.__name__}Message",
+        (Message[record_type],),  # type: ignore[valid-type]
+        {"tag": f"m.{record_type.log_type}"},
+        body,
+    )
+
+
+MESSAGE_TYPES: dict[type[Record], type[Message[Any]]] = {t: _message_type(t) for t in RECORD_TYPES}
+# Module attributes too, so pickle finds them by name: a detection may keep a
+# decoded message in its state (a pending timer's payload), and a checkpoint
+# pickles that state.
+globals().update({cls.__name__: cls for cls in MESSAGE_TYPES.values()})
+# record type -> the tag of its items (producer side).
+MESSAGE_TAGS: dict[type[Record], str] = {t: f"m.{t.log_type}" for t in RECORD_TYPES}
+
+Item = Union[  # noqa: UP007 - a runtime union of classes for msgspec
+    tuple(MESSAGE_TYPES.values()) + GLOBAL_FACTS + (AdvanceItem, TwClosedItem, EndItem)
+]
+
+_encoder = msgspec.msgpack.Encoder()
+_batch_decoder = msgspec.msgpack.Decoder(list[Item])  # type: ignore[valid-type]
+
+ADVANCE_TAG = "adv"
+TW_TAG = "tw"
+END = ("end",)
+
+
+def message_item(msg: Message[Any]) -> tuple[Any, ...]:
+    """A record message as a batch item (no copy of the record)."""
+    return (MESSAGE_TAGS[type(msg.flow)], msg.profile, msg.twid, msg.flow, msg.late)
+
+
+def encode_batch(items: list[Any]) -> bytes:
+    """Items are tuples from ``message_item``, ``("adv", w)``, ``("tw", p, n)``,
+    ``END``, or global ``Fact`` structs."""
+    return _encoder.encode(items)
+
+
+def decode_batch(payload: bytes) -> list[Any]:
+    """Typed items: Messages, global facts, AdvanceItem, TwClosedItem, EndItem."""
+    return _batch_decoder.decode(payload)
+
+
+# Tags of the global facts, for completeness checks (tests).
+FACT_TAGS = {cls: cls.__struct_config__.tag for cls in (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork)}
+
+
+# -- evidence stream ---------------------------------------------------------------------
+
+
+class Done(msgspec.Struct, kw_only=True):
+    """A partition processed ``end``: its final counters, for the run summary."""
+
+    processed: dict[str, int]
+    health: dict[str, Any]
+    evidence: int
+    # The worker that finished it, and that process's peak RSS (KB) and CPU
+    # seconds so far (for the run's resource report).
+    worker: str = ""
+    rss_kb: int = 0
+    cpu: float = 0.0
+
+
+class EvidenceEntry(msgspec.Struct, array_like=True):
+    partition: int
+    first_seq: int
+    lines: list[bytes]
+    done: Done | None = None
+
+
+_evidence_decoder = msgspec.msgpack.Decoder(EvidenceEntry)
+
+
+def encode_evidence(entry: EvidenceEntry) -> bytes:
+    return _encoder.encode(entry)
+
+
+def decode_evidence_entry(payload: bytes) -> EvidenceEntry:
+    return _evidence_decoder.decode(payload)
+
+
+# -- health across processes ----------------------------------------------------------------
+
+
+def health_to_builtins(health: Any) -> dict[str, Any]:
+    """A driver ``Health`` as plain dicts (for Done and checkpoints)."""
+    return {field.name: dict(getattr(health, field.name)) for field in dataclasses.fields(health)}
+
+
+def merge_health(target: Any, data: dict[str, Any]) -> None:
+    """Add a partition's health (``health_to_builtins``) into ``target``."""
+    for field in dataclasses.fields(target):
+        value = data.get(field.name)
+        if not value:
+            continue
+        mine = getattr(target, field.name)
+        if isinstance(mine, Counter):
+            mine.update(value)
+        else:
+            for key, item in value.items():
+                mine.setdefault(key, item)
+
+
+def restore_health(target: Any, data: dict[str, Any]) -> None:
+    """Replace ``target``'s counters with a checkpoint's."""
+    for field in dataclasses.fields(target):
+        mine = getattr(target, field.name)
+        mine.clear()
+    merge_health(target, data)

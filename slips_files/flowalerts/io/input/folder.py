@@ -1,0 +1,184 @@
+"""Find the Zeek logs of a folder (or one file) and merge them.
+
+Records from all logs are merged by ``ts``, each file read in its own order
+(Zeek's write order, or sorted by ``ts``): a DNS answer is seen before the
+connection that uses it whatever file it came from, and records arriving out
+of order within the allowed lateness give the same evidence
+(``flowalerts.core.clock`` explains the lateness policy). Each file is read lazily; ``heapq.merge`` keeps one
+record per file in memory. Ties keep file order (files are sorted by name), so
+a replay is deterministic.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+
+from flowalerts.core.config import InputSection
+from flowalerts.core.records import BY_LOG_TYPE, Record
+from flowalerts.io.input.warnings import InputWarnings
+from flowalerts.io.input.zeek import ZeekFileReader, bounded_lines, file_is_readable, open_binary
+
+# conn.log, conn.log.gz, conn.00:00:00-01:00:00.log.gz, conn.2024-01-01-10-00-00.log
+_LOG_NAME = re.compile(r"^(?P<type>[A-Za-z0-9_]+)(\.[^/]*)?\.log(\.gz)?$")
+
+
+class InputError(Exception):
+    """The input path cannot be used as given (missing, not a Zeek log): a usage error."""
+
+
+class InputUnusable(InputError):
+    """The input exists but nothing in it can be read (permissions, symlink loop ...)."""
+
+
+def log_type_of(filename: str) -> str | None:
+    match = _LOG_NAME.match(filename)
+    return match.group("type") if match else None
+
+
+def discover(path: str, warnings: InputWarnings) -> list[tuple[str, str]]:
+    """(log type, file path) for every known Zeek log under ``path``, sorted."""
+    if not os.path.exists(path):
+        if os.path.lexists(path):
+            raise InputUnusable(f"cannot read {path}: {file_is_readable(path) or 'broken symbolic link'}")
+        raise InputError(f"input path does not exist: {path}")
+    if os.path.isfile(path):
+        problem = file_is_readable(path)
+        if problem:
+            raise InputUnusable(f"cannot read {path}: {problem}")
+        log_type = log_type_of(os.path.basename(path))
+        if log_type is None or log_type not in BY_LOG_TYPE:
+            # A single file with an unusual name: guess from its contents later.
+            log_type = _sniff_type(path) or log_type
+        if log_type not in BY_LOG_TYPE:
+            raise InputError(f"cannot tell which Zeek log {path} is (expected a name like conn.log)")
+        return [(log_type, path)]
+    if not os.path.isdir(path):
+        raise InputError(f"input path is neither a file nor a folder: {path}")
+    found: list[tuple[str, str]] = []
+    unknown: Counter[str] = Counter()
+
+    def unlistable(exc: OSError) -> None:
+        warnings.note(f"cannot list folder {exc.filename or path}: {(exc.strerror or str(exc)).lower()}")
+
+    for root, dirs, files in os.walk(path, onerror=unlistable):
+        dirs.sort()
+        for name in sorted(files):
+            log_type = log_type_of(name)
+            if log_type is None:
+                continue
+            if log_type not in BY_LOG_TYPE:
+                unknown[log_type] += 1
+                continue
+            found.append((log_type, os.path.join(root, name)))
+    for log_type in sorted(unknown):
+        warnings.note(f"skipping {unknown[log_type]} file(s) of unsupported log type '{log_type}'")
+    if not found:
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise InputUnusable(f"cannot read folder {path}: permission denied")
+        raise InputError(f"no Zeek logs found in {path}")
+    return found
+
+
+def _sniff_type(path: str) -> str | None:
+    """The ``#path`` header of a TSV log, if it has one (bounded reads)."""
+    try:
+        with open_binary(path) as handle:
+            for _, raw in zip(range(20), bounded_lines(handle, 4096)):
+                if raw is not None and raw.startswith(b"#path"):
+                    return raw.split()[1].decode("ascii", errors="replace")
+    except (OSError, EOFError, IndexError, zlib.error):
+        return None
+    return None
+
+
+class FolderReader:
+    """Merged, typed records of every log under a path.
+
+    Files that cannot be opened are left out with a note (``unreadable``);
+    if none can, ``InputUnusable`` is raised. ``available_logs`` are the log
+    types with at least one readable file: detections that need another log
+    are not run (``missing_reason`` says why a log type is missing).
+    """
+
+    def __init__(self, path: str, warnings: InputWarnings | None = None, limits: InputSection | None = None) -> None:
+        self.warnings = warnings or InputWarnings()
+        self.path = path
+        found = discover(path, self.warnings)
+        self.unreadable: dict[str, str] = {}
+        self.files: list[tuple[str, str]] = []
+        self._unreadable_types: dict[str, str] = {}
+        for log_type, file_path in found:
+            problem = file_is_readable(file_path)
+            if problem is None:
+                self.files.append((log_type, file_path))
+                continue
+            self.unreadable[file_path] = problem
+            self._unreadable_types.setdefault(log_type, problem)
+            self.warnings.note(f"cannot read {file_path}: {problem}; it is left out of this run")
+        if not self.files:
+            names = ", ".join(sorted(self.unreadable))
+            raise InputUnusable(f"no readable Zeek log in {path} ({names}: {next(iter(self.unreadable.values()))})")
+        self.readers = [
+            ZeekFileReader(file_path, BY_LOG_TYPE[log_type], self.warnings, limits) for log_type, file_path in self.files
+        ]
+        self._handed_on: Counter[str] = Counter({log_type: 0 for log_type, _ in self.files})
+        self.where = ""
+
+    def __iter__(self) -> Iterator[Record]:
+        # Count a record as read when it is handed on, not when a file reader
+        # parsed it: heapq.merge holds one parsed record per file ahead, and a
+        # run stopped by a signal never sees those.
+        counts = self._handed_on
+        for record, path, line_no in heapq.merge(*(_located(reader) for reader in self.readers), key=_start):
+            counts[record.log_type] += 1
+            self.where = f"{path}:{line_no}"
+            yield record
+
+    @property
+    def available_logs(self) -> set[str]:
+        """Log types with at least one file that could be opened."""
+        return {log_type for log_type, _ in self.files}
+
+    def missing_reason(self, log_type: str) -> str:
+        """Why the input has no ``log_type`` records: "absent" or "unreadable: <why>"."""
+        if log_type in self.available_logs:
+            return ""
+        problem = self._unreadable_types.get(log_type)
+        return f"unreadable: {problem}" if problem else "absent"
+
+    @property
+    def incomplete(self) -> list[str]:
+        """Input that exists but was not (fully) read, one line each."""
+        problems = [f"{path}: not read ({problem})" for path, problem in sorted(self.unreadable.items())]
+        problems += [
+            f"{reader.path}: stopped in line {reader.current_line} ({reader.stopped})"
+            for reader in self.readers
+            if reader.stopped
+        ]
+        return problems
+
+    @property
+    def read_counts(self) -> Counter[str]:
+        """Records handed on to the caller, per log type."""
+        return Counter(self._handed_on)
+
+    @property
+    def skipped_counts(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for reader in self.readers:
+            counts[reader.record_type.log_type] += sum(reader.skipped.values())
+        return counts
+
+
+def _located(reader: ZeekFileReader) -> Iterator[tuple[Record, str, int]]:
+    for record in reader:
+        yield record, reader.path, reader.line_no
+
+
+def _start(item: tuple[Record, str, int]) -> float:
+    return item[0].starttime

@@ -1,0 +1,177 @@
+"""SELF_SIGNED_CERTIFICATE (spec 2.15, 4.12) and INVALID_CERTIFICATE (spec 2.16) from
+ssl.log and notice.log; issue 13: a wrong capture clock gives one warning, and one
+pair per (profile, window, server)."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from flowalerts.core.evidence import KINDS
+from flowalerts.core.records import NoticeRecord
+from flowalerts.detections.tls.certificate_validation import (
+    CertificateValidation,
+    CertificateValidationDetails,
+)
+from tests.harness import CLIENT, SERVER, T0, Harness, from_zeek, in_zeek_order, notice, ssl, summary, x509
+
+EXPIRED = "certificate has expired"
+NOT_YET = "certificate is not yet valid"
+DAY = 86400.0
+
+
+def run(*records):
+    harness = Harness(CertificateValidation).feed(*in_zeek_order(records))
+    return harness.evidence(), harness.notes
+
+
+def pair(kind, statuses, count=1, confidence=0.5, names=("bad.example",), sources=("ssl.log",), server=SERVER):
+    d = msgspec.to_builtins(CertificateValidationDetails(server=server, statuses=list(statuses),
+                                                         server_names=list(names), sources=list(sources)))
+    return [(kind, CLIENT, 1, CLIENT, None, "low", confidence, count, d),
+            (kind, server, 1, server, None, "low", confidence, count, d)]
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        ("self signed certificate", "SELF_SIGNED_CERTIFICATE"),
+        ("self signed certificate in certificate chain", "SELF_SIGNED_CERTIFICATE"),
+        ("unable to get local issuer certificate", "INVALID_CERTIFICATE"),
+        (EXPIRED, "INVALID_CERTIFICATE"),
+        (NOT_YET, "INVALID_CERTIFICATE"),
+        ("ok", None),
+        ("", None),
+        ("  ", None),
+    ],
+)
+def test_status_table(status, kind):
+    found, notes = run(ssl(validation_status=status, server_name="bad.example"))
+    assert [summary(e) for e in found] == (pair(kind, [status]) if kind else [])
+    assert notes == []
+    if kind:
+        client, server = found
+        assert (client.attacker.direction.value, server.attacker.direction.value) == ("SRC", "DST")
+        assert client.victim is None and server.victim is None
+        assert client.rel_id == [server.id] and server.rel_id == [client.id]
+        assert (client.uids, client.dst_port, client.ts) == (["Cssl1"], 443, T0)
+
+
+def test_invalid_certificate_reaches_slips_as_self_signed_with_its_name_in_the_text():
+    assert KINDS["INVALID_CERTIFICATE"].slips_type == "SELF_SIGNED_CERTIFICATE"
+    (client, _), _ = run(ssl(validation_status="unable to get local issuer certificate"))
+    assert client.description.startswith("INVALID_CERTIFICATE")
+
+
+def test_notice_log_invalid_server_cert():
+    record = from_zeek(NoticeRecord, {
+        "ts": T0, "uid": "Cssl1", "id.orig_h": CLIENT, "id.orig_p": 50001, "id.resp_h": SERVER, "id.resp_p": 443,
+        "note": "SSL::Invalid_Server_Cert", "msg": f"SSL certificate validation failed with ({EXPIRED})",
+        "sub": "CN=bad.example", "src": CLIENT, "dst": SERVER, "p": 443, "actions": ["Notice::ACTION_LOG"],
+        "suppress_for": 3600.0})
+    found, _ = run(record)
+    assert [summary(e) for e in found] == pair("INVALID_CERTIFICATE", [EXPIRED], names=(), sources=("notice.log",))
+
+
+def test_a_connection_in_both_logs_counts_once():
+    records = [ssl(validation_status=EXPIRED, server_name="bad.example"),
+               notice(uid="Cssl1", note="SSL::Invalid_Server_Cert",
+                      msg=f"SSL certificate validation failed with ({EXPIRED})", starttime=T0 + 0.5),
+               notice(uid="Cother", note="Scan::Port_Scan", msg="not a certificate")]
+    found, _ = run(*records)
+    assert [summary(e) for e in found] == pair("INVALID_CERTIFICATE", [EXPIRED])
+
+
+def test_one_pair_per_server_and_window_growing_in_confidence_only():
+    records = [ssl(uid=f"C{i}", starttime=T0 + i, validation_status="unable to get local issuer certificate",
+                   server_name="bad.example") for i in range(4)]
+    records.append(ssl(uid="Cself", starttime=T0 + 5, validation_status="self signed certificate",
+                       server_name="bad.example"))
+    records.append(ssl(uid="Cnext", starttime=T0 + 3600 + 1, validation_status="unable to get local issuer certificate",
+                       server_name="bad.example"))
+    found, _ = run(*records)
+    rows = [summary(e) for e in found]
+    assert rows[:2] == pair("INVALID_CERTIFICATE", ["unable to get local issuer certificate"], count=4,
+                            confidence=0.7)
+    assert rows[2:4] == pair("SELF_SIGNED_CERTIFICATE", ["self signed certificate"])
+    assert [(r[0], r[2], r[7]) for r in rows[4:]] == [("INVALID_CERTIFICATE", 2, 1)] * 2
+    assert found[0].uids == ["C0", "C1", "C2", "C3"] and found[0].occurrences == 4
+
+
+def test_time_failures_wait_for_the_window_close_others_do_not():
+    harness = Harness(CertificateValidation)
+    harness.feed(ssl(uid="Ctime", validation_status=EXPIRED, daddr="1.1.1.1"),
+                 ssl(uid="Cself", validation_status="self signed certificate", daddr="2.2.2.2"))
+    assert [e.evidence_type for e in harness.so_far()] == ["SELF_SIGNED_CERTIFICATE"] * 2
+    assert [e.evidence_type for e in harness.evidence()] == ["SELF_SIGNED_CERTIFICATE"] * 2 + ["INVALID_CERTIFICATE"] * 2
+
+
+def test_a_time_failure_and_a_chain_failure_on_one_server_report_at_once():
+    harness = Harness(CertificateValidation)
+    harness.feed(ssl(uid="C1", validation_status=EXPIRED),
+                 ssl(uid="C2", starttime=T0 + 1, validation_status="unable to get local issuer certificate"))
+    (client, _) = harness.so_far()
+    assert client.details.statuses == [EXPIRED, "unable to get local issuer certificate"]
+    assert client.count == 2
+
+
+# -- the capture clock -------------------------------------------------------------------
+
+CLOCK_1970 = 95.0
+
+
+def test_a_1970_capture_clock_gives_one_warning_and_no_validity_evidence():
+    records = [ssl(uid=f"C{i}", starttime=CLOCK_1970 + i, daddr=f"10.9.0.{i % 5 + 1}", validation_status=NOT_YET)
+               for i in range(20)]
+    records.append(ssl(uid="Cself", starttime=CLOCK_1970 + 30, validation_status="self signed certificate"))
+    found, notes = run(*records)
+    # A failure that is not about time is still reported.
+    assert [e.evidence_type for e in found] == ["SELF_SIGNED_CERTIFICATE"] * 2
+    assert len(notes) == 1
+    assert "20 'expired' / 'not yet valid' result(s) for 5 server(s)" in notes[0]
+    assert "before 2000" in notes[0]
+
+
+def certificates(valid, far):
+    """x509 records seen at T0: ``valid`` within their dates, ``far`` issued two years after T0."""
+    out = [x509(uid=f"Fok{i}", starttime=T0, not_valid_before=T0 - 10 * DAY, not_valid_after=T0 + 80 * DAY)
+           for i in range(valid)]
+    out += [x509(uid=f"Ffar{i}", starttime=T0, not_valid_before=T0 + 700 * DAY, not_valid_after=T0 + 800 * DAY)
+            for i in range(far)]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("valid", "far", "reported"),
+    [
+        (0, 3, False),  # the quorum, all far outside: the clock is wrong
+        (2, 3, False),  # a majority
+        (3, 3, True),  # not a majority
+        (0, 2, True),  # below the quorum
+        (10, 0, True),
+    ],
+)
+def test_certificates_far_outside_their_validity_reveal_a_wrong_clock(valid, far, reported):
+    records = [*certificates(valid, far), ssl(starttime=T0 + 1, validation_status=NOT_YET)]
+    found, notes = run(*records)
+    assert (len(found), len(notes)) == ((2, 0) if reported else (0, 1))
+    if not reported:
+        assert f"{far} of {far + valid} certificates seen were more than 30 days outside their validity" in notes[0]
+
+
+def test_ca_certificates_and_certificates_within_the_margin_do_not_count():
+    records = [x509(uid=f"Fca{i}", starttime=T0, host_cert=False, not_valid_before=T0 + 700 * DAY,
+                    not_valid_after=T0 + 800 * DAY) for i in range(3)]
+    records += [x509(uid=f"Fnew{i}", starttime=T0, not_valid_before=T0 + 10 * DAY, not_valid_after=T0 + 90 * DAY)
+                for i in range(3)]
+    found, notes = run(*records, ssl(starttime=T0 + 1, validation_status=NOT_YET))
+    assert (len(found), notes) == (2, [])
+
+
+def test_the_clock_check_counts_the_whole_window():
+    # The failure comes first; the certificates that reveal the clock come later in its window.
+    records = [ssl(starttime=T0, validation_status=NOT_YET), *[
+        x509(uid=f"F{i}", starttime=T0 + 100 + i, not_valid_before=T0 + 700 * DAY, not_valid_after=T0 + 800 * DAY)
+        for i in range(3)]]
+    found, notes = run(*records)
+    assert (found, len(notes)) == ([], 1)

@@ -1,0 +1,98 @@
+"""Helpers shared by the conn.log detections: address flags, start_seen, segment broadcasts, repeat_level."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowalerts.core.evidence import EvidenceKind, ThreatLevel
+from flowalerts.traffic.conn_flows import (
+    BROADCAST,
+    LAN,
+    MULTICAST,
+    NO_DNS_NEEDED,
+    PRIVATE,
+    UNICAST_V4,
+    ip_info,
+    repeat_level,
+    start_seen,
+    to_whole_segment,
+)
+from tests.harness import conn
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical", "set_flags", "clear_flags"),
+    [
+        ("192.168.1.1", "192.168.1.1", PRIVATE | LAN | NO_DNS_NEEDED | UNICAST_V4, MULTICAST),
+        ("fd00::1", "fd00::1", PRIVATE | LAN | NO_DNS_NEEDED, UNICAST_V4),
+        ("169.254.1.1", "169.254.1.1", LAN | NO_DNS_NEEDED | UNICAST_V4, PRIVATE),
+        ("FE80::1", "fe80::1", LAN | NO_DNS_NEEDED, PRIVATE),
+        ("::ffff:10.0.2.15", "10.0.2.15", PRIVATE | UNICAST_V4, 0),  # IPv4-mapped is the IPv4 host
+        ("8.8.8.8", "8.8.8.8", UNICAST_V4, PRIVATE | LAN | NO_DNS_NEEDED),
+        ("255.255.255.255", "255.255.255.255", BROADCAST | NO_DNS_NEEDED, UNICAST_V4),
+        ("224.0.0.251", "224.0.0.251", MULTICAST | NO_DNS_NEEDED, UNICAST_V4),
+    ],
+)
+def test_ip_info(text, canonical, set_flags, clear_flags):
+    info = ip_info(text)
+    assert info.canonical == canonical
+    assert info.flags & set_flags == set_flags and not info.flags & clear_flags
+
+
+@pytest.mark.parametrize("text", ["", "bogus", "10.0.0.256", "1.2.3", "::g"])
+def test_ip_info_of_non_addresses(text):
+    assert ip_info(text) is None
+
+
+@pytest.mark.parametrize(
+    ("state", "history", "proto", "seen"),
+    [
+        ("SF", "ShADadFf", "tcp", True),
+        ("S0", "S", "tcp", True),
+        ("REJ", "D", "tcp", True),  # test14: an attempt Zeek saw, whatever the history says
+        ("OTH", "DadA", "tcp", False),
+        ("OTH", "", "icmp", False),
+        ("S1", "DTaT", "tcp", False),
+        ("SF", "^aAdfF", "tcp", False),  # flipped: the SYN was missed
+        ("SHR", "^h", "tcp", False),
+        ("RSTRH", "^hr", "tcp", False),
+        ("SF", "", "tcp", True),  # no history logged: the state decides
+        ("SF", "Dd", "udp", True),  # no handshake in UDP
+    ],
+)
+def test_start_seen(state, history, proto, seen):
+    assert start_seen(conn(state=state, history=history, proto=proto)) is seen
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "whole"),
+    [
+        ("10.0.2.15", "10.0.2.255", True),
+        ("147.32.83.55", "147.32.83.255", True),
+        ("147.32.83.55", "147.32.84.255", False),
+        ("10.0.2.15", "255.255.255.255", True),
+        ("10.0.2.15", "239.255.255.250", True),
+        ("fd00::1", "ff02::1", True),
+        ("10.0.2.15", "10.0.2.2", False),
+    ],
+)
+def test_to_whole_segment(source, destination, whole):
+    assert to_whole_segment(ip_info(source), ip_info(destination)) is whole
+
+
+KIND = EvidenceKind("TEST_REPEATED_HIGH", ThreatLevel.HIGH, 0.5)
+INFO = EvidenceKind("TEST_REPEATED_INFO", ThreatLevel.INFO, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("kind", "count", "threshold", "base", "expected"),
+    [
+        (KIND, 1, 1, None, (ThreatLevel.HIGH, 0.5)),
+        (KIND, 4, 1, None, (ThreatLevel.CRITICAL, 0.7)),
+        (KIND, 4, 1, ThreatLevel.LOW, (ThreatLevel.MEDIUM, 0.7)),  # from another base level
+        (KIND, 16, 2, ThreatLevel.MEDIUM, (ThreatLevel.HIGH, 0.8)),
+        (INFO, 1000, 1, None, (ThreatLevel.INFO, 1.0)),  # INFO stays INFO, the confidence grows
+    ],
+)
+def test_repeat_level(kind, count, threshold, base, expected):
+    assert repeat_level(kind, count, threshold, base=base) == expected
