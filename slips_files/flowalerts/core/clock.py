@@ -141,10 +141,6 @@ class EventClock:
         self.jumps_confirmed += 1
         return Observation(ok=True, confirmed_jump=True, jump_seconds=jump)
 
-    def is_odd(self, ts: float) -> bool:
-        """True for a start time beyond the jump threshold (a held clock jump)."""
-        return self.newest != NEG_INF and ts > self.newest + self.policy.jump_threshold
-
     def finish(self) -> None:
         """End of input: everything has arrived."""
         self.finished = True

@@ -22,7 +22,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -65,6 +65,7 @@ _LEVEL_WEIGHTS = {
     ThreatLevel.HIGH: 0.8,
     ThreatLevel.CRITICAL: 1.0,
 }
+_LEVEL_ORDER = list(ThreatLevel)
 
 
 class Direction(enum.Enum):
@@ -120,10 +121,6 @@ def dst_ip(value: str) -> Ioc:
     return Ioc(direction=Direction.DST, ioc_type=IoCType.IP, value=value)
 
 
-def src_domain(value: str) -> Ioc:
-    return Ioc(direction=Direction.SRC, ioc_type=IoCType.DOMAIN, value=value)
-
-
 def dst_domain(value: str) -> Ioc:
     return Ioc(direction=Direction.DST, ioc_type=IoCType.DOMAIN, value=value)
 
@@ -160,15 +157,40 @@ KINDS: dict[str, EvidenceKind] = {}
 
 
 @dataclasses.dataclass(frozen=True)
+class Growth:
+    """How the evidence of a repeated finding (one evidence standing for
+    ``count`` occurrences, ``n = count / threshold``) grows and weighs:
+
+    * ``level``: the threat level rises one step for every factor 4 of ``n``
+      (x4: +1, x16: +2), never more steps than the kind's own level can rise
+      before critical, and an INFO evidence stays INFO (context, never alert
+      weight: volume alone must not turn it into an alert);
+    * ``confidence``: +0.1 for every doubling of ``n``, capped at 1;
+    * ``weighs``: what it weighs as for alerts (``occurrences``): ``"each"``
+      occurrence, or one per ``"threshold"`` crossed.
+    """
+
+    level: bool = True
+    confidence: bool = True
+    weighs: Literal["each", "threshold"] = "each"
+
+
+# The default growth of a kind: level and confidence grow, it weighs as each occurrence.
+GROWS = Growth()
+# A kind whose evidence keeps its level and confidence (and weighs once).
+FIXED = Growth(level=False, confidence=False)
+
+
+@dataclasses.dataclass(frozen=True)
 class EvidenceKind:
     """An evidence type a detection declares, with its policy.
 
     ``threat_level`` and ``confidence`` are the defaults of each evidence of
-    this kind (a detection may raise them, e.g. with ``scale_with_count``).
-    ``slips`` is the Slips evidence type it is delivered as: the same name by
-    default, the nearest Slips type, or ``NOT_IN_SLIPS``. ``category`` is its
-    IDMEFv2 category. ``summary`` is the one-line description of the README's
-    detection table.
+    this kind; ``grows`` how an evidence standing for many occurrences grows
+    from them (``Growth``; ``grown``). ``slips`` is the Slips evidence type it
+    is delivered as: the same name by default, the nearest Slips type, or
+    ``NOT_IN_SLIPS``. ``category`` is its IDMEFv2 category. ``summary`` is the
+    one-line description of the README's detection table.
     """
 
     name: str
@@ -178,6 +200,25 @@ class EvidenceKind:
     slips: str | None = None
     category: str = "Other.Undetermined"
     summary: str = ""
+    grows: Growth = GROWS
+
+    def grown(
+        self, count: int, threshold: int = 1, level: ThreatLevel | None = None, confidence: float | None = None
+    ) -> tuple[ThreatLevel, float, int]:
+        """Threat level, confidence and occurrences of an evidence standing for
+        ``count`` occurrences (reported at ``threshold``), starting from
+        ``level`` and ``confidence`` (default: the kind's), by ``grows``."""
+        growth = self.grows
+        start = self.threat_level if level is None else level
+        start_confidence = self.confidence if confidence is None else confidence
+        ratio = max(1.0, count / max(1, threshold))
+        if growth.level and start is not ThreatLevel.INFO:
+            headroom = _LEVEL_ORDER.index(ThreatLevel.CRITICAL) - _LEVEL_ORDER.index(self.threat_level)
+            start = start.raised(min(headroom, math.floor(math.log(ratio, 4) + 1e-9)))
+        if growth.confidence:
+            start_confidence = min(1.0, round(start_confidence + 0.1 * math.floor(math.log2(ratio) + 1e-9), 4))
+        occurrences = count if growth.weighs == "each" else max(1, count // max(1, threshold))
+        return start, start_confidence, occurrences
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", self.name):

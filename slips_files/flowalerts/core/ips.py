@@ -48,18 +48,6 @@ def is_ip(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=65536)
-def is_ignored_ip(text: str) -> bool:
-    """Not parseable, multicast, private, link-local, loopback or reserved.
-
-    These destinations never need a DNS resolution (spec 2.3).
-    """
-    ip = parse_ip(text)
-    if ip is None:
-        return True
-    return ip.is_multicast or ip.is_private or ip.is_link_local or ip.is_loopback or ip.is_reserved
-
-
-@functools.lru_cache(maxsize=65536)
 def is_rfc1918_or_ula(text: str) -> bool:
     """RFC 1918 IPv4 or IPv6 unique-local: the "private networks" proper."""
     ip = parse_ip(text)
@@ -68,21 +56,6 @@ def is_rfc1918_or_ula(text: str) -> bool:
     if ip.version == 4:
         return any(ip in net for net in _RFC1918)
     return ip in _ULA
-
-
-@functools.lru_cache(maxsize=65536)
-def is_unicast_ipv4(text: str) -> bool:
-    """An IPv4 address that is none of 0.0.0.0, 255.255.255.255, loopback or
-    multicast: one that can stand for a host on a network."""
-    ip = parse_ip(text)
-    return (
-        ip is not None
-        and ip.version == 4
-        and not ip.is_unspecified
-        and not ip.is_loopback
-        and not ip.is_multicast
-        and int(ip) != 0xFFFFFFFF
-    )
 
 
 def is_multicast(text: str) -> bool:
@@ -101,6 +74,3 @@ def is_ipv4(text: str) -> bool:
     return ip is not None and ip.version == 4
 
 
-def is_ipv6(text: str) -> bool:
-    ip = parse_ip(text)
-    return ip is not None and ip.version == 6

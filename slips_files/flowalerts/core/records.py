@@ -108,11 +108,6 @@ class ConnRecord(Record):
             return True
         return False
 
-    @property
-    def interpreted_state(self) -> str:
-        return "Established" if self.is_established else "Not Established"
-
-
 class DnsRecord(Record):
     log_type: ClassVar[str] = "dns"
     channel: ClassVar[str] = "new_dns"
@@ -536,22 +531,3 @@ def _class_facts(record_type: type[Record]) -> dict[str, object]:
     }
 
 
-@functools.cache
-def slips_dict_type(record_type: type[Record]) -> type[msgspec.Struct]:
-    """A twin of ``record_type`` in dict form with Slips field names.
-
-    Used to encode messages for, and decode messages from, a Slips-style
-    publisher, where each flow travels as a JSON object.
-    """
-    return msgspec.defstruct(
-        "Slips" + record_type.__name__,
-        _fields(record_type),
-        kw_only=True,
-        gc=False,
-        namespace=_class_facts(record_type),
-    )
-
-
-def to_record(record_type: type[Record], twin: msgspec.Struct) -> Record:
-    """Convert a generated twin back into the canonical record class."""
-    return record_type(**msgspec.structs.asdict(twin))

@@ -285,10 +285,6 @@ class Timers:
         entry = self._live.get((owner, key))
         return None if entry is None else entry[2]
 
-    def next_due(self) -> float | None:
-        self._drop_stale_head()
-        return self._heap[0][0] if self._heap else None
-
     def pop_due(self, watermark: float) -> Iterator[tuple[str, Any, Any]]:
         """Timers due at or before ``watermark`` (owner, key, payload), in due order."""
         while True:

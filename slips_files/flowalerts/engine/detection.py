@@ -31,10 +31,12 @@ import dataclasses
 import importlib
 import pkgutil
 import traceback
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+import typing
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, overload
 
 import msgspec
+from typing_extensions import TypeVar
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import (
@@ -45,6 +47,7 @@ from flowalerts.core.evidence import (
     NoDetails,
     ThreatLevel,
     link,
+    src_ip,
     uuid_shaped,
 )
 from flowalerts.core.records import BY_CHANNEL
@@ -89,17 +92,26 @@ class ModuleContext:
     undecided: Callable[[str], None] = lambda owner: None
 
 
-DETECTIONS: dict[str, type[Detection]] = {}
-LEARNERS: dict[str, type[Learner]] = {}
+DETECTIONS: dict[str, type[Detection[Any, Any]]] = {}
+LEARNERS: dict[str, type[Learner[Any]]] = {}
+
+CfgT = TypeVar("CfgT", bound=SectionConfig, default=NoConfig)
+W = TypeVar("W")
+
+# The key of a detection's tallies in its window dict (only this module reads it).
+_TALLIES = "__tallies__"
 
 
-class _Component:
-    """What detections and learners share: identity, channels, state access."""
+class _Component(Generic[CfgT]):
+    """What detections and learners share: identity, channels, config, state access."""
 
     id: ClassVar[str] = ""
     channels: ClassVar[tuple[str, ...]] = ()
+    # The typed config section: the generic parameter (``Detection[MyConfig]``).
     Config: ClassVar[type[SectionConfig]] = NoConfig
     abstract: ClassVar[bool] = False
+
+    config: CfgT
 
     def __init__(self, ctx: ModuleContext, config: Any = None) -> None:
         self.ctx = ctx
@@ -112,6 +124,12 @@ class _Component:
         # its state: a restored checkpoint gets new components).
         self._tables: dict[str, FlowTimeTable[Any]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for parameter in _generic_arguments(cls):
+            if isinstance(parameter, type) and issubclass(parameter, SectionConfig) and "Config" not in cls.__dict__:
+                cls.Config = parameter
+
     @classmethod
     def _check_declaration(cls) -> None:
         if not cls.id or not cls.id.isidentifier() or cls.id != cls.id.lower():
@@ -120,22 +138,47 @@ class _Component:
         if unknown or not cls.channels:
             raise TypeError(f"{cls.__name__}: unknown or missing channels {unknown or cls.channels}")
 
-    # -- state ------------------------------------------------------------------
-    def window(self, msg: Message[Any]) -> dict[Any, Any]:
-        """This component's dict for the record's (profile, window).
+    # -- per-window state -----------------------------------------------------------
+    @overload
+    def window(self, msg: Message[Any]) -> dict[Any, Any]: ...
 
-        A late record (its window already closed) gets a fresh dict that is
+    @overload
+    def window(self, msg: Message[Any], kind: type[W]) -> W: ...
+
+    def window(self, msg: Message[Any], kind: type[Any] | None = None) -> Any:
+        """This component's state for the record's (profile, window), dropped
+        when the window closes: a dict, or the one instance of ``kind`` (a
+        class of the detection's own, created with no arguments on first use).
+
+        A late record (its window already settled) gets fresh state that is
         thrown away: it is counted, never mixed into a reopened window.
         """
         if msg.late:
             self.ctx.late_window_use(self.id)
-            return {}
-        return self._state.window(self.id, msg.profile, msg.twid)
+            return {} if kind is None else kind()
+        data = self._state.window(self.id, msg.profile, msg.twid)
+        if kind is None:
+            return data
+        found = data.get(kind)
+        if found is None:
+            found = data[kind] = kind()
+        return found
 
-    def window_of(self, profile: str, twid: int) -> dict[Any, Any] | None:
-        """The dict of (profile, twid) if it exists (e.g. in ``on_window_closed``)."""
-        return self._state.peek_window(self.id, profile, twid)
+    @overload
+    def window_of(self, profile: str, twid: int) -> dict[Any, Any] | None: ...
 
+    @overload
+    def window_of(self, profile: str, twid: int, kind: type[W]) -> W | None: ...
+
+    def window_of(self, profile: str, twid: int, kind: type[Any] | None = None) -> Any:
+        """The state of (profile, twid) if it exists (None once the window
+        closed, or if nothing was stored): e.g. in ``recount``."""
+        data = self._state.peek_window(self.id, profile, twid)
+        if data is None or kind is None:
+            return data
+        return data.get(kind)
+
+    # -- state that expires with flow time ---------------------------------------------
     def table(self, name: str, max_entries: int = 0) -> FlowTimeTable[Any]:
         """A table private to this component whose entries expire with flow time."""
         table = self._tables.get(name)
@@ -143,13 +186,51 @@ class _Component:
             table = self._tables[name] = self._state.table(f"{self.id}.{name}", max_entries)
         return table
 
+    # -- what the host knows ----------------------------------------------------------
     @property
     def watermark(self) -> float:
         """Flow time up to which every record has arrived (``flowalerts.core.clock``)."""
         return self._state.watermark
 
+    @property
+    def window_width(self) -> float:
+        """The time window's width in seconds (``parameters.time_window_width``)."""
+        return self.ctx.config.parameters.width
 
-class Learner(_Component):
+    @property
+    def settings(self) -> Config:
+        """The whole configuration (framework sections: parameters, time ...)."""
+        return self.ctx.config
+
+    @property
+    def live(self) -> bool:
+        """True only when following a live Zeek: the only place wall time matters."""
+        return self.ctx.live
+
+    def wall_time(self) -> float:
+        """The wall clock (injectable in tests); read it only when ``live``."""
+        return self.ctx.wall_clock()
+
+    def notify(self, text: str) -> None:
+        """An informational line for the user (e.g. "detected DNS server ...")."""
+        self.ctx.notify(text)
+
+    def undecided(self) -> None:
+        """A decision was abstained from because bounded state it needed was
+        full (counted per detection, shown in the summary)."""
+        self.ctx.undecided(self.id)
+
+
+def _generic_arguments(cls: type) -> tuple[Any, ...]:
+    """The arguments ``cls`` gave its generic base (``Detection[A, B]`` -> (A, B))."""
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin = typing.get_origin(base)
+        if isinstance(origin, type) and issubclass(origin, _Component):
+            return typing.get_args(base)
+    return ()
+
+
+class Learner(_Component[CfgT]):
     """Turns records into ``Fact`` updates (``flowalerts.core.facts``).
 
     ``scope`` "global": facts about everyone (replicated to every partition
@@ -177,11 +258,14 @@ class Learner(_Component):
 class Tally(msgspec.Struct, gc=False):
     """Occurrences of one repeated event in one (profile, window), under one key.
 
-    ``reported`` is the count the evidence was last reported with (0: never);
-    ``threshold`` the count at which it is reported.
-    ``extra`` holds whatever else the detection accumulates (ports, names ...);
-    it stays an empty dict (64 bytes) when nothing is added: most tallies of
-    a busy network never reach their threshold.
+    ``count`` occurrences, the ``uids`` of their flows (sorted before a
+    report), their flow-time span; ``threshold`` is the count at which the
+    evidence is reported, ``reported`` the count it was last reported with (0:
+    never), ``recounted`` whether ``set_tally`` replaced it since. A detection
+    that accumulates more (ports, names, a verdict ...) subclasses it with
+    typed fields and names the subclass as its second generic parameter
+    (``Detection[MyConfig, MyTally]``); most tallies of a busy network never
+    reach their threshold, so keep the fields small (tuples, counts).
     """
 
     count: int = 0
@@ -190,7 +274,8 @@ class Tally(msgspec.Struct, gc=False):
     last_ts: float = float("-inf")
     reported: int = 0
     threshold: int = 1
-    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    recounted: bool = False
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)  # TRANSITIONAL: typed subclasses replace it
 
     def add(self, uid: str, ts: float) -> None:
         self.count += 1
@@ -202,15 +287,62 @@ class Tally(msgspec.Struct, gc=False):
             self.last_ts = ts
 
 
-class Detection(_Component):
+TallyT = TypeVar("TallyT", bound=Tally, default=Tally)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """What only the detection knows about the evidence of a tally
+    (``report_tally`` returns it). The base fills in the rest: profile, window,
+    time (the tally's first), uids, ``count``, the evidence id (the same for
+    the first report and its update), and the threat level and confidence
+    grown with the count by the kind's ``Growth`` (``EvidenceKind.grown``).
+
+    Several findings returned together are one linked group (e.g. the client
+    and the server of one event): give each its own ``profile``/``attacker``
+    and ``id_key``.
+    """
+
+    victim: Ioc | None
+    details: Details
+    description: str
+    # The evidence kind (default: the detection's only kind).
+    kind: EvidenceKind | None = None
+    # Who did it (default: the profile, as the source).
+    attacker: Ioc | None = None
+    # Whose evidence it is (default: the tally's profile).
+    profile: str | None = None
+    # The key the evidence id is derived from (default: the tally's key).
+    id_key: Any = None
+    # Starting points before growth (default: the kind's).
+    level: ThreatLevel | None = None
+    confidence: float | None = None
+    # How many evidence it weighs as for alerts (default: the kind's Growth).
+    occurrences: int | None = None
+    ts: float | None = None
+    src_port: int | None = None
+    dst_port: int | None = None
+    proto: str | None = None
+
+
+class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
     """Base of every detection; see the module docstring."""
 
     evidence: ClassVar[tuple[EvidenceKind, ...]] = ()
-    needs: ClassVar[tuple[type[Learner], ...]] = ()
+    needs: ClassVar[tuple[type[Learner[Any]], ...]] = ()
     logs: ClassVar[tuple[str, ...] | None] = None
+    # True: ``handle`` also gets late records (their window was already
+    # settled), for per-record rules that do not depend on the window. A
+    # detection that leaves it False never sees them; the driver counts them.
+    late_records: ClassVar[bool] = False
+    # The tally class: the second generic parameter (``Detection[C, MyTally]``).
+    TallyType: ClassVar[type[Tally]] = Tally
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        arguments = _generic_arguments(cls)
+        if len(arguments) > 1 and isinstance(arguments[1], type) and issubclass(arguments[1], Tally):
+            cls.TallyType = arguments[1]
         if cls.__dict__.get("abstract", False):
             return
         cls._check_declaration()
@@ -230,13 +362,22 @@ class Detection(_Component):
 
     # -- hooks (override what you need) -------------------------------------------
     def handle(self, msg: Message[Any]) -> None:  # pragma: no cover - interface
+        """One record of a channel the detection reads."""
         raise NotImplementedError
 
     def on_timer(self, key: Any, payload: Any) -> None:
         """A timer scheduled with ``schedule`` is due (flow time passed it)."""
 
+    def recount(self, profile: str, twid: int) -> None:
+        """(profile, twid) is closing: before its tallies' final reports,
+        replace what was counted online with an exact recount over the whole
+        window (``set_tally``), or drop tallies the whole window shows are not
+        findings (``drop_tally``). E.g. bursts recounted in time order, or
+        peer-to-peer traffic recognised only from the window as a whole."""
+
     def on_window_closed(self, profile: str, twid: int) -> None:
-        """(profile, twid) ended; its window dicts are dropped right after."""
+        """(profile, twid) ended, after its tallies' final reports; its window
+        state is dropped right after."""
 
     def finish(self) -> None:
         """End of input, after every timer fired and every window closed."""
@@ -248,6 +389,16 @@ class Detection(_Component):
         (the largest value of the detections it runs), so such decisions are
         counted in their own window's tallies. Default: 0."""
         return 0.0
+
+    def hold_tally(self, key: Any, tally: TallyT) -> bool:
+        """True: do not report this tally at its threshold, only when its window
+        closes (for a verdict that needs the whole window, or other logs)."""
+        return False
+
+    def report_tally(self, profile: str, twid: int, key: Any, tally: TallyT) -> Finding | Sequence[Finding] | None:
+        """The evidence of a tally that reached its threshold: a ``Finding``
+        (or a linked group of them), or None to report nothing."""
+        raise NotImplementedError(f"{type(self).__name__} uses tally() but does not implement report_tally()")
 
     # -- timers ----------------------------------------------------------------------
     def schedule(self, key: Any, due: float, payload: Any = None) -> None:
@@ -343,10 +494,10 @@ class Detection(_Component):
         self,
         msg: Message[Any],
         key: Any,
-        threshold: int,
+        threshold: int = 1,
         uid: str | None = None,
-        update: Callable[[Tally], None] | None = None,
-    ) -> Tally:
+        update: Callable[[TallyT], None] | None = None,
+    ) -> TallyT:
         """Count one occurrence of a repeated event under ``key`` in the
         record's window.
 
@@ -356,56 +507,112 @@ class Detection(_Component):
         id with the final count and every uid (hosts treat it as an update).
         So one (profile, window, key) never gives more than one evidence id.
         ``update(tally)`` runs after counting and before any report (to keep
-        extra facts in ``tally.extra``). While ``hold_tally`` says so, the
-        report at the threshold is held back to the window close. A late
-        record (its window already closed) is counted in the summary and not
-        reported.
+        the typed fields of the detection's tally class). While ``hold_tally``
+        says so, the report at the threshold is held back to the window close.
+        A late record (its window already closed) is counted in the summary
+        and not reported.
         """
         if msg.late:
             # The window's evidence was settled when it closed: reporting the
             # same id again would replace it with this one record. Counted in
             # the summary (late window use) instead.
             self.ctx.late_window_use(self.id)
-            return Tally()
-        tallies = self.window(msg).setdefault("__tallies__", {})
+            return typing.cast("TallyT", self.TallyType())
+        tallies = self._state.window(self.id, msg.profile, msg.twid).setdefault(_TALLIES, {})
         entry = tallies.get(key)
         if entry is None:
-            entry = tallies[key] = Tally()
+            entry = tallies[key] = self.TallyType()
             entry.threshold = max(1, threshold)
         entry.add(msg.flow.uid if uid is None else uid, msg.flow.starttime)
         if update is not None:
             update(entry)
         if entry.reported == 0 and entry.count >= entry.threshold and not self.hold_tally(key, entry):
-            entry.uids.sort()
-            self.report_tally(msg.profile, msg.twid, key, entry)
-            entry.reported = entry.count
+            self._report_tally(msg.profile, msg.twid, key, entry)
         return entry
 
     def tally_id(self, kind: EvidenceKind, profile: str, twid: int, key: Any) -> str:
         """The evidence id of a tally: the same for the first report and its update."""
         return uuid_shaped(kind.name, profile, str(twid), repr(key))
 
-    def hold_tally(self, key: Any, tally: Tally) -> bool:
-        """True: do not report this tally at its threshold, only when its window
-        closes (for evidence that waits on a verdict about the whole capture)."""
-        return False
+    def tallies(self, profile: str, twid: int) -> dict[Any, TallyT]:
+        """The tallies of (profile, twid) by key (empty once the window closed)."""
+        window = self._state.peek_window(self.id, profile, twid)
+        return (window or {}).get(_TALLIES) or {}
 
-    def report_tally(self, profile: str, twid: int, key: Any, tally: Tally) -> None:
-        """Report the evidence of a tally (override when using ``tally``).
-        Use ``evidence_id=self.tally_id(...)``."""
-        raise NotImplementedError(f"{type(self).__name__} uses tally() but does not implement report_tally()")
+    def set_tally(
+        self, profile: str, twid: int, key: Any, *, count: int, uids: Iterable[str], first_ts: float, last_ts: float,
+        threshold: int = 1,
+    ) -> TallyT | None:
+        """Replace the tally of ``key`` with an exact recount (in ``recount``):
+        it is reported at the window's close if it reaches its threshold and
+        was never reported or changed. None when the window is not open."""
+        window = self._state.peek_window(self.id, profile, twid)
+        if window is None:
+            return None
+        tallies = window.setdefault(_TALLIES, {})
+        tally = tallies.get(key)
+        if tally is None:
+            tally = tallies[key] = self.TallyType()
+            tally.threshold = max(1, threshold)
+        uids = sorted(dict.fromkeys(uid for uid in uids if uid))[: Evidence.MAX_UIDS]
+        if (tally.count, tally.uids, tally.first_ts, tally.last_ts) != (count, uids, first_ts, last_ts):
+            tally.count, tally.uids, tally.first_ts, tally.last_ts = count, uids, first_ts, last_ts
+            tally.recounted = True
+        return tally
+
+    def drop_tally(self, profile: str, twid: int, key: Any) -> None:
+        """Forget the tally of ``key`` (in ``recount``): it is not reported at the close."""
+        self.tallies(profile, twid).pop(key, None)
 
     def settle_tallies(self, profile: str, twid: int) -> None:
-        """Called by the driver when a window closes: final reports of grown
-        (or held) tallies that reached their threshold."""
-        window = self.window_of(profile, twid)
-        if not window:
+        """Called by the driver when a window closes: ``recount``, then the
+        final reports of grown, recounted or held tallies that reached their
+        threshold."""
+        self.recount(profile, twid)
+        for key, entry in self.tallies(profile, twid).items():
+            if entry.count >= entry.threshold and (entry.count > entry.reported or entry.recounted):
+                self._report_tally(profile, twid, key, entry)
+
+    def _report_tally(self, profile: str, twid: int, key: Any, tally: TallyT) -> None:
+        tally.uids.sort()
+        found = self.report_tally(profile, twid, key, tally)
+        tally.reported = tally.count
+        tally.recounted = False
+        if found is None:
             return
-        for key, entry in (window.get("__tallies__") or {}).items():
-            if entry.count > entry.reported and entry.count >= entry.threshold:
-                entry.uids.sort()
-                self.report_tally(profile, twid, key, entry)
-                entry.reported = entry.count
+        findings = (found,) if isinstance(found, Finding) else tuple(found)
+        evidences = [self._evidence_of(finding, profile, twid, key, tally) for finding in findings]
+        if len(evidences) == 1:
+            self.ctx.report(evidences[0])
+        elif evidences:
+            self.report_linked(*evidences)
+
+    def _evidence_of(self, finding: Finding, profile: str, twid: int, key: Any, tally: Tally) -> Evidence:
+        kind = finding.kind or self.evidence[0]
+        if finding.kind is None and len(self.evidence) > 1:
+            raise ValueError(f"{type(self).__name__} declares several kinds: its Finding must name one")
+        level, confidence, occurrences = kind.grown(tally.count, tally.threshold, finding.level, finding.confidence)
+        owner = finding.profile or profile
+        return self.report(
+            kind,
+            profile=owner,
+            twid=twid,
+            ts=tally.first_ts if finding.ts is None else finding.ts,
+            attacker=finding.attacker or src_ip(owner),
+            victim=finding.victim,
+            description=finding.description,
+            details=finding.details,
+            uids=tally.uids,
+            threat_level=level,
+            confidence=confidence,
+            src_port=finding.src_port,
+            dst_port=finding.dst_port,
+            proto=finding.proto,
+            count=tally.count,
+            occurrences=occurrences if finding.occurrences is None else finding.occurrences,
+            evidence_id=self.tally_id(kind, profile, twid, key if finding.id_key is None else finding.id_key),
+            send=False,
+        )
 
 
 def load_components() -> tuple[dict[str, type[Detection]], dict[str, type[Learner]]]:

@@ -72,16 +72,9 @@ class Profiler:
         return cls(config.parameters.width, ClockPolicy.from_config(config), config.time.t0_lookahead, warn=warn)
 
     # -- windows ----------------------------------------------------------------
-    def twid_of(self, ts: float) -> int:
-        assert self.t0 is not None
-        return math.floor((ts - self.t0) / self.width) + 1
-
     def window_end(self, twid: int) -> float:
         assert self.t0 is not None
         return self.t0 + twid * self.width
-
-    def window_start(self, twid: int) -> float:
-        return self.window_end(twid) - self.width
 
     # -- records ----------------------------------------------------------------
     def assign(self, record: Record, where: str = "") -> list[Item]:
@@ -153,7 +146,7 @@ class Profiler:
         items: list[Item] = []
         ts = record.starttime
         t0, width = self.t0, self.width
-        twid = math.floor((ts - t0) / width) + 1  # twid_of, inlined (hot path)
+        twid = math.floor((ts - t0) / width) + 1
         late = t0 + twid * width <= self.clock.watermark
         observation = self.clock.observe(ts)
         if not observation.ok:

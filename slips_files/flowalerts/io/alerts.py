@@ -117,10 +117,6 @@ class AlertTracker:
         alert.accumulated_threat = round(window.total, 4)
         return alert, raised
 
-    @property
-    def open_sums(self) -> int:
-        return len(self._windows)
-
     def all_alerts(self) -> list[Alert]:
         return list(self.alerts.values())
 

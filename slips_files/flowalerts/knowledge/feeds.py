@@ -84,11 +84,6 @@ class ThreatFeeds:
     def ssl_entry(self, sha1: str) -> FeedEntry | None:
         return self.ssl_sha1.get(sha1.strip().lower()) if isinstance(sha1, str) else None
 
-    def is_tor_exit(self, ip: str) -> bool:
-        address = parse_ip(ip) if isinstance(ip, str) else None
-        return address is not None and str(address) in self.tor_exits
-
-
 def _load(path: pathlib.Path, label: str, notify, parse):
     try:
         text = path.read_text(encoding="utf-8", errors="replace")

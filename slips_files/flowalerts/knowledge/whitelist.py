@@ -198,19 +198,9 @@ class Whitelist:
     def mac_entries(self, mac: str) -> list[WhitelistEntry]:
         return list(self._mac_entries.get(mac.strip().lower(), ())) if isinstance(mac, str) else []
 
-    def domain_whitelisted(self, domain: str) -> bool:
-        return bool(self.domain_entries(domain))
-
-    def ip_whitelisted(self, ip: str) -> bool:
-        return bool(self.ip_entries(ip))
-
     def is_whitelisted_alert(self, ioc_value: str, ioc_type: str, direction=None) -> bool:
         """Whether an evidence side (``ioc_type`` IP/DOMAIN, ``direction`` SRC/DST) is whitelisted for alerts."""
         return self._matches(ioc_value, ioc_type, direction, "alerts")
-
-    def is_whitelisted_flow(self, ioc_value: str, ioc_type: str, direction=None) -> bool:
-        """Whether a flow endpoint (or its domain) is whitelisted for flows."""
-        return self._matches(ioc_value, ioc_type, direction, "flows")
 
     def _matches(self, ioc_value: str, ioc_type, direction, what: str) -> bool:
         kind = str(getattr(ioc_type, "value", ioc_type)).strip().lower()

@@ -36,25 +36,12 @@ def is_arpa(name: str) -> bool:
     return name == "arpa" or name.endswith(".arpa")
 
 
-def is_reverse_v4(name: str) -> bool:
-    return name.endswith(".in-addr.arpa")
-
-
 def is_local(name: str) -> bool:
     return name == "local" or name.endswith(".local")
 
 
 def is_localhost(name: str) -> bool:
     return name == "localhost" or name.endswith(".localhost")
-
-
-def is_wpad(name: str) -> bool:
-    """WPAD in any case: ``wpad`` or ``wpad.<search domain>``."""
-    return name.partition(".")[0] == "wpad"
-
-
-def is_cymru(name: str) -> bool:
-    return name == "cymru.com" or name.endswith(".cymru.com")
 
 
 @functools.lru_cache(maxsize=65536)
