@@ -9,11 +9,16 @@ types, threat levels and confidence in Markdown (the README's table).
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from flowalerts.cli.common import add_config_argument
 from flowalerts.core.config import Config, defaults_document
+
+if TYPE_CHECKING:
+    from flowalerts.core.evidence import EvidenceKind
+    from flowalerts.engine.detection import Detection
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +41,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def inside_slips(cls: type, kind: object) -> str:
+def inside_slips(cls: type[Detection[Any, Any]], kind: EvidenceKind) -> str:
     """The README's "inside Slips" cell: how an evidence kind reaches Slips."""
     from flowalerts.hosts.slips.decode import SLIPS_LOGS
     from flowalerts.hosts.slips.encode import slips_type

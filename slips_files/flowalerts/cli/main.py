@@ -90,7 +90,7 @@ def load(args: argparse.Namespace) -> tuple[Config, list[str]]:
         # another tool or version in the current folder must not stop it.
         return load_config(None, sections=config_sections())
     path = pathlib.Path(args.config) if getattr(args, "config", None) else default_config_path()
-    if getattr(args, "config", None) and not path.exists():
+    if path is not None and getattr(args, "config", None) and not path.exists():
         raise ConfigError(f"configuration file not found: {path}")
     return load_config(path, sections=config_sections())
 

@@ -16,7 +16,7 @@ typed once, in C, by msgspec. Everything deeper works on these typed objects.
 from __future__ import annotations
 
 import functools
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 import msgspec.structs
@@ -489,8 +489,8 @@ BY_LOG_TYPE: dict[str, type[Record]] = {t.log_type: t for t in RECORD_TYPES}
 BY_CHANNEL: dict[str, type[Record]] = {t.channel: t for t in RECORD_TYPES}
 
 
-def _fields(record_type: type[Record]) -> list[tuple[str, object, object]]:
-    out: list[tuple[str, object, object]] = []
+def _fields(record_type: type[Record]) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
     for f in msgspec.structs.fields(record_type):
         if f.default_factory is not msgspec.NODEFAULT:
             out.append((f.name, f.type, msgspec.field(default_factory=f.default_factory)))

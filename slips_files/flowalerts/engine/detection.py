@@ -115,7 +115,7 @@ class _Component(Generic[CfgT]):
 
     def __init__(self, ctx: ModuleContext, config: Any = None) -> None:
         self.ctx = ctx
-        self.config = config if config is not None else self.Config()
+        self.config = typing.cast("CfgT", config if config is not None else self.Config())
         self.facts = ctx.facts
         self.knowledge = ctx.knowledge
         self.lookups = ctx.lookups
@@ -518,10 +518,10 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
             # the summary (late window use) instead.
             self.ctx.late_window_use(self.id)
             return typing.cast("TallyT", self.TallyType())
-        tallies = self._state.window(self.id, msg.profile, msg.twid).setdefault(_TALLIES, {})
+        tallies: dict[Any, TallyT] = self._state.window(self.id, msg.profile, msg.twid).setdefault(_TALLIES, {})
         entry = tallies.get(key)
         if entry is None:
-            entry = tallies[key] = self.TallyType()
+            entry = tallies[key] = typing.cast("TallyT", self.TallyType())
             entry.threshold = max(1, threshold)
         entry.add(msg.flow.uid if uid is None else uid, msg.flow.starttime)
         if update is not None:
@@ -549,10 +549,10 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
         window = self._state.peek_window(self.id, profile, twid)
         if window is None:
             return None
-        tallies = window.setdefault(_TALLIES, {})
+        tallies: dict[Any, TallyT] = window.setdefault(_TALLIES, {})
         tally = tallies.get(key)
         if tally is None:
-            tally = tallies[key] = self.TallyType()
+            tally = tallies[key] = typing.cast("TallyT", self.TallyType())
             tally.threshold = max(1, threshold)
         uids = sorted(dict.fromkeys(uid for uid in uids if uid))[: Evidence.MAX_UIDS]
         if (tally.count, tally.uids, tally.first_ts, tally.last_ts) != (count, uids, first_ts, last_ts):

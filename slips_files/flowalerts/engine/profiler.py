@@ -146,6 +146,7 @@ class Profiler:
         items: list[Item] = []
         ts = record.starttime
         t0, width = self.t0, self.width
+        assert t0 is not None  # records are held until T0 is chosen
         twid = math.floor((ts - t0) / width) + 1
         late = t0 + twid * width <= self.clock.watermark
         observation = self.clock.observe(ts)

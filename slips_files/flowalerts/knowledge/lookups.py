@@ -338,8 +338,9 @@ class OnlineLookups(Lookups):
             kind, key = item
             try:
                 found, value = self._from_redis(kind, key)
-                if not found:
-                    value = self._resolvers[kind](key)
+                resolver = self._resolvers[kind]
+                if not found and resolver is not None:
+                    value = resolver(key)
                     self._to_redis(kind, key, value)
                 with self._lock:
                     self._inflight.pop(item, None)

@@ -27,7 +27,8 @@ import ipaddress
 import pathlib
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flowalerts.core.ips import parse_ip
 from flowalerts.data import DATA_DIR as PACKAGE_DATA
@@ -149,7 +150,7 @@ class _DecodedToEnd:
 _DECODED = _DecodedToEnd()
 
 
-def _decode_to_end(value: object, stream_type: type) -> object:
+def _decode_to_end(value: Any, stream_type: type) -> Any:
     """Decode every plevin stream (``stream_type``) in a freshly built cache
     value to its end and drop its decompressor (the decoded bytes are all that
     is read later)."""
@@ -256,9 +257,9 @@ def registered_domain(domain: str) -> str:
 class Organizations:
     def __init__(
         self,
-        asns: dict[str, Iterable[int]] | None = None,
-        domains: dict[str, Iterable[str]] | None = None,
-        ranges: dict[str, Iterable[str]] | None = None,
+        asns: Mapping[str, Iterable[int]] | None = None,
+        domains: Mapping[str, Iterable[str]] | None = None,
+        ranges: Mapping[str, Iterable[str]] | None = None,
         use_asn_db: bool = False,
         asn_membership: bool | None = None,
     ) -> None:

@@ -77,13 +77,12 @@ class ContactsConfig(SectionConfig):
     max_pairs: int = CONTACTS_MAX
 
 
-class Contacts(Learner):
+class Contacts(Learner[ContactsConfig]):
     """Remembers when each profile contacted each destination."""
 
     id = "contacts"
     channels = ("new_flow",)
     scope = "partition"
-    Config = ContactsConfig
 
     def __init__(self, ctx, config=None) -> None:
         super().__init__(ctx, config)

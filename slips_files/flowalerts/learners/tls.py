@@ -55,12 +55,11 @@ class CertificatesConfig(SectionConfig):
     keep_seconds: float = 90000.0
 
 
-class CertificateFacts(Learner):
+class CertificateFacts(Learner[CertificatesConfig]):
     """Remembers certificates from x509.log by fingerprint and file id."""
 
     id = "certificates"
     channels = ("new_x509",)
-    Config = CertificatesConfig
 
     def learn(self, msg: Message[X509Record]) -> Iterable[Fact] | None:
         flow = msg.flow
