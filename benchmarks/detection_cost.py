@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import time
 
+from flowalerts.catalog import config_sections, load_components
 from flowalerts.core.clock import ClockPolicy
 from flowalerts.core.config import load_config
 from flowalerts.core.messages import Message, TwClosed
-from flowalerts.engine.detection import config_sections, load_components
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.engine.profiler import Profiler
 from flowalerts.io.input.folder import FolderReader

@@ -14,10 +14,10 @@ from __future__ import annotations
 import sys
 import time
 
+from flowalerts.catalog import config_sections, load_components
 from flowalerts.core.config import parse_config
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import config_sections, load_components
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.hosts.standalone import Pipeline
 from flowalerts.io.input.folder import FolderReader

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 import time
 
+from flowalerts.catalog import config_sections
 from flowalerts.core.config import load_config
-from flowalerts.engine.detection import config_sections
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.engine.profiler import Profiler
 from flowalerts.hosts.standalone import Pipeline

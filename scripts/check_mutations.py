@@ -30,7 +30,7 @@ GOLDEN_TESTS = "tests/integration/test_golden.py"
 
 
 def detection_tests() -> dict[str, pathlib.Path | None]:
-    from flowalerts.engine.detection import load_components
+    from flowalerts.catalog import load_components
 
     detections, _ = load_components()
     found: dict[str, pathlib.Path | None] = {}

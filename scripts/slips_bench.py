@@ -22,8 +22,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flowalerts.catalog import config_sections  # noqa: E402
 from flowalerts.core.config import load_config  # noqa: E402
-from flowalerts.engine.detection import config_sections  # noqa: E402
 from flowalerts.hosts.slips.decode import SLIPS_RECORD_CHANNELS, SlipsDecoder  # noqa: E402
 from flowalerts.hosts.slips.host import SlipsHost  # noqa: E402
 from flowalerts.knowledge import Knowledge  # noqa: E402

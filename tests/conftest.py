@@ -154,7 +154,7 @@ def regen_golden(pytestconfig: pytest.Config) -> bool:
 
 
 def _apply_mutation(spec: str) -> None:
-    from flowalerts.engine.detection import load_components
+    from flowalerts.catalog import load_components
 
     ident, _, mode = spec.partition(":")
     detections, _ = load_components()

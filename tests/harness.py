@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from flowalerts.catalog import config_sections
 from flowalerts.core.config import Config, parse_config
 from flowalerts.core.evidence import Evidence
 from flowalerts.core.messages import End
@@ -43,7 +44,7 @@ from flowalerts.core.records import (
     WeirdRecord,
     X509Record,
 )
-from flowalerts.engine.detection import Detection, Learner, config_sections
+from flowalerts.engine.detection import Detection, Learner
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.engine.profiler import Profiler
 from flowalerts.io.input.warnings import InputWarnings

@@ -25,10 +25,11 @@ import tempfile
 import threading
 from typing import Any
 
+from flowalerts.catalog import load_components
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import Detection, load_components
+from flowalerts.engine.detection import Detection
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import msgspec
 
+from flowalerts.catalog import config_sections
 from flowalerts.core.config import Config, parse_config
 from flowalerts.core.evidence import Evidence
 from flowalerts.core.records import Record
-from flowalerts.engine.detection import config_sections
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.hosts.standalone import Pipeline
 from flowalerts.io.input.folder import FolderReader

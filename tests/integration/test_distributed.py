@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from flowalerts.catalog import config_sections
 from flowalerts.core.config import Config, parse_config
-from flowalerts.engine.detection import config_sections
 from flowalerts.hosts.distributed.streams import Keys
 from flowalerts.hosts.standalone import RunOptions, run
 from flowalerts.io.summary import RunSummary

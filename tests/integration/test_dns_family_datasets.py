@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowalerts.engine.detection import load_components
+from flowalerts.catalog import load_components
 from flowalerts.io.input.folder import FolderReader
 from tests.harness import Harness, summary
 

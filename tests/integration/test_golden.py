@@ -18,9 +18,9 @@ import pathlib
 
 import pytest
 
+from flowalerts.catalog import config_sections
 from flowalerts.core.config import parse_config
 from flowalerts.core.evidence import decode_evidence
-from flowalerts.engine.detection import config_sections
 from flowalerts.hosts.standalone import RunOptions, run
 from flowalerts.knowledge.lookups import NullLookups
 from tests.conftest import GOLDEN

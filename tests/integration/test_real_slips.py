@@ -45,8 +45,8 @@ from collections import Counter
 
 import pytest
 
+from flowalerts.catalog import load_components
 from flowalerts.core.evidence import KINDS, AsInfo, ThreatLevel, dst_domain, dst_ip, src_ip
-from flowalerts.engine.detection import load_components
 from flowalerts.hosts.slips.decode import SLIPS_LOGS
 from flowalerts.hosts.slips.encode import slips_payload, slips_type
 from tests.slips_support import DATASETS, REPO, SLIPS, evidence, require

@@ -10,8 +10,8 @@ import os
 import psutil
 import pytest
 
+from flowalerts.catalog import config_sections
 from flowalerts.core.config import parse_config
-from flowalerts.engine.detection import config_sections
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.hosts.standalone import Pipeline
 from flowalerts.io.input.folder import FolderReader

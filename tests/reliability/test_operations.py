@@ -17,10 +17,10 @@ import msgspec
 import pytest
 
 import flowalerts
+from flowalerts.catalog import config_sections
 from flowalerts.cli.main import main
 from flowalerts.core.config import ConfigError, Lookups, parse_config
 from flowalerts.core.urls import RedisUrlError, check_redis_url, redact, redact_url
-from flowalerts.engine.detection import config_sections
 from flowalerts.hosts import standalone as runner_module
 from flowalerts.knowledge.fetch import FetchError
 from flowalerts.knowledge.lookups import CREATION, OnlineLookups, RdapClient, parse_bootstrap, registration_date

@@ -16,7 +16,7 @@ import tempfile
 
 import pytest
 
-from flowalerts.engine.detection import load_components
+from flowalerts.catalog import load_components
 from flowalerts.io.input.folder import FolderReader, InputUnusable
 from flowalerts.io.input.warnings import InputWarnings
 from tests.reliability.support import T0, conn_json, dns_json, run_cli

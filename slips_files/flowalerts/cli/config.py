@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace, config: Config) -> int:
-    from flowalerts.engine.detection import config_sections, load_components
+    from flowalerts.catalog import config_sections, load_components
 
     if args.detections:
         print(detection_table(load_components()[0]))

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load(args: argparse.Namespace) -> tuple[Config, list[str]]:
-    from flowalerts.engine.detection import config_sections
+    from flowalerts.catalog import config_sections
 
     if getattr(args, "config_free", False):
         # The command uses no configuration (slips-install): a ./slips.yaml of

@@ -28,8 +28,6 @@ A **learner** turns records into ``Fact`` updates other detections read
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
 import traceback
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -615,14 +613,11 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
         )
 
 
-def load_components() -> tuple[dict[str, type[Detection]], dict[str, type[Learner]]]:
-    """Import every file under ``detections/`` and ``learners/`` so their classes register."""
-    from flowalerts import detections as detections_package
-    from flowalerts import learners as learners_package
-
-    for package in (learners_package, detections_package):
-        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            importlib.import_module(info.name)
+def registered() -> tuple[dict[str, type[Detection[Any, Any]]], dict[str, type[Learner[Any]]]]:
+    """The detections and learners registered so far, by id (``flowalerts.catalog``
+    imports every one of them)."""
+    if not DETECTIONS:
+        raise RuntimeError("no detection is registered: call flowalerts.catalog.load_components() first")
     return dict(sorted(DETECTIONS.items())), dict(sorted(LEARNERS.items()))
 
 
@@ -637,15 +632,6 @@ def skipped_detections(detections: Iterable[type[Detection]], available_logs: se
         if missing:
             skipped[cls.id] = "needs " + ", ".join(f"{name}.log" for name in missing)
     return skipped
-
-
-def config_sections() -> dict[str, type[SectionConfig]]:
-    """The config class of every detection and learner, by id (for the config loader)."""
-    detections, learners = load_components()
-    sections: dict[str, type[SectionConfig]] = {}
-    for ident, cls in [*learners.items(), *detections.items()]:
-        sections[ident] = cls.Config
-    return sections
 
 
 def format_exception() -> str:

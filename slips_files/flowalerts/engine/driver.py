@@ -47,7 +47,7 @@ from flowalerts.engine.detection import (
     Learner,
     ModuleContext,
     format_exception,
-    load_components,
+    registered,
     skipped_detections,
 )
 from flowalerts.knowledge import Knowledge
@@ -90,7 +90,7 @@ class ModuleDriver:
         wall_clock: Callable[[], float] = lambda: 0.0,
         notify: Callable[[str], None] = lambda text: None,
     ) -> None:
-        all_detections, all_learners = load_components()
+        all_detections, all_learners = registered()
         detection_classes = list(detections) if detections is not None else list(all_detections.values())
         if learners is not None:
             learner_classes = list(learners)

@@ -38,12 +38,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from flowalerts.catalog import load_components
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import Evidence
 from flowalerts.core.health import Health
 from flowalerts.core.messages import End
 from flowalerts.core.records import BY_CHANNEL
-from flowalerts.engine.detection import load_components
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.engine.profiler import Profiler
 from flowalerts.io.alerts import AlertTracker

@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from flowalerts.core.evidence import ThreatLevel
+from flowalerts.core.evidence import ThreatLevel, escape_text
 from flowalerts.core.ips import parse_ip
 from flowalerts.core.urls import redact_url
 from flowalerts.knowledge.fetch import FetchError, fetch
@@ -50,6 +50,17 @@ class FeedEntry(msgspec.Struct, kw_only=True, frozen=True):
     threat_level: ThreatLevel
     tags: tuple[str, ...] = ()
     source: str = ""
+
+    def describe(self) -> str:
+        """The feed's description, tags and source, for evidence descriptions (escaped)."""
+        text = ""
+        if self.description and self.description != "None":
+            text += f" Feed description: {escape_text(self.description, 300)}."
+        if self.tags:
+            text += f" Tags: {escape_text(', '.join(self.tags), 200)}."
+        if self.source:
+            text += f" Source: {escape_text(self.source, 100)}."
+        return text
 
 
 class ThreatFeeds:

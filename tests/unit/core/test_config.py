@@ -8,8 +8,8 @@ import pathlib
 import pytest
 import yaml
 
+from flowalerts.catalog import config_sections
 from flowalerts.core.config import ConfigError, defaults_document, load_config, parse_config
-from flowalerts.engine.detection import config_sections
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 

@@ -26,16 +26,7 @@ from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SmtpRecord
 from flowalerts.engine.detection import Detection, Tally
-
-
-def is_bad_login(last_reply: str) -> bool:
-    """An SMTP reply that says the authentication failed."""
-    if not last_reply:
-        return False
-    reply = last_reply.lower()
-    if "bad smtp-auth user" in reply:
-        return True
-    return reply.lstrip().startswith("535") and "authentication" in reply
+from flowalerts.traffic.smtp_replies import is_bad_login
 
 
 class BadSmtpLoginDetails(Details):

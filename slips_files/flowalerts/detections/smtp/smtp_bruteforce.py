@@ -1,6 +1,6 @@
 """SMTP login brute force (seed "SMTP bruteforce"; spec 2.23).
 
-``threshold`` (3) or more failed SMTP logins (``bad_smtp_login.is_bad_login``)
+``threshold`` (3) or more failed SMTP logins (``flowalerts.traffic.smtp_replies.is_bad_login``)
 from one host to one server within any ``window`` (10) seconds of flow time:
 credentials being guessed at machine speed (HIGH, 1.0).
 
@@ -34,9 +34,9 @@ from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip,
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SmtpRecord
-from flowalerts.detections.smtp.bad_smtp_login import is_bad_login
 from flowalerts.engine.bursts import burst_members, settle_exact
 from flowalerts.engine.detection import Detection, Tally
+from flowalerts.traffic.smtp_replies import is_bad_login
 
 MAX_RECENT = 1_000  # failures kept inside one sliding window
 MAX_EVENTS = 20_000  # failures remembered per (profile, window, server) for the recount

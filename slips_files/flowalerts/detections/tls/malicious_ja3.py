@@ -72,18 +72,6 @@ KINDS = {"JA3": MALICIOUS_JA3, "JA3S": MALICIOUS_JA3S, "JA4": MALICIOUS_JA4, "JA
 SERVER_METHODS = frozenset({"JA3S", "JA4S"})
 
 
-def feed_text(entry: FeedEntry) -> str:
-    """The feed's description, tags and source, for evidence descriptions."""
-    text = ""
-    if entry.description and entry.description != "None":
-        text += f" Feed description: {escape_text(entry.description, 300)}."
-    if entry.tags:
-        text += f" Tags: {escape_text(', '.join(entry.tags), 200)}."
-    if entry.source:
-        text += f" Source: {escape_text(entry.source, 100)}."
-    return text
-
-
 class MaliciousJa3(Detection):
     """JA3/JA4 client and JA3S/JA4S server fingerprints listed in the feed."""
 
@@ -131,7 +119,7 @@ class MaliciousJa3(Detection):
                 confidence=confidence,
                 description=(
                     f"client TLS fingerprint {method} {escape_text(fingerprint, 100)} listed as malicious, used from "
-                    f"{profile} to {server}: {tally.count} connection(s) in this time window.{feed_text(entry)}"
+                    f"{profile} to {server}: {tally.count} connection(s) in this time window.{entry.describe()}"
                 ),
                 evidence_id=self.tally_id(kind, profile, twid, key),
                 **common,
@@ -140,7 +128,7 @@ class MaliciousJa3(Detection):
         description = (
             f"server TLS fingerprint {method} {escape_text(fingerprint, 100)} listed as malicious (possible C&C "
             f"server) on {server}, contacted by {profile}: {tally.count} connection(s) in this time window."
-            f"{feed_text(entry)}"
+            f"{entry.describe()}"
         )
         server_side = self.report(kind, profile=server, attacker=dst_ip(server), threat_level=level,
                                   confidence=confidence, description=description, send=False,

@@ -43,7 +43,6 @@ from flowalerts.core.evidence import (
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import FilesRecord, SslRecord
-from flowalerts.detections.tls.malicious_ja3 import feed_text
 from flowalerts.engine.detection import Detection, Tally
 from flowalerts.knowledge.feeds import FeedEntry
 from flowalerts.traffic.tls_names import MAX_CHAIN
@@ -128,7 +127,7 @@ class MaliciousSslCert(Detection):
                                           feed_tags=list(entry.tags))
         description = (
             f"malicious TLS certificate (SHA1 {escape_text(sha1, 64)}) presented by server {server} to {profile}: "
-            f"{tally.count} connection(s) in this time window.{feed_text(entry)}"
+            f"{tally.count} connection(s) in this time window.{entry.describe()}"
         )
         common = dict(twid=twid, ts=tally.first_ts, uids=tally.uids, details=details, description=description,
                       count=tally.count, occurrences=tally.count, send=False)

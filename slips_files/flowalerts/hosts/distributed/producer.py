@@ -46,11 +46,12 @@ import msgspec
 import redis
 
 from flowalerts import __version__
+from flowalerts.catalog import load_components
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import decode_evidence
 from flowalerts.core.health import Health
 from flowalerts.core.messages import Advance, Dispatcher, Message, TwClosed
-from flowalerts.engine.detection import Detection, load_components, skipped_detections
+from flowalerts.engine.detection import Detection, skipped_detections
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.engine.profiler import Profiler
 from flowalerts.hosts.distributed.streams import (

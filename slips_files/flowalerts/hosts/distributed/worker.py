@@ -47,9 +47,10 @@ import msgspec
 import redis
 
 from flowalerts import __version__
+from flowalerts.catalog import config_sections
 from flowalerts.core.config import Config, parse_config
 from flowalerts.core.evidence import escape_text, to_json
-from flowalerts.engine.detection import Detection, Learner, config_sections
+from flowalerts.engine.detection import Detection, Learner
 from flowalerts.engine.driver import DriverCounters, ModuleDriver
 from flowalerts.hosts.distributed.streams import (
     GROUP,

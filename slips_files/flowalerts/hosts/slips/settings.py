@@ -35,7 +35,7 @@ def _width(value: Any) -> Any:
 def config_from_slips(slips_yaml: Any) -> tuple[Config, list[str]]:
     """Our Config from Slips's parsed slips.yaml (or the file named by
     ``$FLOWALERTS_CONFIG``). Returns the config and notes for the log."""
-    from flowalerts.engine.detection import config_sections
+    from flowalerts.catalog import config_sections
 
     sections = config_sections()
     own = os.environ.get(ENV_CONFIG)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowalerts.engine.detection import load_components
+from flowalerts.catalog import load_components
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.feeds import ThreatFeeds
 from tests.harness import T0, Harness, config, conn, ssl

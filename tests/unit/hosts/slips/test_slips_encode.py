@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from flowalerts.catalog import load_components
 from flowalerts.core.evidence import (
     KINDS,
     NOT_IN_SLIPS,
@@ -16,7 +17,6 @@ from flowalerts.core.evidence import (
     dst_domain,
     dst_ip,
 )
-from flowalerts.engine.detection import load_components
 from flowalerts.hosts.slips.encode import (
     ENTITY_KEYS,
     SLIPS_EVIDENCE_TYPES,

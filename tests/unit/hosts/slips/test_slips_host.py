@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from flowalerts.catalog import load_components
 from flowalerts.core.config import ConfigError
 from flowalerts.core.messages import TW_CLOSED
 from flowalerts.detections.conn.reconnection_attempts import (
     ReconnectionAttempts,
     ReconnectionDetails,
 )
-from flowalerts.engine.detection import load_components
 from flowalerts.hosts.slips.host import BARRIER_CHANNEL, DELIVERED, UPDATED, SlipsHost
 from flowalerts.hosts.slips.settings import ENV_CONFIG, config_from_slips
 from flowalerts.knowledge import Knowledge
