@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import math
 import signal
 import time
 from collections import Counter
@@ -49,6 +50,7 @@ from flowalerts.engine.profiler import Profiler
 from flowalerts.io.alerts import Alert, AlertTracker
 from flowalerts.io.input.folder import FolderReader
 from flowalerts.io.input.warnings import InputWarnings
+from flowalerts.io.runinfo import build_run_info, write_run_info
 from flowalerts.io.sink import EvidenceSink, prepare_outdir
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.lookups import Lookups, make_lookups
@@ -83,6 +85,11 @@ class RunSummary:
     # Input that exists but was not (fully) read: unreadable files, a file
     # stopped at an input limit or a read error (one line each).
     unread_input: list[str] = dataclasses.field(default_factory=list)
+    # Warnings per kind (bad-line reason, "clock jump" ...), for run.json.
+    warnings_by_kind: Counter[str] = dataclasses.field(default_factory=Counter)
+    # Flow time covered: T0 (start of the first window) and the newest flow
+    # start believed; None when no record was read.
+    flow_time: tuple[float, float] | None = None
 
     @property
     def complete(self) -> bool:
@@ -350,7 +357,7 @@ def run(options: RunOptions) -> RunSummary:
         record_type = BY_CHANNEL.get(channel)
         if record_type is not None:
             processed[record_type.log_type] += n
-    return RunSummary(
+    summary = RunSummary(
         read=reader.read_counts,
         processed=processed,
         skipped=reader.skipped_counts,
@@ -368,7 +375,22 @@ def run(options: RunOptions) -> RunSummary:
         duplicates=sink.duplicates,
         exit_zero_when_degraded=config.health.exit_zero_when_degraded,
         unread_input=list(getattr(reader, "incomplete", [])),
+        warnings_by_kind=Counter(warnings.by_reason),
+        flow_time=_flow_time(pipeline.profiler),
     )
+    # run.json: the same facts as data, for `flowalerts report` (README, "Outputs").
+    try:
+        write_run_info(options.outdir, build_run_info(summary, options, summary.flow_time))
+    except OSError as exc:
+        options.emit(f"warning: cannot write run.json in {options.outdir}: {exc.strerror or exc}")
+    return summary
+
+
+def _flow_time(profiler: Profiler) -> tuple[float, float] | None:
+    newest = profiler.clock.newest
+    if profiler.t0 is None or not math.isfinite(newest):
+        return None
+    return profiler.t0, max(profiler.t0, newest)
 
 
 def _note_skipped_detections(health: Health, reader: Any, warnings: InputWarnings) -> None:
