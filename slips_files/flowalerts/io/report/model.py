@@ -493,6 +493,10 @@ def _read_flowalerts(folder: str, evidence_path: str, limits: Limits, generated:
     if not os.path.exists(evidence_path):
         raise ReportError(f"no {os.path.basename(evidence_path)} in {folder}")
     evidence, bad = read_flowalerts_evidence(evidence_path, limits)
+    if info is None and not evidence and not bad:
+        # Nothing tells a Flowalerts run from Slips's output here.
+        run_problem = (f"{os.path.basename(evidence_path)} is empty and this folder has no {RUN_JSON}: "
+                       "no evidence, and nothing about the run, to show")
     alerts_name = info.files.alerts if info else "alerts_summary.json"
     alert_lines, bad_alerts = read_flowalerts_alerts(os.path.join(folder, alerts_name))
     t0 = info.flow_time.first if info and info.flow_time else None
