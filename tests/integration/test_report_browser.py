@@ -285,10 +285,18 @@ def test_a_hostile_capture_runs_nothing_and_is_shown_literally(browser, tmp_path
     types = Counter(e["evidence_type"] for e in unique_evidence(out).values())
     assert {"SELF_SIGNED_CERTIFICATE", "INVALID_DNS_RESOLUTION", "WEIRD_HTTP_METHOD"} <= set(types)
     with open_report(out / "report.html") as (page, events):
-        page.locator("details.flows").evaluate_all("els => els.forEach(e => e.open = true)")
-        page.fill("#f-text", "pwned")  # the filters read the hostile text too
+        # The user agent is only in the flows: the search finds it before they are opened.
+        page.fill("#f-text", "svg onload")
+        assert visible_count(page, '[data-row="evidence"]') == 4  # the evidence of uid CHostile1 (both profiles)
         page.click("#f-clear")
+        page.locator("details.flows").evaluate_all("els => els.forEach(e => e.open = true)")
+        page.wait_for_function("() => document.querySelectorAll('tr.flow').length > 0")
         page.wait_for_timeout(300)
+        flows = page.eval_on_selector_all("tr.flow", "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))")
+        assert ["CHostile1", "http", "2020-09-13 12:26:40", f"{CLIENT}:50000 -> {SERVER}:443"] in [row[:4] for row in flows]
+        http_fields = page.eval_on_selector_all(
+            'tr.flow[data-log="http"] .kv', "items => items.map(i => [i.querySelector('.k').textContent, i.querySelector('.v').textContent])")
+        assert ["host", IMG_HOST] in http_fields and ["user_agent", SVG_AGENT] in http_fields
         assert page.evaluate("() => window.__pwned === undefined")
         assert events.dialogs == [] and events.page_errors == [] and events.requests == []
         assert not any("PWNED" in text for _, text in events.console)
@@ -382,3 +390,18 @@ def test_report_screenshot_helper_writes_the_first_screen(browser, datasets, tmp
     events = report_screenshot(out / "report.html", tmp_path / "shot.png")
     assert events.console_errors == [] and events.requests == []
     assert (tmp_path / "shot.png").stat().st_size > 10_000
+
+
+def test_report_load_benchmark_runs(browser, tmp_path):
+    """``benchmarks/report_load.py`` (BENCHMARKS.md's report figures) on a small generated run."""
+    bench = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+    logs, out = tmp_path / "logs", tmp_path / "out"
+    subprocess.run([sys.executable, str(bench / "generate.py"), "-n", "3000", "--seed", "1", "-o", str(logs)],
+                   check=True, capture_output=True, timeout=120)
+    assert main(["run", "-f", str(logs), "-o", str(out), "--offline", "-q"]) == 0
+    done = subprocess.run([sys.executable, str(bench / "report_load.py"), str(out), "--loads", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    evidence = len(unique_evidence(out))
+    assert done.stdout.startswith(f"| {evidence:,} | ")
+    assert "load 1: " in done.stderr and (out / "report.html").exists()

@@ -353,3 +353,15 @@ def test_hostile_strings_are_escaped_in_the_page_and_in_the_json_block(tmp_path)
     assert "<img" not in text and "<script>alert" not in text and "\x1b" not in text
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;\\x1b[31m" in text
     assert msgspec.json.decode(to_json(evidence("X", A, ThreatLevel.LOW, T0, [])))  # (sanity: helpers work)
+
+
+def test_cli_report_with_and_without_flows(tmp_path, capsys):
+    from flowalerts.cli.main import main
+
+    write_run(tmp_path / "out", sample())
+    assert main(["report", str(tmp_path / "out"), "--no-flows"]) == 0
+    assert capsys.readouterr().err == f"report: {tmp_path / 'out' / 'report.html'} (1 alerts, 23 evidence, 3 profiles)\n"
+    assert "The flows behind the evidence were not read (--no-flows)." in (tmp_path / "out" / "report.html").read_text()
+    # run.json names an input that is gone: the report says so and is still written.
+    assert main(["report", str(tmp_path / "out"), "-o", str(tmp_path / "r.html")]) == 0
+    assert f"not shown: {tmp_path / 'out' / 'zeek'} does not exist (give the Zeek logs with -f)" in (tmp_path / "r.html").read_text()

@@ -35,6 +35,63 @@
   }
   function contains(text, query) { return text.toLowerCase().indexOf(query) >= 0; }
 
+  // "Flows behind it": a table built from data.flows when first opened.
+  function cell(row, text, tag) {
+    var element = document.createElement(tag || "td");
+    element.textContent = text;
+    row.appendChild(element);
+    return element;
+  }
+  function buildFlows(details) {
+    if (details.getAttribute("data-built") === "yes") { return; }
+    details.setAttribute("data-built", "yes");
+    var records = data.flows[details.getAttribute("data-flows")] || [];
+    var table = document.createElement("table");
+    table.className = "flows-table";
+    var head = document.createElement("tr");
+    ["uid", "log", "time", "endpoints", "fields"].forEach(function (name) { cell(head, name, "th"); });
+    table.appendChild(document.createElement("thead")).appendChild(head);
+    var body = table.appendChild(document.createElement("tbody"));
+    records.forEach(function (record) {
+      var row = document.createElement("tr");
+      row.className = "flow";
+      row.setAttribute("data-log", record[1]);
+      cell(row, record[0]).className = "mono";
+      cell(row, record[1]);
+      cell(row, record[2]);
+      cell(row, record[3]);
+      var fields = cell(row, "");
+      record[4].forEach(function (pair) {
+        var item = fields.appendChild(document.createElement("span"));
+        item.className = "kv";
+        item.appendChild(document.createElement("span")).className = "k";
+        item.firstChild.textContent = pair[0];
+        item.appendChild(document.createTextNode(" "));
+        var value = item.appendChild(document.createElement("span"));
+        value.className = "v";
+        value.textContent = pair[1];
+        fields.appendChild(document.createTextNode(" "));
+      });
+      body.appendChild(row);
+    });
+    details.appendChild(table);
+  }
+  document.addEventListener("toggle", function (event) {
+    var target = event.target;
+    if (target.open && target.hasAttribute && target.hasAttribute("data-flows")) { buildFlows(target); }
+  }, true);
+  // The text of an evidence's flows, for the search (built once, lower case).
+  var flowText = {};
+  function flowsOf(element) {
+    var anchor = element.id;
+    if (!(anchor in flowText)) {
+      flowText[anchor] = (data.flows[anchor] || []).map(function (record) {
+        return record.slice(0, 4).concat(record[4].map(function (pair) { return pair.join(" "); })).join(" ");
+      }).join(" ").toLowerCase();
+    }
+    return flowText[anchor];
+  }
+
   var evidence = all('[data-row="evidence"]');
   var profiles = all('[data-row="profile"]');
   var alerts = all('[data-row="alert"]');
@@ -53,7 +110,8 @@
       var visible = (!profile || owner === profile)
         && (!type || element.getAttribute("data-type") === type)
         && Number(element.getAttribute("data-level")) >= level
-        && (!query || contains(owner, query) || contains(element.textContent, query));
+        && (!query || contains(owner, query) || contains(element.textContent, query)
+          || flowsOf(element).indexOf(query) >= 0);
       show(element, visible);
       if (visible) {
         shownEvidence += 1;
