@@ -347,9 +347,17 @@ def test_report_of_a_follow_run(browser, tmp_path):
     )
     try:
         deadline = time.monotonic() + 90
-        while not (out / "alerts.json").exists() and time.monotonic() < deadline:
+        while not (out / "run.json").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(1.0)
+        # While it runs: run.json is a snapshot, and a report can be made of it.
+        snapshot = json.loads((out / "run.json").read_text())
+        assert (snapshot["mode"], snapshot["running"], snapshot["finished"]) == ("follow", True, "")
+        live = _cli("report", str(out), "-o", str(tmp_path / "live.html"))
+        assert live.returncode == 0, live.stderr
+        with open_report(tmp_path / "live.html") as (page, events):
+            facts = page.eval_on_selector_all("#run-facts dt, #run-facts dd", "els => els.map(e => e.textContent)")
+            assert facts[facts.index("status") + 1] == "running (a snapshot of a live run)"
+            assert events.console_errors == [] and events.requests == []
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=90)
     finally:
@@ -357,7 +365,7 @@ def test_report_of_a_follow_run(browser, tmp_path):
             proc.kill()
     assert proc.returncode == 130, stderr
     info = json.loads((out / "run.json").read_text())
-    assert (info["mode"], info["interrupted"]) == ("follow", True)
+    assert (info["mode"], info["interrupted"], info["running"]) == ("follow", True, False)
     assert sum(counts["read"] for counts in info["logs"].values()) == 6
     done = _cli("report", str(out))
     assert done.returncode == 0, done.stderr

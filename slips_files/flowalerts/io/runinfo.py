@@ -6,7 +6,8 @@ time it covered, records read / processed / skipped per log type, warnings,
 detections that failed or were not run, the configuration that differs from
 the defaults, the evidence counts and the names of the other output files.
 Every host that writes an output folder writes it at the end of the run (one
-process, ``--redis`` with workers, ``--follow`` when stopped).
+process, ``--redis`` with workers, ``--follow`` when stopped); a ``--follow``
+run also rewrites it while it runs (``running: true``).
 
 It stays small whatever the input: every list in it is capped (``MAX_LISTED``)
 and says how many were left out. Secrets are never written: a Redis URL is
@@ -78,6 +79,9 @@ class RunInfo(msgspec.Struct, kw_only=True):
     mode: str = "replay"  # "replay" (read to the end) or "follow" (--follow)
     distributed: bool = False
     workers: int = 0
+    # A live run (--follow) still going: run.json is its snapshot (rewritten
+    # every 30 s while the input is idle, and at the end).
+    running: bool = False
     finished: str = ""  # wall time the run ended (ISO 8601 UTC)
     elapsed_seconds: float = 0.0
     exit_status: int = 0
@@ -150,8 +154,11 @@ def _capped(items: list[str]) -> tuple[list[str], int]:
     return items[:MAX_LISTED], max(0, len(items) - MAX_LISTED)
 
 
-def build_run_info(summary: Any, options: Any, flow_time: tuple[float, float] | None) -> RunInfo:
-    """run.json of a finished run (``summary``: a ``RunSummary``, ``options``: its ``RunOptions``)."""
+def build_run_info(
+    summary: Any, options: Any, flow_time: tuple[float, float] | None, running: bool = False
+) -> RunInfo:
+    """run.json of a run (``summary``: a ``RunSummary``, ``options``: its ``RunOptions``);
+    ``running``: a live run's snapshot, rewritten until it stops."""
     from flowalerts.core.config import parse_config
     from flowalerts.engine.detection import config_sections
 
@@ -177,7 +184,8 @@ def build_run_info(summary: Any, options: Any, flow_time: tuple[float, float] | 
         mode="follow" if options.live else "replay",
         distributed=bool(options.redis_url),
         workers=options.workers if options.redis_url else 0,
-        finished=dt.datetime.now(tz=dt.timezone.utc).isoformat(timespec="seconds"),
+        running=running,
+        finished="" if running else dt.datetime.now(tz=dt.timezone.utc).isoformat(timespec="seconds"),
         elapsed_seconds=round(summary.elapsed, 3),
         exit_status=summary.exit_status,
         interrupted=summary.interrupted,

@@ -558,7 +558,8 @@ def _run_section(info: RunInfo | None, problem: str, folder: str) -> RunSection:
         Field("input", info.input),
         Field("flow time", f"{iso(info.flow_time.first)} - {iso(info.flow_time.last)} UTC" if info.flow_time else "no records"),
         Field("mode", info.mode + (f", distributed over {info.workers} local worker(s)" if info.distributed else "")),
-        Field("status", f"exit {info.exit_status}" + (" (interrupted)" if info.interrupted else "")
+        Field("status", "running (a snapshot of a live run)" if info.running else f"exit {info.exit_status}"
+              + (" (interrupted)" if info.interrupted else "")
               + ("" if info.complete else " (input not fully read)")
               + (" (degraded: a detection raised, see Problems)" if info.degraded else "")),
         Field("input warnings", str(info.warnings)),
@@ -566,7 +567,8 @@ def _run_section(info: RunInfo | None, problem: str, folder: str) -> RunSection:
         Field("alerts", f"{info.alerts} (threshold {info.alert_threshold:g} per profile and time window)"),
         Field("time window", f"{info.time_window_width:g} s"),
         Field("version", f"flowalerts {info.version}"),
-        Field("finished", f"{info.finished} (wall clock), {info.elapsed_seconds:.1f} s"),
+        Field("finished", f"{info.finished} (wall clock), {info.elapsed_seconds:.1f} s" if info.finished
+              else f"not yet ({info.elapsed_seconds:.1f} s so far)"),
         Field("output folder", folder),
     ]
     logs = [(name, counts.read, counts.processed, counts.skipped) for name, counts in info.logs.items()]
