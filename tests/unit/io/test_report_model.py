@@ -94,7 +94,7 @@ def test_evidence_updates_supersede_and_profiles_are_ranked(tmp_path):
     assert len(alerts) == 1
     [alert] = report.alerts
     assert (alert.profile, alert.level, alert.evidence_total) == (A, "high", 20)
-    assert alert.window == "2020-09-13 12:26:40 - 2020-09-13 13:26:40"
+    assert alert.window == "2020-09-13 12:26:40 - 13:26:40"
     assert alert.links[0].anchor == evidence_anchor("a0") == "ev-a0"
     assert all(link.shown for link in alert.links)
     assert report.all_types == ["LONG_CONNECTION", "PORT_SCAN", "PRIVATE_IP", "UNKNOWN_PORT"]
@@ -246,7 +246,7 @@ def test_slips_alerts_json(tmp_path):
     ]
     [alert] = report.alerts
     assert (alert.profile, alert.accumulated_threat, alert.level, alert.evidence_total) == (A, 15.75, "high", 2)
-    assert alert.window == "2020-09-13 12:26:40 - 2020-09-13 13:26:40"
+    assert alert.window == "2020-09-13 12:26:40 - 13:26:40"
     assert alert.evidence_types == {SLIPS_UNTYPED: 2}
     assert report.run.missing and "no evidence type" in report.run.missing[0]
     assert report.alerts_file == report.evidence_file == "alerts.json"

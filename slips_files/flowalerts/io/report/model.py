@@ -275,6 +275,14 @@ def iso(ts: float) -> str:
         return str(ts)
 
 
+def span_text(start: float, end: float) -> str:
+    """``start - end`` in flow time, the date said once when both are on the same day."""
+    first, last = iso(start), iso(end)
+    if first[:10] == last[:10] and len(first) == len(last) == 19:
+        return f"{first} - {last[11:]}"
+    return f"{first} - {last}"
+
+
 def _anchor(prefix: str, value: str) -> str:
     """A link target: readable when ``value`` is plain, always a valid id."""
     if re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", value):
@@ -506,7 +514,7 @@ def _read_flowalerts(folder: str, evidence_path: str, limits: Limits, generated:
         if t0 is None or not width or width >= 1e9:
             return ""
         start = t0 + (timewindow - 1) * width
-        return f"{iso(start)} - {iso(start + width)}"
+        return span_text(start, start + width)
 
     alerts = [
         AlertRow(
@@ -657,7 +665,8 @@ def assemble(
         linked = [evidence[eid] for eid in ids if eid in evidence]
         linked.sort(key=lambda r: (-r.level_rank, -r.confidence, r.ts, r.id))
         alert.links = [
-            EvidenceLink(anchor=row.anchor, label=f"{row.evidence_type} ({row.level})", shown=row.shown)
+            EvidenceLink(anchor=row.anchor, label=f"{row.evidence_type} ({row.level}, {row.timestamp[11:]})",
+                         shown=row.shown)
             for row in linked[: limits.alert_links]
         ]
         alert.links_left_out = len(ids) - len(alert.links)

@@ -40,6 +40,7 @@ from flowalerts.io.report.model import (
     evidence_anchor,
     iso,
     show_value,
+    span_text,
 )
 
 # The evidence type shown for Slips's evidence (its alerts.json has none).
@@ -159,7 +160,7 @@ def read_slips(folder: str, path: str, limits: Limits, generated: str) -> Report
                 id=data["ID"],
                 profile=profile,
                 timewindow=_int(note.get("timewindow")),
-                window=f"{iso(_epoch(start))} - {iso(_epoch(end))}" if start and end else "",
+                window=span_text(_epoch(start), _epoch(end)) if start and end else "",
                 accumulated_threat=round(_float(note.get("accumulated_threat_level")), 4),
                 threshold=0.0,
                 timestamp=start,
