@@ -7,8 +7,12 @@ the outputs, reading the flows back from the Zeek logs, rendering), then
 opens it ``--loads`` times in a fresh headless Chromium (the browser tests'
 code, ``tests/integration/browser_support.py``) and prints, per load, the
 wall time until the page's ``load`` event (the report's script has run by
-then) and the browser's own navigation timing (DOMContentLoaded, load). A
-Markdown row goes to stdout. OUT_DIR is the output folder of a run, e.g. of
+then), the browser's own navigation timing (DOMContentLoaded, load) and
+the renderer's busy time (Chrome DevTools ``Performance.getMetrics``
+``TaskDuration``: the page's main-thread task time, with its script, layout
+and style parts). A Markdown row goes to stdout: evidence, evidence shown,
+size, seconds to read the outputs + the flows + render, CPU seconds, peak
+RSS, median load (browser), median renderer busy, load average. OUT_DIR is the output folder of a run, e.g. of
 ``python benchmarks/run.py --sizes 1000000`` or of ``flowalerts run -f
 /tmp/bench-1m -o /tmp/bench-1m-out --offline -q`` on
 ``python benchmarks/generate.py -n 1000000 --seed 1 -o /tmp/bench-1m``.
@@ -62,21 +66,35 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {report.alerts_total} alerts, {report.evidence_total} evidence, {report.profiles_total} profiles; "
           f"shown: {len(report.alerts)} alerts, {len(report.shown_evidence)} evidence in {len(report.profiles)} "
           "sections", file=sys.stderr)
-    walls, loads = [], []
+    walls, loads, busy = [], [], []
     for attempt in range(args.loads):
-        with open_report(path) as (page, events):
+        probe: dict[str, object] = {}
+
+        def start_probe(page: object, probe: dict[str, object] = probe) -> None:
+            # The renderer's main-thread task time (CDP Performance metrics).
+            session = page.context.new_cdp_session(page)  # type: ignore[attr-defined]
+            session.send("Performance.enable")
+            probe["session"] = session
+
+        with open_report(path, before_load=start_probe) as (page, events):
             timing = page.evaluate(
                 "() => { const n = performance.getEntriesByType('navigation')[0];"
                 " return [n.domContentLoadedEventEnd, n.loadEventEnd]; }"
             )
+            metrics = {m["name"]: m["value"] for m in probe["session"].send("Performance.getMetrics")["metrics"]}
             assert not events.console_errors and not events.requests, (events.console_errors, events.requests)
         walls.append(events.load_seconds)
         loads.append(timing[1] / 1000)
+        busy.append(metrics.get("TaskDuration", 0.0))
         print(f"  load {attempt + 1}: {events.load_seconds:.2f} s until load (browser: DOMContentLoaded "
-              f"{timing[0] / 1000:.2f} s, load {timing[1] / 1000:.2f} s)", file=sys.stderr)
+              f"{timing[0] / 1000:.2f} s, load {timing[1] / 1000:.2f} s; renderer busy {busy[-1]:.2f} s: "
+              f"script {metrics.get('ScriptDuration', 0.0):.2f}, layout {metrics.get('LayoutDuration', 0.0):.2f}, "
+              f"style {metrics.get('RecalcStyleDuration', 0.0):.2f}; {metrics.get('Nodes', 0):.0f} DOM nodes)",
+              file=sys.stderr)
+    load_avg = os.getloadavg()[0]
     print(f"| {report.evidence_total:,} | {len(report.shown_evidence):,} | {size_mb:.1f} MB | "
-          f"{built - started:.1f} + {read - built:.1f} + {done - read:.1f} s | {peak_mb:.0f} MB | "
-          f"{statistics.median(loads):.2f} s | {statistics.median(walls):.2f} s |")
+          f"{built - started:.1f} + {read - built:.1f} + {done - read:.1f} s | {cpu:.1f} s | {peak_mb:.0f} MB | "
+          f"{statistics.median(loads):.2f} s | {statistics.median(busy):.2f} s | {load_avg:.1f} |")
     return 0
 
 

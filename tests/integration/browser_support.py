@@ -71,8 +71,11 @@ class PageEvents:
 
 
 @contextlib.contextmanager
-def open_report(html: pathlib.Path, width: int = 1280, height: int = 900) -> Iterator[tuple[Any, PageEvents]]:
-    """(page, events) of ``html`` opened from disk in a fresh headless Chromium."""
+def open_report(
+    html: pathlib.Path, width: int = 1280, height: int = 900, before_load: Any = None
+) -> Iterator[tuple[Any, PageEvents]]:
+    """(page, events) of ``html`` opened from disk in a fresh headless Chromium
+    (``before_load(page)`` runs before the page is loaded: the benchmark's probes)."""
     from playwright.sync_api import sync_playwright
 
     url = html.resolve().as_uri()
@@ -99,6 +102,8 @@ def open_report(html: pathlib.Path, width: int = 1280, height: int = 900) -> Ite
 
                 page.on("dialog", on_dialog)
                 context.on("request", lambda request: request.url != url and events.requests.append(request.url))
+                if before_load is not None:
+                    before_load(page)
                 started = time.perf_counter()
                 page.goto(url, wait_until="load", timeout=120_000)
                 events.load_seconds = time.perf_counter() - started
