@@ -212,6 +212,7 @@ def test_visible_shows_control_characters_literally():
     assert visible("a\x1b[31mred\x07\u202eb\x00") == "a\\x1b[31mred\\x07\\u202eb\\x00"
     assert visible("tab\tnew\nline") == "tab\tnew\nline"  # white space: HTML shows it as a space
     assert visible("<script>") == "<script>"  # HTML escaping is the template's job
+    assert visible("lone \udc80 surrogate") == "lone \\udc80 surrogate"
 
 
 # --- Slips's alerts.json --------------------------------------------------------------------
@@ -365,3 +366,33 @@ def test_cli_report_with_and_without_flows(tmp_path, capsys):
     # run.json names an input that is gone: the report says so and is still written.
     assert main(["report", str(tmp_path / "out"), "-o", str(tmp_path / "r.html")]) == 0
     assert f"not shown: {tmp_path / 'out' / 'zeek'} does not exist (give the Zeek logs with -f)" in (tmp_path / "r.html").read_text()
+
+
+def test_cli_report_reads_the_flows_from_where_f_says(tmp_path, capsys):
+    from flowalerts.cli.main import main
+
+    write_run(tmp_path / "out", sample())
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (moved / "conn.log").write_text(zeek_json(ts=T0, uid="CC1", **{"id.orig_h": C, "id.resp_h": SERVER}))
+    assert main(["report", str(tmp_path / "out"), "-f", str(moved)]) == 0
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert f"read from {moved}: 1 of 25 uids found in 1 records." in page
+    block = _Inline()
+    block.feed(page)
+    [data] = [text for tag, attrs, text in block.blocks if attrs.get("type") == "application/json"]
+    assert [record[:2] for record in json.loads(data)["flows"]["ev-c1"]] == [["CC1", "conn"]]
+
+
+def test_a_lone_surrogate_in_alerts_json_is_counted_not_fatal(tmp_path):
+    from flowalerts.io.report import write_report
+
+    write_run(tmp_path / "out", sample())
+    line = json.loads(to_json(evidence("PORT_SCAN", C, ThreatLevel.LOW, T0, ["CS"], eid="s1")))
+    line["description"] = "bad \udc80 byte"
+    with open(tmp_path / "out" / "alerts.json", "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")  # ensure_ascii: written as the escape \\udc80
+    path, report = write_report(str(tmp_path / "out"), read_flows=False)
+    # msgspec refuses a lone surrogate: the line is counted as unreadable, and said.
+    assert (report.evidence_total, report.unreadable_lines) == (23, 1)
+    assert "1 line(s) of the output files could not be read" in pathlib.Path(path).read_text(encoding="utf-8")

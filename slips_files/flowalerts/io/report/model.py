@@ -257,12 +257,14 @@ class Report:
 
 # --- text helpers ------------------------------------------------------------------------
 
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 
 
 def visible(text: str) -> str:
-    """``text`` with control, bidi and zero-width characters shown as ``\\xNN`` /
-    ``\\uNNNN``, so a terminal escape or a right-to-left override from traffic is
+    """``text`` with control, bidi and zero-width characters (and lone surrogates)
+    shown as ``\\xNN`` / ``\\uNNNN``, so a terminal escape or a right-to-left override from traffic is
     shown literally instead of acting (HTML escaping is the template's job)."""
     return _INVISIBLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text)
 

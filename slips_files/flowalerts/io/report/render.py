@@ -67,6 +67,8 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # tojson: compact (the flows are most of the JSON block); keys in the order given.
+    env.policies["json.dumps_kwargs"] = {"separators": (",", ":")}
     env.filters["profile_anchor"] = profile_anchor
     env.filters["evidence_anchor"] = evidence_anchor
     env.filters["level_rank"] = lambda level: LEVEL_RANK.get(level, 0)
@@ -151,7 +153,8 @@ def write_report(
     target = output or os.path.join(folder, REPORT_HTML)
     html = render_report(report)
     tmp = target + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as out:
+    # (backslashreplace: a lone surrogate that escaped ``visible`` cannot stop the report.)
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as out:
         out.write(html)
     os.replace(tmp, target)
     return target, report
