@@ -154,16 +154,11 @@ def _capped(items: list[str]) -> tuple[list[str], int]:
     return items[:MAX_LISTED], max(0, len(items) - MAX_LISTED)
 
 
-def build_run_info(
-    summary: Any, options: Any, flow_time: tuple[float, float] | None, running: bool = False
-) -> RunInfo:
-    """run.json of a run (``summary``: a ``RunSummary``, ``options``: its ``RunOptions``);
-    ``running``: a live run's snapshot, rewritten until it stops."""
-    from flowalerts.core.config import parse_config
-    from flowalerts.engine.detection import config_sections
-
+def build_run_info(summary: Any, options: Any, defaults: Any, running: bool = False) -> RunInfo:
+    """run.json of a run (``summary``: a ``RunSummary``, ``options``: its ``RunOptions``,
+    ``defaults``: the default ``Config`` its config is compared with); ``running``: a
+    live run's snapshot, rewritten until it stops."""
     config = options.config
-    defaults, _ = parse_config({}, sections=config_sections())
     changes = config_changes(config, defaults)
     notes, notes_left_out = _capped([str(note) for note in summary.notes])
     unread, _ = _capped([str(problem) for problem in summary.unread_input])
@@ -175,8 +170,8 @@ def build_run_info(
         for log_type in sorted(set(summary.read) | set(summary.processed) | set(summary.skipped))
     }
     span = None
-    if flow_time is not None:
-        first, last = flow_time
+    if summary.flow_time is not None:
+        first, last = summary.flow_time
         span = FlowTimeSpan(first=first, last=last, first_iso=iso_timestamp(first), last_iso=iso_timestamp(last))
     output = config.output
     return RunInfo(
