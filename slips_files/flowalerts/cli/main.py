@@ -24,19 +24,23 @@ from flowalerts.io.sink import OutputError
 from flowalerts.io.summary import EXIT_INPUT_UNUSABLE, EXIT_USAGE
 
 # Subcommand modules, in the order --help lists them.
-COMMANDS = ("run", "module", "worker", "slips_install", "score", "feeds", "config")
+COMMANDS = ("run", "report", "module", "worker", "slips_install", "score", "feeds", "config")
 
 EPILOG = """\
 examples:
   flowalerts run -f zeek_logs/ -o out/              analyse a folder of Zeek logs
   flowalerts run -f zeek_logs/ -o out/ --format idmef   also write alerts.idmef.json
   flowalerts run -f /opt/zeek/logs/current -o out/ --follow   follow a live Zeek (Ctrl-C stops)
+  flowalerts run -f zeek_logs/ -o out/ --report     also write out/report.html (open it in a browser)
+  flowalerts report out/                            write out/report.html of an earlier run
 
 outputs (in the -o folder):
   alerts.json          one evidence per line (JSON, Slips field names)
   alerts.log           alerts first, then one readable line per evidence
   alerts_summary.json  one alert per line (accumulated evidence per profile and time window)
   alerts.idmef.json    IDMEFv2 Events and Incidents (--format idmef or output.idmef: true)
+  run.json             the run as data: input, flow time, records per log type, warnings, config changes
+  report.html          one self-contained HTML report (--report, or 'flowalerts report OUT_DIR')
 
 exit status: 0 ok, 1 incomplete (input not fully read, or records read but not
   processed), 2 usage or setup error, 3 degraded (a detection raised; see the

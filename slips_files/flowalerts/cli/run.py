@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--follow", action="store_true", help="live mode: keep following the folder Zeek writes (survives rotation) until SIGINT/SIGTERM")
     run.add_argument("--poll-interval", type=positive_float, default=0.5, metavar="SECONDS", help="live mode: how often to look for new lines (default 0.5)")
+    run.add_argument("--report", action="store_true", help="also write OUT_DIR/report.html (see 'flowalerts report')")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar; print warnings and the summary only")
     scale = run.add_argument_group("distributed run (see 'flowalerts worker')")
     scale.add_argument(
@@ -229,6 +230,15 @@ def main(args: argparse.Namespace, config: Config) -> int:
         if progress is not None:
             progress.close()
     print(format_summary(summary, args.outdir))
+    if args.report:
+        from flowalerts.cli.report import make_report
+        from flowalerts.io.sink import OutputError
+
+        try:
+            make_report(args.outdir, args.path)
+        except OutputError as exc:
+            stderr_emit(f"flowalerts: error: report: {exc}")
+            return summary.exit_status or 2
     if summary.input_unusable:
         skipped = sum(summary.skipped.values())
         print(f"flowalerts: error: input unusable: none of the {skipped} lines read is a usable Zeek record "

@@ -32,14 +32,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import math
 import signal
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from flowalerts.catalog import load_components
-from flowalerts.core.config import Config
+from flowalerts.catalog import config_sections, load_components
+from flowalerts.core.config import Config, parse_config
 from flowalerts.core.evidence import Evidence
 from flowalerts.core.health import Health
 from flowalerts.core.messages import End
@@ -49,6 +50,7 @@ from flowalerts.engine.profiler import Profiler
 from flowalerts.io.alerts import AlertTracker
 from flowalerts.io.input.folder import FolderReader
 from flowalerts.io.input.warnings import InputWarnings
+from flowalerts.io.runinfo import build_run_info, write_run_info
 from flowalerts.io.sink import EvidenceSink, prepare_outdir
 from flowalerts.io.summary import RunSummary
 from flowalerts.knowledge import Knowledge
@@ -242,6 +244,7 @@ def run(options: RunOptions) -> RunSummary:
     pipeline.stop_flag = stop
     previous_handlers = _install_signal_handlers(stop)
     count = 0
+    next_run_json = time.monotonic()
     try:
         with _run_gc():
             for record in reader:
@@ -249,6 +252,10 @@ def run(options: RunOptions) -> RunSummary:
                     # Live reader is idle: release what waits, flush the outputs.
                     pipeline.idle(time.time())
                     sink.flush()
+                    if time.monotonic() >= next_run_json:
+                        next_run_json = time.monotonic() + LIVE_RUN_JSON_SECONDS
+                        _write_run_json(_summarise(options, reader, pipeline, sink, warnings, started, stop), options,
+                                        running=True)
                     if options.progress:
                         options.progress(count)
                     continue
@@ -266,6 +273,16 @@ def run(options: RunOptions) -> RunSummary:
         sink.close()
         lookups.close()
 
+    summary = _summarise(options, reader, pipeline, sink, warnings, started, stop)
+    _write_run_json(summary, options)
+    return summary
+
+
+def _summarise(
+    options: RunOptions, reader: Any, pipeline: Any, sink: EvidenceSink, warnings: InputWarnings, started: float,
+    stop: _StopFlag,
+) -> RunSummary:
+    """The run's summary so far (at the end, or a live run's snapshot)."""
     processed: Counter[str] = Counter()
     for channel, n in pipeline.processed.items():
         record_type = BY_CHANNEL.get(channel)
@@ -275,21 +292,44 @@ def run(options: RunOptions) -> RunSummary:
         read=reader.read_counts,
         processed=processed,
         skipped=reader.skipped_counts,
-        evidence=sink.counts,
+        evidence=Counter(sink.counts),
         elapsed=time.perf_counter() - started,
         warnings=warnings.total,
         health=pipeline.health,
         interrupted=stop.raised or bool(options.stop_event is not None and options.stop_event.is_set()),
-        notes=warnings.notes,
+        notes=list(warnings.notes),
         alerts=sink.alerts,
         profiles=sink.profile_counts,
         late=pipeline.profiler.late,
         clock_jumps=pipeline.profiler.clock_jumps,
         updates=sink.updates,
         duplicates=sink.duplicates,
-        exit_zero_when_degraded=config.health.exit_zero_when_degraded,
+        exit_zero_when_degraded=options.config.health.exit_zero_when_degraded,
         unread_input=list(getattr(reader, "incomplete", [])),
+        warnings_by_kind=Counter(warnings.by_reason),
+        flow_time=_flow_time(pipeline.profiler),
     )
+
+
+# A live run (--follow) rewrites run.json this often (wall seconds), so a
+# report made while it runs has the run so far.
+LIVE_RUN_JSON_SECONDS = 30.0
+
+
+def _write_run_json(summary: RunSummary, options: RunOptions, running: bool = False) -> None:
+    """run.json: the summary as data, for `flowalerts report` (README, "Outputs")."""
+    defaults, _ = parse_config({}, sections=config_sections())
+    try:
+        write_run_info(options.outdir, build_run_info(summary, options, defaults, running=running))
+    except OSError as exc:
+        options.emit(f"warning: cannot write run.json in {options.outdir}: {exc.strerror or exc}")
+
+
+def _flow_time(profiler: Profiler) -> tuple[float, float] | None:
+    newest = profiler.clock.newest
+    if profiler.t0 is None or not math.isfinite(newest):
+        return None
+    return profiler.t0, max(profiler.t0, newest)
 
 
 def _note_skipped_detections(health: Health, reader: Any, warnings: InputWarnings) -> None:

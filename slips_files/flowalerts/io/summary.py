@@ -40,6 +40,11 @@ class RunSummary:
     # Input that exists but was not (fully) read: unreadable files, a file
     # stopped at an input limit or a read error (one line each).
     unread_input: list[str] = dataclasses.field(default_factory=list)
+    # Warnings per kind (bad-line reason, "clock jump" ...), for run.json.
+    warnings_by_kind: Counter[str] = dataclasses.field(default_factory=Counter)
+    # Flow time covered: T0 (start of the first window) and the newest flow
+    # start believed; None when no record was read.
+    flow_time: tuple[float, float] | None = None
 
     @property
     def complete(self) -> bool:
