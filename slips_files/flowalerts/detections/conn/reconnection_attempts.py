@@ -6,9 +6,9 @@ with at most 3 packets) from a profile to one destination IP and port within
 a time window: a service being hammered (C2 retrying, brute force, a scan of
 one port).
 
-One evidence per (profile, window, destination, port), reported when the
-window closes (see "the server answered" below) with the count and every
-attempt's uid. Its threat level and confidence grow with the count (``flowalerts.core.evidence.scale_with_count``), and for alerts it
+One evidence per (profile, window, destination, port): it is reported when the
+count reaches the threshold and updated (same id) when the window closes with
+the final count and every attempt's uid. Its threat level and confidence grow with the count (``flowalerts.core.evidence.scale_with_count``), and for alerts it
 weighs as one evidence per ``threshold`` attempts.
 
 Exceptions, and why:
@@ -28,9 +28,11 @@ Exceptions, and why:
   to either port): the service is up and reachable from this host, so the
   failures are transient (packet loss, an overloaded server, a browser
   giving up parallel connections), not a host hammering a dead service, a
-  closed port or a C2 that is gone. To decide on the whole window in any
-  arrival order, the evidence is reported when the window closes, not at
-  the threshold.
+  closed port or a C2 that is gone. The evidence is then info (context,
+  never alert weight). It is reported at the threshold as usual; when the
+  server's answer comes later in the window, the window's close reports the
+  final, info version (same id), so the result is the same in any arrival
+  order.
 * telnet (TCP 23 and 2323) uses its own, lower threshold (4) and counts per
   destination (any of the two ports): telnet brute forcing of IoT devices
   spreads over both ports.
@@ -73,8 +75,8 @@ MULTIPLE_RECONNECTION_ATTEMPTS = EvidenceKind(
     confidence=0.5,
     details=ReconnectionDetails,
     category="Attempt.Login",
-    summary=">= 5 unanswered TCP attempts (SYN seen, nothing exchanged) to one IP and port in a window, not when "
-    "the server answered the host in it (telnet: 4 per IP); one per target, at the window's close",
+    summary=">= 5 unanswered TCP attempts (SYN seen, nothing exchanged) to one IP and port in a window (telnet: 4 "
+    "per IP); info when the server answered the host in it; one per target",
 )
 
 
@@ -125,26 +127,32 @@ class ReconnectionAttempts(Detection):
         key = (flow.daddr, 0 if telnet else flow.dport)
         if answered(flow):
             if not msg.late:
-                servers = self.window(msg).setdefault("answered", set())
-                if len(servers) < MAX_ANSWERED:
-                    servers.add(key)
+                self._answered(msg, key)
             return
         if not attempt(flow):
             return
         threshold = self.config.telnet_threshold if telnet else self.config.threshold
         self.tally(msg, key, threshold, update=lambda tally: _note_state(tally, flow.state))
 
-    def hold_tally(self, key: object, tally: Tally) -> bool:
-        # Whether the server answered the profile is known when the window closes.
-        return True
+    def _answered(self, msg: Message[ConnRecord], key: tuple[str, int]) -> None:
+        window = self.window(msg)
+        servers = window.setdefault("answered", set())
+        if key in servers or len(servers) >= MAX_ANSWERED:
+            return
+        servers.add(key)
+        tally = (window.get("__tallies__") or {}).get(key)
+        if tally is not None and tally.reported:
+            # Already reported as failures: the window's close reports the final, info version.
+            tally.reported = 0
 
     def report_tally(self, profile: str, twid: int, key: tuple[str, int], tally: Tally) -> None:
         window = self.window_of(profile, twid)
-        if window is not None and key in window.get("answered", ()):
-            return
+        server_answered = window is not None and key in window.get("answered", ())
         daddr, dport = key
         threshold = tally.threshold
         level, confidence = scale_with_count(MULTIPLE_RECONNECTION_ATTEMPTS, tally.count, threshold)
+        if server_answered:
+            level = ThreatLevel.INFO
         target = f"{daddr} telnet (23, 2323)" if dport == 0 else f"{daddr} port {dport}/tcp"
         self.report(
             MULTIPLE_RECONNECTION_ATTEMPTS,
@@ -158,7 +166,8 @@ class ReconnectionAttempts(Detection):
             confidence=confidence,
             details=ReconnectionDetails(attempts=tally.count, threshold=threshold, dport=dport,
                                         telnet=dport == 0, states=sorted(tally.extra.get("states", ()))),
-            description=f"{tally.count} failed connection attempts from {profile} to {target} in this time window",
+            description=f"{tally.count} failed connection attempts from {profile} to {target} in this time window"
+            + (" (the server answered this host in the window: transient failures)" if server_answered else ""),
             dst_port=dport or None,
             proto="tcp",
             count=tally.count,

@@ -56,10 +56,12 @@ def test_reconnection_attempts(records, expected):
     assert final(records) == expected
 
 
-def test_reported_when_the_window_closes_with_every_uid():
+def test_reported_at_threshold_then_updated_with_every_uid():
     harness = Harness(ReconnectionAttempts).feed(*attempts(12))
-    assert harness.so_far() == []  # whether the server answered is known at the window's close
+    (first,) = harness.so_far()
+    assert (first.count, first.uids) == (5, ["C000", "C001", "C002", "C003", "C004"])
     (last,) = harness.evidence()
+    assert last.id == first.id
     assert (last.count, last.occurrences, last.uids) == (12, 2, [f"C{i:03d}" for i in range(12)])
     assert (last.attacker.value, last.victim.value, last.timewindow, last.ts) == (CLIENT, "10.0.0.1", 1, T0)
 
@@ -103,9 +105,10 @@ def test_records_that_are_not_attempts_of_the_profile_do_not_count():
     ("answer", "expected"),
     [
         (None, [("medium", 0.5, rd(6, states=["S0"]))]),
-        (conn(uid="Cok", state="SF", daddr="10.0.0.1", dport=8080), []),  # an established connection in the window
+        # An established connection in the window: the failures were transient (info).
+        (conn(uid="Cok", state="SF", daddr="10.0.0.1", dport=8080), [("info", 0.5, rd(6, states=["S0"]))]),
         (conn(uid="Cpart", state="RSTOS0", history="DdAcR", sbytes=10, dbytes=5000, daddr="10.0.0.1", dport=8080),
-         []),  # payload from the server
+         [("info", 0.5, rd(6, states=["S0"]))]),  # payload from the server
         (conn(uid="Cother", state="SF", daddr="10.0.0.1", dport=8081), [("medium", 0.5, rd(6, states=["S0"]))]),  # another port
         (conn(uid="Cnext", state="SF", daddr="10.0.0.1", dport=8080, starttime=T0 + 3700), [("medium", 0.5, rd(6, states=["S0"]))]),
     ],
