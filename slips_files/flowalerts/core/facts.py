@@ -432,27 +432,57 @@ class Facts:
         return answer
 
 
+# The RFC 1918 blocks: what a network's private address space is made of.
+RFC1918_BLOCKS = tuple(ipaddress.ip_network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def rfc1918_block(ip: str) -> str | None:
+    """The RFC 1918 block (10/8, 172.16/12, 192.168/16) holding ``ip``, or None."""
+    address = parse_ip(ip)
+    if address is None or address.version != 4:
+        return None
+    for block in RFC1918_BLOCKS:
+        if address in block:
+            return str(block)
+    return None
+
+
 def local_network_of(source_ip: str, client_ips: list[str]) -> str | None:
-    """The local network (spec 2.31): the first private CIDR of ``client_ips``,
-    else the /24 of ``source_ip`` when it is an RFC 1918 IPv4 address."""
+    """The local network (seed; spec 2.31): see ``local_network_candidate``."""
     fact = local_network_candidate(source_ip, client_ips, 0.0)
     return None if fact is None else fact.cidr
 
 
 def local_network_candidate(source_ip: str, client_ips: list[str], ts: float) -> LocalNetwork | None:
-    """The ``LocalNetwork`` fact a record from ``source_ip`` at ``ts`` teaches:
-    the first private CIDR of ``client_ips`` (configured: no time), else the
-    /24 of an RFC 1918 IPv4 source (learned at ``ts``)."""
+    """The ``LocalNetwork`` fact a record from ``source_ip`` at ``ts`` teaches.
+
+    The seed: "the local network of the private ips specified in client_ips"
+    (configured: no time), else "the local network of the first private
+    source ip found in the traffic" (learned at ``ts``). A configured private
+    network is taken as given; a configured private host, or a learned
+    source, stands for the RFC 1918 block that holds it (10.0.0.0/8,
+    172.16.0.0/12 or 192.168.0.0/16), as Slips does: a real network's
+    private space is rarely one /24 (issue 21: the WRCCDC teams' 10.47.x.0/24
+    subnets and their resolvers 10.10.x.1 were each "another network" of the
+    first client's /24).
+    """
     for entry in client_ips:
         try:
             network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
             continue
-        if network.prefixlen < network.max_prefixlen and network.is_private:
+        if not network.is_private:
+            continue
+        if network.prefixlen < network.max_prefixlen:
             return LocalNetwork(cidr=str(network))
+        block = rfc1918_block(str(network.network_address))
+        if block is not None:
+            return LocalNetwork(cidr=block)
     canonical = canonical_ip(source_ip)
     if canonical is not None and is_ipv4(canonical) and is_rfc1918_or_ula(canonical):
-        return LocalNetwork(cidr=str(ipaddress.ip_network(f"{canonical}/24", strict=False)), ts=ts)
+        block = rfc1918_block(canonical)
+        if block is not None:
+            return LocalNetwork(cidr=block, ts=ts)
     return None
 
 
