@@ -11,7 +11,7 @@ their input into typed ``Message``s and call, in stream order:
 
 each returning the evidence found. Written once here: learners before
 detections, the late-record rule, timers, window settling, enrichment of the
-evidence from what the traffic taught (AS, SNI, rDNS, resolved domains),
+evidence from what the traffic taught (AS, SNI of destinations, rDNS, resolved domains),
 disabled evidence types, and error isolation: a detection that raises is
 isolated (the others go on), counted with its first traceback, and the run is
 marked degraded (``health``). With ``strict=True`` (the unit-test harness)
@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from flowalerts.core.config import Config
-from flowalerts.core.evidence import AsInfo, Evidence, Ioc, IoCType
+from flowalerts.core.evidence import AsInfo, Direction, Evidence, Ioc, IoCType
 from flowalerts.core.facts import Fact, Facts
 from flowalerts.core.messages import Message
 from flowalerts.core.state import State
@@ -320,7 +320,9 @@ class ModuleDriver:
     def _enrich(self, ioc: Ioc) -> None:
         ip = ioc.value
         facts = self.facts
-        if ioc.SNI is None:
+        # An SNI names a server: only the destination side of an evidence is
+        # one. A client's evidence never shows what others asked it for.
+        if ioc.SNI is None and ioc.direction is Direction.DST:
             ioc.SNI = facts.sni_of(ip)
         if ioc.rDNS is None:
             ioc.rDNS = facts.ptr_of(ip) or self.lookups.rdns(ip)
