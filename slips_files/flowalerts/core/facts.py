@@ -106,6 +106,15 @@ class MacAddress(Fact, tag="mac"):
     ts: float
 
 
+class DualStack(Fact, tag="dual"):
+    """``a`` and ``b`` (one IPv4, one IPv6 address) are the same host: learned
+    from traffic when no MAC pairs them (``learners.dual_stack``)."""
+
+    a: str
+    b: str
+    ts: float
+
+
 class LocalNetwork(Fact, tag="net"):
     """A candidate local network: from ``parameters.client_ips`` (``ts`` None,
     final at once) or from a private source seen at flow time ``ts``. The
@@ -177,10 +186,11 @@ class Contact(Fact, tag="contact"):
     end: float = 0.0
 
 
-GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork, Certificate, PortScanner)
+GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, DualStack, LocalNetwork, Certificate, PortScanner)
 PARTITION_FACTS = (ConnSeen, Contact)
 AnyFact = (
-    Resolution | PtrName | ServerName | Server | MacAddress | LocalNetwork | Certificate | PortScanner | ConnSeen | Contact
+    Resolution | PtrName | ServerName | Server | MacAddress | DualStack | LocalNetwork | Certificate | PortScanner
+    | ConnSeen | Contact
 )
 
 
@@ -211,6 +221,7 @@ class Facts:
         self._contacts = state.table("facts.contacts", CONTACTS_MAX)  # (profile, ip) -> (first ts, last ts)
         self._mac_ips = state.table("facts.mac_ips")  # mac -> list[(first ts, ip)]
         self._ip_mac = state.table("facts.ip_mac")  # ip -> mac
+        self._dual_stack = state.table("facts.dual_stack")  # ip -> addresses of the same host, other IP version
         # ("fp", fingerprint) or ("fuid", file id) -> Certificate
         self._certificates = state.table("facts.certificates", MAX_CERTIFICATES)
         self._scanners = state.table("facts.port_scanners")  # ip -> (first ts, last ts)
@@ -284,6 +295,13 @@ class Facts:
         seen.sort()
         self._mac_ips.set(fact.mac, seen[:16], fact.ts + MAC_TTL)
         self._ip_mac.set(fact.ip, fact.mac, fact.ts + MAC_TTL)
+
+    def _apply_dual_stack(self, fact: DualStack) -> None:
+        for ip, other in ((fact.a, fact.b), (fact.b, fact.a)):
+            known = list(self._dual_stack.get(ip) or ())
+            if other not in known:
+                known = [*known[-7:], other]
+            self._dual_stack.set(ip, known, fact.ts + MAC_TTL)
 
     def _apply_local_network(self, fact: LocalNetwork) -> None:
         ts = -math.inf if fact.ts is None else fact.ts
@@ -409,12 +427,18 @@ class Facts:
         return self._ip_mac.get(ip)
 
     def other_ip_versions(self, ip: str) -> list[str]:
-        """Addresses of the other IP version seen with the same MAC."""
-        mac = self._ip_mac.get(ip)
-        if not mac:
-            return []
+        """Addresses of the other IP version of the same host: seen with the
+        same MAC, or paired by traffic (``DualStack``) where conn.log has no MACs."""
         version = 6 if ":" in ip else 4
-        return [other for other in self.ips_of_mac(mac) if (6 if ":" in other else 4) != version]
+        mac = self._ip_mac.get(ip)
+        found = [other for other in self.ips_of_mac(mac) if (6 if ":" in other else 4) != version] if mac else []
+        for other in self._dual_stack.get(ip) or ():
+            if other not in found:
+                found.append(other)
+        return found
+
+    def dual_stack_paired(self, a: str, b: str) -> bool:
+        return b in (self._dual_stack.get(a) or ())
 
     # -- local network ------------------------------------------------------------------
     def in_local_network(self, ip: str) -> bool | None:
@@ -492,6 +516,7 @@ _APPLY = {
     ServerName: Facts._apply_sni,
     Server: Facts._apply_server,
     MacAddress: Facts._apply_mac,
+    DualStack: Facts._apply_dual_stack,
     LocalNetwork: Facts._apply_local_network,
     Certificate: Facts._apply_certificate,
     PortScanner: Facts._apply_port_scanner,
