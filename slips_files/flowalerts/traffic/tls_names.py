@@ -191,9 +191,13 @@ def is_time_status(status: str) -> bool:
 
 
 def chain_trusted(status: str) -> bool:
-    """Zeek did not validate (no status), or the chain validated up to a
-    trusted root and failed at most on time."""
-    return not is_failed_status(status) or (is_time_status(status) and not is_self_signed_status(status))
+    """Nothing says the chain is not a CA's: Zeek did not validate (no
+    status), the chain validated up to a trusted root and failed at most on
+    time, or Zeek only lacked an issuer to build it (``is_missing_chain_status``:
+    its root store, not the server)."""
+    if not is_failed_status(status) or is_missing_chain_status(status):
+        return True
+    return is_time_status(status) and not is_self_signed_status(status)
 
 
 # --- the certificate of an ssl record, in either Zeek schema --------------------------
