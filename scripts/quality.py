@@ -356,10 +356,11 @@ def format_text(results: list[CaptureResult]) -> str:
 
 
 def format_markdown(results: list[CaptureResult]) -> str:
+    """The README's table: one row per capture."""
     lines = [
-        "| capture | malicious flows covered (any / above info) | benign flows hit above info | alerts: profiles "
-        "| objectionable alerts | evidence above info, by type |",
-        "|---|---|---|---|---|---|",
+        "| capture | records | malicious flows covered (any / above info) | benign flows hit above info | alerts "
+        "(profiles) | objectionable alerts | evidence above info, by type |",
+        "|---|---:|---|---|---|---|---|",
     ]
     for result in results:
         if result.labelled:
@@ -368,15 +369,13 @@ def format_markdown(results: list[CaptureResult]) -> str:
                        f"of {scored.malicious_flows}")
             benign = _ratio(scored.benign_hit_above_info, scored.benign_flows)
         else:
-            covered = benign = "no labels"
-        profiles = Counter(alert.profile for alert in result.alerts)
-        alerted = ", ".join(f"{profile}" + (f" x{n}" if n > 1 else "") for profile, n in sorted(profiles.items()))
-        if len(profiles) > 6:
-            alerted = ", ".join(sorted(profiles)[:6]) + f" and {len(profiles) - 6} more"
+            covered = benign = "(no labels)"
+        profiles = sorted({alert.profile for alert in result.alerts})
+        shown = ", ".join(profiles[:6]) + (f" and {len(profiles) - 6} more" if len(profiles) > 6 else "")
+        alerts = f"{len(result.alerts)} ({shown})" if result.alerts else "0"
         bad = ", ".join(f"{alert.profile} ({', '.join(alert.objections)})" for alert in result.bad_alerts) or "none"
         above = ", ".join(f"{name} {above}" for name, (_, above) in result.evidence.items() if above) or "none"
-        lines.append(f"| {result.name} | {covered} | {benign} | {len(result.alerts)}"
-                     f"{': ' + alerted if alerted else ''} | {bad} | {above} |")
+        lines.append(f"| {result.name} | {result.records} | {covered} | {benign} | {alerts} | {bad} | {above} |")
     return "\n".join(lines)
 
 
