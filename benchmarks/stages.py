@@ -16,7 +16,7 @@ from flowalerts.core.config import load_config
 from flowalerts.engine.detection import config_sections
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.engine.profiler import Profiler
-from flowalerts.hosts.standalone import Pipeline, clock_policy
+from flowalerts.hosts.standalone import Pipeline
 from flowalerts.io.input.folder import FolderReader
 
 
@@ -26,7 +26,7 @@ def main(path: str) -> int:
     lines = sum(1 for _ in FolderReader(path))
     read = time.process_time() - started
 
-    profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead)
+    profiler = Profiler.from_config(config)
     started = time.process_time()
     for record in FolderReader(path):
         profiler.assign(record)

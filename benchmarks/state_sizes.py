@@ -12,9 +12,9 @@ import collections
 import gc
 import sys
 
-from flowalerts.hosts import standalone as runner
 from flowalerts.cli.main import main as flowalerts_main
 from flowalerts.core.state import State
+from flowalerts.hosts import standalone as runner
 
 
 def main(argv: list[str]) -> int:

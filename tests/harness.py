@@ -24,7 +24,7 @@ import msgspec
 
 from flowalerts.core.config import Config, parse_config
 from flowalerts.core.evidence import Evidence
-from flowalerts.core.messages import Advance, Message, TwClosed
+from flowalerts.core.messages import End
 from flowalerts.core.records import (
     ArpRecord,
     ConnRecord,
@@ -88,26 +88,12 @@ class Harness:
             wall_clock=wall_clock or (lambda: 0.0),
             notify=self.notes.append,
         )
-        t = self.config.time
-        from flowalerts.core.clock import ClockPolicy
-
-        self.profiler = Profiler(
-            self.config.parameters.width,
-            ClockPolicy(t.allowed_lateness, t.clock_jump_threshold, t.clock_jump_confirmations),
-            t0_lookahead=t.t0_lookahead,
-        )
+        self.profiler = Profiler.from_config(self.config)
         self.emitted: list[Evidence] = []
         self.finished = False
 
     def _run(self, items: list[Any]) -> None:
-        driver = self.driver
-        for item in items:
-            if isinstance(item, Message):
-                self.emitted.extend(driver.handle(item))
-            elif isinstance(item, TwClosed):
-                self.emitted.extend(driver.window_closed(item.profile, item.twid))
-            elif isinstance(item, Advance):
-                self.emitted.extend(driver.advance(item.watermark))
+        self.emitted.extend(self.driver.feed(items))
 
     def feed(self, *records: Record) -> Harness:
         for record in records:
@@ -122,8 +108,7 @@ class Harness:
 
     def finish(self) -> Harness:
         if not self.finished:
-            self._run(self.profiler.finish())
-            self.emitted.extend(self.driver.finish())
+            self._run([*self.profiler.finish(), End()])
             self.finished = True
         return self
 

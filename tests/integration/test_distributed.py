@@ -25,7 +25,8 @@ import pytest
 from flowalerts.core.config import Config, parse_config
 from flowalerts.engine.detection import config_sections
 from flowalerts.hosts.distributed.streams import Keys
-from flowalerts.hosts.standalone import RunOptions, RunSummary, run
+from flowalerts.hosts.standalone import RunOptions, run
+from flowalerts.io.summary import RunSummary
 from flowalerts.knowledge import Knowledge
 from tests.integration.distributed_support import (
     all_detections,

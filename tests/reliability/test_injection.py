@@ -17,7 +17,7 @@ import pytest
 import flowalerts
 from flowalerts.cli.main import main
 from flowalerts.core.config import ConfigError, load_config
-from flowalerts.knowledge.ips import parse_ip
+from flowalerts.core.ips import parse_ip
 
 PACKAGE = pathlib.Path(flowalerts.__file__).parent
 HOSTILE_KEYS = ["a:b", "*", "x\ny", "flowalerts:bus:records", "?[a-z]", "{tag}", "A" * 60_000, "10.0.0.1:1",

@@ -17,11 +17,11 @@ import msgspec
 import pytest
 
 import flowalerts
-from flowalerts.hosts import standalone as runner_module
 from flowalerts.cli.main import main
 from flowalerts.core.config import ConfigError, Lookups, parse_config
 from flowalerts.core.urls import RedisUrlError, check_redis_url, redact, redact_url
 from flowalerts.engine.detection import config_sections
+from flowalerts.hosts import standalone as runner_module
 from flowalerts.knowledge.fetch import FetchError
 from flowalerts.knowledge.lookups import CREATION, OnlineLookups, RdapClient, parse_bootstrap, registration_date
 from tests.reliability.support import conn_json, run_cli

@@ -21,6 +21,7 @@ from flowalerts.core.evidence import escape_text
 from flowalerts.core.urls import redact
 from flowalerts.io.input.folder import InputError, InputUnusable
 from flowalerts.io.sink import OutputError
+from flowalerts.io.summary import EXIT_INPUT_UNUSABLE, EXIT_USAGE
 
 # Subcommand modules, in the order --help lists them.
 COMMANDS = ("run", "module", "worker", "slips_install", "score", "feeds", "config")
@@ -42,8 +43,6 @@ exit status: 0 ok, 1 incomplete (input not fully read, or records read but not
   summary), 4 input unusable (nothing in it could be read or used), 130 interrupted
 """
 
-EXIT_USAGE = 2
-EXIT_INPUT_UNUSABLE = 4
 
 
 def error(text: str) -> None:

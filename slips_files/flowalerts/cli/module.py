@@ -12,8 +12,7 @@ from typing import Any
 from flowalerts.cli.common import add_config_argument, positive_float, stderr_emit
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import escape_text
-
-EXIT_USAGE = 2
+from flowalerts.io.summary import EXIT_USAGE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -23,10 +23,10 @@ from flowalerts import __version__
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import escape_text
 from flowalerts.data import DATA_DIR
+from flowalerts.io.summary import EXIT_USAGE
 
 BACKUP_DIR = ".flowalerts-backup"
 MARKER = ".flowalerts-installed"
-EXIT_USAGE = 2
 
 
 class InstallError(Exception):

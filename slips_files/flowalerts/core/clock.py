@@ -40,6 +40,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowalerts.core.config import Config
 
 NEG_INF = float("-inf")
 
@@ -59,6 +63,16 @@ class ClockPolicy:
     # Watermark steps: the watermark is published in whole multiples of this,
     # so when timers fire does not depend on batch sizes.
     tick: float = 1.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> ClockPolicy:
+        """The policy of a configuration's ``time`` section."""
+        section = config.time
+        return cls(
+            allowed_lateness=section.allowed_lateness,
+            jump_threshold=section.clock_jump_threshold,
+            jump_confirmations=section.clock_jump_confirmations,
+        )
 
 
 @dataclasses.dataclass

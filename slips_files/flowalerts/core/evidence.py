@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from flowalerts.knowledge.ips import canonical_ip
+from flowalerts.core.ips import canonical_ip
 
 
 class ThreatLevel(enum.Enum):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 import msgspec
 
-from flowalerts.knowledge.ips import canonical_ip, is_ipv4, is_rfc1918_or_ula, parse_ip
+from flowalerts.core.ips import canonical_ip, is_ipv4, is_rfc1918_or_ula, parse_ip
 
 if TYPE_CHECKING:
     from flowalerts.core.state import State

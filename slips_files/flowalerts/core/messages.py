@@ -1,17 +1,23 @@
-"""Bus message shapes.
+"""The items a host feeds the engine, in stream order, and the one
+``Dispatcher`` that tells them apart.
 
-Between our own processes a bus message carries a *batch*: a msgpack array of
-``Message`` arrays (profile IP, window number, record as an array), which is
-the cheapest shape to encode and decode. A Slips-style publisher sends one JSON
-object per message (spec 1.3.3): ``{"profileid": "profile_<ip>", "twid":
-"timewindow<N>", "flow": {...Slips field names...}, "version": ...}``; the
-module accepts both (see ``flowalerts.bus``).
+* ``Message``: one typed record, with the profile (source IP) and time window
+  it belongs to, and whether it arrived after that window was settled
+  (``late``);
+* ``TwClosed``: a (profile, window) ended in flow time;
+* ``Advance``: the watermark moved (flow time up to which everything arrived);
+* ``End``: the input ended.
+
+Every host (standalone, producer/worker, Slips in-process and attached, the
+unit-test harness) turns its input into these and hands them to the module
+driver (``ModuleDriver.feed``).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -19,12 +25,9 @@ from flowalerts.core.records import Record
 
 R = TypeVar("R", bound=Record)
 
-# Control channels.
+# Slips's channels that are not records.
 TW_CLOSED = "tw_closed"
 EVIDENCE_ADDED = "evidence_added"
-# End of input: the module settles pending work and acknowledges on DONE.
-INPUT_END = "flowalerts_input_end"
-MODULE_DONE = "flowalerts_module_done"
 
 
 class Message(msgspec.Struct, Generic[R], array_like=True, gc=False):
@@ -63,44 +66,49 @@ class Advance(msgspec.Struct, array_like=True, gc=False):
     watermark: float
 
 
-ADVANCE = "flowalerts_advance"
+class End(msgspec.Struct, array_like=True, gc=False):
+    """End of input: every timer fires, every window closes, every detection settles."""
 
 
-def profileid(profile: str) -> str:
-    return f"profile_{profile}"
+class Dispatcher:
+    """The one place that tells the kinds of items apart.
 
+    A host's stream is a sequence of items: ``Message`` (a record),
+    ``TwClosed``, ``Advance``, ``End`` and, in a distributed run, facts
+    replicated from the producer (``other``). Wire formats decode into
+    subclasses of these, so the handler of a class is looked up once (by
+    ``isinstance``) and cached: one dict look-up per item afterwards.
+    """
 
-def twid_name(twid: int) -> str:
-    return f"timewindow{twid}"
+    def __init__(
+        self,
+        *,
+        message: Callable[[Any], object],
+        window_closed: Callable[[Any], object],
+        advance: Callable[[Any], object],
+        end: Callable[[Any], object] | None = None,
+        other: Callable[[Any], object] | None = None,
+    ) -> None:
+        self._handlers: tuple[tuple[type, Callable[[Any], object] | None], ...] = (
+            (Message, message),
+            (TwClosed, window_closed),
+            (Advance, advance),
+            (End, end),
+        )
+        self._other = other
+        self._by_class: dict[type, Callable[[Any], object]] = {}
 
+    def __call__(self, items: Iterable[Any]) -> None:
+        by_class = self._by_class
+        for item in items:
+            handler = by_class.get(item.__class__)
+            if handler is None:
+                handler = self._handler_of(item.__class__)
+            handler(item)
 
-def parse_profileid(text: str) -> str | None:
-    if not isinstance(text, str) or not text.startswith("profile_"):
-        return None
-    return text[len("profile_") :]
-
-
-def parse_twid(text: str | int) -> int | None:
-    """``timewindow<N>`` -> N; negative and zero windows are valid (spec 1.7)."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        return text
-    if not isinstance(text, str) or not text.startswith("timewindow"):
-        return None
-    try:
-        return int(text[len("timewindow") :])
-    except ValueError:
-        return None
-
-
-def parse_tw_closed_text(text: str) -> TwClosed | None:
-    """``profile_<ip>_timewindow<N>`` -> TwClosed, split at the last underscore."""
-    if not isinstance(text, str):
-        return None
-    head, sep, tail = text.rpartition("_")
-    if not sep:
-        return None
-    profile = parse_profileid(head)
-    twid = parse_twid(tail)
-    if profile is None or twid is None:
-        return None
-    return TwClosed(profile=profile, twid=twid)
+    def _handler_of(self, cls: type) -> Callable[[Any], object]:
+        handler = next((handler for base, handler in self._handlers if issubclass(cls, base)), self._other)
+        if handler is None:
+            raise TypeError(f"no handler for {cls.__name__} items")
+        self._by_class[cls] = handler
+        return handler

@@ -419,6 +419,19 @@ def load_components() -> tuple[dict[str, type[Detection]], dict[str, type[Learne
     return dict(sorted(DETECTIONS.items())), dict(sorted(LEARNERS.items()))
 
 
+def skipped_detections(detections: Iterable[type[Detection]], available_logs: set[str] | None) -> dict[str, str]:
+    """Detections that cannot run for lack of a log they need, with why
+    (``None``: the logs are not known, so every detection runs)."""
+    skipped: dict[str, str] = {}
+    if available_logs is None:
+        return skipped
+    for cls in detections:
+        missing = [name for name in cls.required_logs() if name not in available_logs]
+        if missing:
+            skipped[cls.id] = "needs " + ", ".join(f"{name}.log" for name in missing)
+    return skipped
+
+
 def config_sections() -> dict[str, type[SectionConfig]]:
     """The config class of every detection and learner, by id (for the config loader)."""
     detections, learners = load_components()

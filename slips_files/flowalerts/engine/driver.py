@@ -1,15 +1,19 @@
 """The module driver: the one API every host uses to run Flowalerts.
 
-Hosts (Slips in-process, Slips attach, ``flowalerts run`` / workers) turn
-their input into typed ``Message``s and call, in stream order:
+Hosts (Slips in-process, Slips attach, ``flowalerts run`` / workers, the
+unit-test harness) turn their input into the items of
+``flowalerts.core.messages`` and hand them over in stream order with
+``feed(items)``, which returns the evidence found:
 
-* ``handle(msg)``              one record;
-* ``advance(watermark)``       flow time moved (fires due timers, purges state);
-* ``window_closed(p, n)``      a time window of a profile ended;
-* ``finish()``                 end of input: every timer fires, every window
+* ``Message``                  one record;
+* ``Advance``                  flow time moved (fires due timers, purges state);
+* ``TwClosed``                 a time window of a profile ended;
+* ``End``                      end of input: every timer fires, every window
                                closes, every detection settles;
+* a ``Fact`` (workers)         a global fact replicated from the producer.
 
-each returning the evidence found. Written once here: learners before
+(``handle``, ``advance``, ``window_closed`` and ``finish`` do the same for one
+item each.) A worker's checkpoint is ``snapshot()`` and ``restored(...)``. Written once here: learners before
 detections, the late-record rule, timers, window settling, enrichment of the
 evidence from what the traffic taught (AS, SNI of destinations, rDNS, resolved domains),
 disabled evidence types, and error isolation: a detection that raises is
@@ -24,17 +28,19 @@ learners (``learn``) and replicates their facts to every partition; a worker
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
+
+import msgspec
 
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import AsInfo, Direction, Evidence, Ioc, IoCType
 from flowalerts.core.facts import Fact, Facts
-from flowalerts.core.messages import Message
+from flowalerts.core.health import Health
+from flowalerts.core.messages import Advance, Dispatcher, End, Message, TwClosed
 from flowalerts.core.state import State
 from flowalerts.engine.detection import (
     Detection,
@@ -42,6 +48,7 @@ from flowalerts.engine.detection import (
     ModuleContext,
     format_exception,
     load_components,
+    skipped_detections,
 )
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.lookups import Lookups, NullLookups
@@ -50,31 +57,16 @@ log = logging.getLogger(__name__)
 
 Role = Literal["all", "producer", "worker"]
 
+
+class DriverCounters(msgspec.Struct, kw_only=True):
+    """What a checkpoint keeps besides the state: records processed per
+    channel and the run's health (``Health.to_builtins``)."""
+
+    processed: dict[str, int]
+    health: dict[str, Any]
+
 # Owner of the timers that close a window late (``Detection.window_close_delay``).
 CLOSE_OWNER = "__window_close__"
-
-
-@dataclasses.dataclass
-class Health:
-    """What went wrong, for the summary and the exit status."""
-
-    errors: Counter[str] = dataclasses.field(default_factory=Counter)
-    first_traceback: dict[str, str] = dataclasses.field(default_factory=dict)
-    late_records: Counter[str] = dataclasses.field(default_factory=Counter)
-    late_window_use: Counter[str] = dataclasses.field(default_factory=Counter)
-    timers_fired_early: Counter[str] = dataclasses.field(default_factory=Counter)
-    # Decisions a detection could not make because bounded state it needed
-    # was full (it abstained rather than report on missing data).
-    undecided: Counter[str] = dataclasses.field(default_factory=Counter)
-    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
-    disabled_evidence: Counter[str] = dataclasses.field(default_factory=Counter)
-
-    @property
-    def degraded(self) -> bool:
-        return bool(self.errors)
-
-    def failing_components(self) -> list[str]:
-        return sorted({key.split(":", 1)[0] for key in self.errors})
 
 
 class DetectionFailed(Exception):
@@ -144,12 +136,10 @@ class ModuleDriver:
             self.learners.append(cls(self.ctx, config.section(cls.id, cls.Config)))
         self.detections: list[Detection] = []
         if role != "producer":
+            self.health.skipped.update(skipped_detections(detection_classes, available_logs))
             for cls in detection_classes:
-                missing = [name for name in cls.required_logs() if available_logs is not None and name not in available_logs]
-                if missing:
-                    self.health.skipped[cls.id] = "needs " + ", ".join(f"{name}.log" for name in missing)
-                    continue
-                self.detections.append(cls(self.ctx, config.section(cls.id, cls.Config)))
+                if cls.id not in self.health.skipped:
+                    self.detections.append(cls(self.ctx, config.section(cls.id, cls.Config)))
         self.by_id: dict[str, Detection] = {d.id: d for d in self.detections}
         self._learner_routes: dict[str, list[Learner]] = {}
         for learner in self.learners:
@@ -171,6 +161,14 @@ class ModuleDriver:
         # Windows close this long after the host says they ended, so decisions
         # that wait for other logs (timers) still count in their window.
         self.close_delay = max((d.window_close_delay() for d in self.detections), default=0.0)
+        self.finished = False
+        self._dispatch = Dispatcher(
+            message=self._handle,
+            window_closed=self._window_closed_item,
+            advance=self._advance_item,
+            end=self._end_item,
+            other=self.facts.apply,
+        )
 
     @property
     def channels(self) -> set[str]:
@@ -179,8 +177,17 @@ class ModuleDriver:
         return set(self._routes) | set(self._learner_routes)
 
     # -- records -------------------------------------------------------------------
+    def feed(self, items: Iterable[Any]) -> list[Evidence]:
+        """Process items in stream order (see the module docstring)."""
+        self._dispatch(items)
+        return self._take()
+
     def handle(self, msg: Message[Any]) -> list[Evidence]:
         """Run the learners, then the detections, of the record's channel."""
+        self._handle(msg)
+        return self._take()
+
+    def _handle(self, msg: Message[Any]) -> None:
         # The hot path: _call inlined (one try per component, no extra frame).
         channel = msg.flow.channel
         if msg.late:
@@ -202,7 +209,6 @@ class ModuleDriver:
             except Exception as exc:
                 self._failed(detection, "handle", exc)
         self.processed[channel] += 1
-        return self._take()
 
     def learn(self, msg: Message[Any]) -> list[Fact]:
         """Producer role: the facts the (global) learners draw from a record."""
@@ -222,17 +228,7 @@ class ModuleDriver:
     # -- time ------------------------------------------------------------------------
     def advance(self, watermark: float) -> list[Evidence]:
         """Flow time reached ``watermark``: fire due timers, purge expired state."""
-        if watermark <= self.watermark:
-            return []
-        self.watermark = watermark
-        # Timers first, then the purge: a timer due at t still sees the facts
-        # that were valid at t. At end of input nothing is purged: the windows
-        # that close then still read the facts of their time.
-        self.state.advance(watermark, purge=False)
-        for owner, key, payload in self.state.timers.pop_due(watermark):
-            self._run_timer(owner, key, payload)
-        if watermark < math.inf:
-            self.state.advance(watermark)
+        self._advance(watermark)
         return self._take()
 
     def window_closed(self, profile: str, twid: int) -> list[Evidence]:
@@ -242,13 +238,34 @@ class ModuleDriver:
         logs) the close happens once the watermark is ``close_delay`` past the
         moment the host said the window ended (a timer of the driver's own).
         """
+        self._window_closed(profile, twid)
+        return self._take()
+
+    def finish(self) -> list[Evidence]:
+        """End of input: every timer fires, every window closes, detections settle."""
+        self._finish()
+        return self._take()
+
+    def _advance(self, watermark: float) -> None:
+        if watermark <= self.watermark:
+            return
+        self.watermark = watermark
+        # Timers first, then the purge: a timer due at t still sees the facts
+        # that were valid at t. At end of input nothing is purged: the windows
+        # that close then still read the facts of their time.
+        self.state.advance(watermark, purge=False)
+        for owner, key, payload in self.state.timers.pop_due(watermark):
+            self._run_timer(owner, key, payload)
+        if watermark < math.inf:
+            self.state.advance(watermark)
+
+    def _window_closed(self, profile: str, twid: int) -> None:
         if self.close_delay > 0 and -math.inf < self.watermark < math.inf:
             due = self.watermark + self.close_delay
             for owner, key, payload in self.state.timers.schedule(CLOSE_OWNER, (profile, twid), due):
                 self._fire_timer(owner, key, payload)
-            return self._take()
+            return
         self._close_window(profile, twid)
-        return self._take()
 
     def _close_window(self, profile: str, twid: int) -> None:
         owners = self.state.window_owners(profile, twid)
@@ -259,15 +276,42 @@ class ModuleDriver:
         self.state.close_window(profile, twid)
         self.processed["tw_closed"] += 1
 
-    def finish(self) -> list[Evidence]:
-        """End of input: every timer fires, every window closes, detections settle."""
-        out = self.advance(float("inf"))
+    def _finish(self) -> None:
+        self.finished = True
+        self._advance(float("inf"))
         for profile, twid in self.state.open_windows():
-            out.extend(self.window_closed(profile, twid))
+            self._window_closed(profile, twid)
         for detection in self.detections:
             self._call(detection, "finish", detection.finish)
-        out.extend(self._take())
-        return out
+
+    def _advance_item(self, item: Advance) -> None:
+        self._advance(item.watermark)
+
+    def _window_closed_item(self, item: TwClosed) -> None:
+        self._window_closed(item.profile, item.twid)
+
+    def _end_item(self, item: End) -> None:
+        self._finish()
+
+    # -- checkpoints ------------------------------------------------------------------
+    def snapshot(self, final: bool = False) -> tuple[DriverCounters, Iterator[bytes]]:
+        """The driver's counters and its state, as pieces of bytes made one at
+        a time (``State.snapshot_pieces``). ``final``: the input ended, so the
+        state will never be resumed and only the counters are kept."""
+        counters = DriverCounters(processed=dict(self.processed), health=self.health.to_builtins())
+        return counters, (State() if final else self.state).snapshot_pieces()
+
+    @classmethod
+    def restored(cls, state_blob: bytes, counters: DriverCounters, config: Config, **options: Any) -> ModuleDriver:
+        """A driver resuming from ``snapshot()`` (same construction options as
+        the one that took it). Raises ValueError for a blob that is not a
+        Flowalerts state (``State.restore``)."""
+        state = State.restore(state_blob)
+        driver = cls(config, state=state, **options)
+        driver.watermark = state.watermark
+        driver.processed = Counter(counters.processed)
+        driver.health.restore(counters.health)
+        return driver
 
     # -- internals -------------------------------------------------------------------
     def _run_timer(self, owner: str, key: Any, payload: Any) -> None:

@@ -27,11 +27,14 @@ import statistics
 import sys
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowalerts.core.clock import ClockPolicy, EventClock
 from flowalerts.core.messages import Advance, Message, TwClosed
 from flowalerts.core.records import Record
+
+if TYPE_CHECKING:
+    from flowalerts.core.config import Config
 
 Item = Message[Any] | TwClosed | Advance
 _intern = sys.intern
@@ -62,6 +65,11 @@ class Profiler:
         self.clock_jumps: Counter[str] = Counter()
         # warn(kind, text): a counted warning naming file and line.
         self._warn = warn or (lambda kind, text: None)
+
+    @classmethod
+    def from_config(cls, config: Config, warn: Callable[[str, str], None] | None = None) -> Profiler:
+        """The profiler of a configuration (window width, clock policy, T0 look-ahead)."""
+        return cls(config.parameters.width, ClockPolicy.from_config(config), config.time.t0_lookahead, warn=warn)
 
     # -- windows ----------------------------------------------------------------
     def twid_of(self, ts: float) -> int:

@@ -38,81 +38,21 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from flowalerts.core.clock import ClockPolicy
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import Evidence
-from flowalerts.core.messages import Advance, Message, TwClosed
+from flowalerts.core.health import Health
+from flowalerts.core.messages import End
 from flowalerts.core.records import BY_CHANNEL
 from flowalerts.engine.detection import load_components
-from flowalerts.engine.driver import Health, ModuleDriver
+from flowalerts.engine.driver import ModuleDriver
 from flowalerts.engine.profiler import Profiler
-from flowalerts.io.alerts import Alert, AlertTracker
+from flowalerts.io.alerts import AlertTracker
 from flowalerts.io.input.folder import FolderReader
 from flowalerts.io.input.warnings import InputWarnings
 from flowalerts.io.sink import EvidenceSink, prepare_outdir
+from flowalerts.io.summary import RunSummary
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.lookups import Lookups, make_lookups
-
-# Exit statuses (README, "Exit status").
-EXIT_OK = 0
-EXIT_INCOMPLETE = 1
-EXIT_USAGE = 2
-EXIT_DEGRADED = 3
-EXIT_INPUT_UNUSABLE = 4
-EXIT_INTERRUPTED = 130
-
-
-@dataclasses.dataclass
-class RunSummary:
-    read: Counter[str]
-    processed: Counter[str]
-    skipped: Counter[str]
-    evidence: Counter[str]
-    elapsed: float
-    warnings: int
-    health: Health
-    interrupted: bool = False
-    notes: list[str] = dataclasses.field(default_factory=list)
-    alerts: list[Alert] = dataclasses.field(default_factory=list)
-    profiles: Counter[str] = dataclasses.field(default_factory=Counter)
-    late: Counter[str] = dataclasses.field(default_factory=Counter)
-    clock_jumps: Counter[str] = dataclasses.field(default_factory=Counter)
-    updates: int = 0
-    duplicates: int = 0
-    exit_zero_when_degraded: bool = False
-    # Input that exists but was not (fully) read: unreadable files, a file
-    # stopped at an input limit or a read error (one line each).
-    unread_input: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        """Every record read was processed (and nothing in the input was left unread)."""
-        return self.all_processed and not self.unread_input
-
-    @property
-    def all_processed(self) -> bool:
-        return all(self.read[t] == self.processed[t] for t in self.read)
-
-    @property
-    def input_unusable(self) -> bool:
-        """Lines were there but not one of them could be used."""
-        return self.total_read == 0 and sum(self.skipped.values()) > 0
-
-    @property
-    def total_read(self) -> int:
-        return sum(self.read.values())
-
-    @property
-    def exit_status(self) -> int:
-        if self.interrupted:
-            return EXIT_INTERRUPTED
-        if self.input_unusable:
-            return EXIT_INPUT_UNUSABLE
-        if not self.complete:
-            return EXIT_INCOMPLETE
-        if self.health.degraded and not self.exit_zero_when_degraded:
-            return EXIT_DEGRADED
-        return EXIT_OK
 
 
 @dataclasses.dataclass
@@ -144,15 +84,6 @@ class RunOptions:
     detections: list[Any] | None = None
 
 
-def clock_policy(config: Config) -> ClockPolicy:
-    t = config.time
-    return ClockPolicy(
-        allowed_lateness=t.allowed_lateness,
-        jump_threshold=t.clock_jump_threshold,
-        jump_confirmations=t.clock_jump_confirmations,
-    )
-
-
 class Pipeline:
     """Profiler -> driver -> sink, in one process (also used by live mode and tests)."""
 
@@ -160,7 +91,7 @@ class Pipeline:
         self.config = config
         self.driver = driver
         self.sink = sink
-        self.profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead, warn=warn)
+        self.profiler = Profiler.from_config(config, warn=warn)
         self.evidence: list[Evidence] = []
         self.keep_evidence = sink is None
         driver.emit = self._emit_one
@@ -193,22 +124,12 @@ class Pipeline:
             self._dispatch(self.profiler.quiet_advance(wall_now, self.config.time.live_idle_seconds))
 
     def finish(self) -> None:
-        self._dispatch(self.profiler.finish())
-        self._emit(self.driver.finish())
+        self._dispatch([*self.profiler.finish(), End()])
 
     def _dispatch(self, items: list[Any]) -> None:
-        driver = self.driver
-        for item in items:
-            if isinstance(item, Message):
-                found = driver.handle(item)
-            elif isinstance(item, TwClosed):
-                found = driver.window_closed(item.profile, item.twid)
-            elif isinstance(item, Advance):
-                found = driver.advance(item.watermark)
-            else:  # pragma: no cover - the profiler emits nothing else
-                continue
-            if found:
-                self._emit(found)
+        found = self.driver.feed(items)
+        if found:
+            self._emit(found)
 
     def _emit(self, evidences: list[Evidence]) -> None:
         for evidence in evidences:

@@ -2,10 +2,74 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections import Counter
 
 from flowalerts.core.evidence import escape_text
-from flowalerts.hosts.standalone import RunSummary
+from flowalerts.core.health import Health
+from flowalerts.io.alerts import Alert
+
+# Exit statuses (README, "Exit status").
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_USAGE = 2
+EXIT_DEGRADED = 3
+EXIT_INPUT_UNUSABLE = 4
+EXIT_INTERRUPTED = 130
+
+
+@dataclasses.dataclass
+class RunSummary:
+    read: Counter[str]
+    processed: Counter[str]
+    skipped: Counter[str]
+    evidence: Counter[str]
+    elapsed: float
+    warnings: int
+    health: Health
+    interrupted: bool = False
+    notes: list[str] = dataclasses.field(default_factory=list)
+    alerts: list[Alert] = dataclasses.field(default_factory=list)
+    profiles: Counter[str] = dataclasses.field(default_factory=Counter)
+    late: Counter[str] = dataclasses.field(default_factory=Counter)
+    clock_jumps: Counter[str] = dataclasses.field(default_factory=Counter)
+    updates: int = 0
+    duplicates: int = 0
+    exit_zero_when_degraded: bool = False
+    # Input that exists but was not (fully) read: unreadable files, a file
+    # stopped at an input limit or a read error (one line each).
+    unread_input: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Every record read was processed (and nothing in the input was left unread)."""
+        return self.all_processed and not self.unread_input
+
+    @property
+    def all_processed(self) -> bool:
+        return all(self.read[t] == self.processed[t] for t in self.read)
+
+    @property
+    def input_unusable(self) -> bool:
+        """Lines were there but not one of them could be used."""
+        return self.total_read == 0 and sum(self.skipped.values()) > 0
+
+    @property
+    def total_read(self) -> int:
+        return sum(self.read.values())
+
+    @property
+    def exit_status(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if self.input_unusable:
+            return EXIT_INPUT_UNUSABLE
+        if not self.complete:
+            return EXIT_INCOMPLETE
+        if self.health.degraded and not self.exit_zero_when_degraded:
+            return EXIT_DEGRADED
+        return EXIT_OK
 
 
 def _alert_lines(summary: RunSummary) -> list[str]:

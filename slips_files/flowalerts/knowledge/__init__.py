@@ -3,7 +3,7 @@
 Loaded once at start into in-memory structures built for the lookup (DESIGN
 rule 4): sorted ranges for CIDRs, sets for ASNs and hashes, suffix-aware
 domain matching. Detections reach it as ``self.knowledge``. The submodules are imported
-when the data is loaded (``flowalerts.knowledge.ips`` stays import-light).
+when the data is loaded (``flowalerts.core.ips`` stays import-light).
 """
 
 from __future__ import annotations

@@ -34,9 +34,9 @@ from collections.abc import Callable
 import msgspec
 
 from flowalerts.core.evidence import ThreatLevel
+from flowalerts.core.ips import parse_ip
 from flowalerts.core.urls import redact_url
 from flowalerts.knowledge.fetch import FetchError, fetch
-from flowalerts.knowledge.ips import parse_ip
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX40 = re.compile(r"[0-9a-f]{40}")

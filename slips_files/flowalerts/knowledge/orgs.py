@@ -29,8 +29,8 @@ import re
 import sys
 from collections.abc import Iterable
 
+from flowalerts.core.ips import parse_ip
 from flowalerts.data import DATA_DIR as PACKAGE_DATA
-from flowalerts.knowledge.ips import parse_ip
 
 SUPPORTED_ORGS = ("google", "microsoft", "apple", "facebook", "twitter")
 

@@ -19,7 +19,7 @@ import csv
 import dataclasses
 import ipaddress
 
-from flowalerts.knowledge.ips import parse_ip
+from flowalerts.core.ips import parse_ip
 from flowalerts.knowledge.orgs import SUPPORTED_ORGS, Organizations
 
 _DIRECTIONS = ("src", "dst", "both")

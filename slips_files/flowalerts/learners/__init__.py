@@ -1,0 +1,1 @@
+"""Learners: turn records into facts (resolutions, servers, local network ...) that detections read."""

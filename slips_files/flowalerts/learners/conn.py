@@ -26,10 +26,10 @@ from flowalerts.core.facts import (
     MacAddress,
     local_network_candidate,
 )
+from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.engine.detection import Learner
-from flowalerts.knowledge.ips import canonical_ip
 
 # Connections other logs join to by uid.
 JOINED_SERVICES = ("ssh", "ssl", "http")

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flowalerts.core.facts import Fact, MacAddress, Server
+from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DhcpRecord
 from flowalerts.engine.detection import Learner
-from flowalerts.knowledge.ips import canonical_ip
 
 
 class DhcpFacts(Learner):

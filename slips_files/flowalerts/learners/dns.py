@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flowalerts.core.facts import Fact, PtrName, Resolution, Server, local_network_candidate
+from flowalerts.core.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
 from flowalerts.engine.detection import Learner
-from flowalerts.knowledge.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.traffic import dns_names as names
 
 ADDRESS_TYPES = frozenset({"A", "AAAA"})

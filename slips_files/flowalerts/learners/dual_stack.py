@@ -26,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flowalerts.core.facts import DualStack, Fact
+from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, DnsRecord
 from flowalerts.engine.detection import Learner
-from flowalerts.knowledge.ips import canonical_ip
 from flowalerts.traffic import dns_names as names
 
 # A connection this many seconds (of flow time) after the answer follows it.

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flowalerts.core.facts import Fact, PortScanner
+from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import NoticeRecord
 from flowalerts.engine.detection import Learner
-from flowalerts.knowledge.ips import canonical_ip
 
 SCAN_NOTES = ("Port_Scan", "Address_Scan")
 

@@ -27,10 +27,10 @@ from collections.abc import Iterable
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.facts import MAX_SAN, Certificate, Fact, Server, ServerName
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord, X509Record
 from flowalerts.engine.detection import Learner
-from flowalerts.knowledge.ips import is_ip
 from flowalerts.traffic.tls_names import is_dns_name, is_doh, normalise_host
 
 # Longest certificate name kept (a DNS name is at most 253 characters).

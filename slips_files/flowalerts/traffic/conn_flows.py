@@ -24,8 +24,8 @@ import ipaddress
 import msgspec
 
 from flowalerts.core.evidence import EvidenceKind, ThreatLevel, scale_with_count
+from flowalerts.core.ips import parse_ip
 from flowalerts.core.records import ConnRecord
-from flowalerts.knowledge.ips import parse_ip
 
 # -- addresses ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 
-from flowalerts.knowledge.ips import parse_ip
+from flowalerts.core.ips import parse_ip
 
 MAX_NAME = 253
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.*")

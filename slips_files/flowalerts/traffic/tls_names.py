@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from flowalerts.core.ips import is_ip
 from flowalerts.core.records import SslRecord
-from flowalerts.knowledge.ips import is_ip
 from flowalerts.knowledge.orgs import registered_domain
 
 if TYPE_CHECKING:

@@ -32,10 +32,10 @@ import math
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
+from flowalerts.core.ips import is_ip, is_multicast
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.engine.detection import Detection
-from flowalerts.knowledge.ips import is_ip, is_multicast
 
 SECONDS_PER_DAY = 86400.0
 

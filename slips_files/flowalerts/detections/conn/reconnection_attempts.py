@@ -42,10 +42,10 @@ from __future__ import annotations
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, scale_with_count, src_ip
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.knowledge.ips import is_ip
 from flowalerts.traffic.conn_flows import MIDSTREAM_STATES
 
 TELNET_PORTS = frozenset({23, 2323})

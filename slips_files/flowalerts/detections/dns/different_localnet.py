@@ -36,11 +36,11 @@ import functools
 from typing import Any
 
 from flowalerts.core.evidence import ThreatLevel, dst_ip, src_ip
+from flowalerts.core.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
 from flowalerts.detections.shared.localnet import DIFFERENT_LOCALNET, DifferentLocalnetDetails
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.knowledge.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.learners.dns import DnsFacts
 
 DNS_PORT = 53

@@ -35,11 +35,11 @@ from collections import Counter
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+from flowalerts.core.ips import is_ip, is_multicast
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
 from flowalerts.engine.detection import Detection, Tally
 from flowalerts.engine.samples import keep_earliest
-from flowalerts.knowledge.ips import is_ip, is_multicast
 from flowalerts.knowledge.orgs import registered_domain
 from flowalerts.traffic import dns_names as names
 

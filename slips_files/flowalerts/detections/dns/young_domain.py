@@ -36,10 +36,10 @@ import datetime as dt
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_domain, dst_ip, escape_text, src_ip
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.knowledge.ips import is_ip
 from flowalerts.knowledge.orgs import registered_domain
 from flowalerts.traffic import dns_names as names
 

@@ -28,11 +28,11 @@ Exceptions, and why:
 from __future__ import annotations
 
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import WeirdRecord
 from flowalerts.engine.detection import Detection, Tally
 from flowalerts.engine.samples import keep_earliest, values
-from flowalerts.knowledge.ips import is_ip
 
 WEIRD_NAME = "unknown_http_method"
 MAX_METHODS = 20

@@ -18,11 +18,11 @@ Exceptions, and why: entries whose client or server is not an IP address
 from __future__ import annotations
 
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import LoginRecord
 from flowalerts.engine.detection import Detection, Tally
 from flowalerts.engine.samples import keep_earliest, values
-from flowalerts.knowledge.ips import is_ip
 
 MAX_USERS = 20
 

@@ -29,10 +29,10 @@ Exceptions, and why:
 from __future__ import annotations
 
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
+from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import NoticeRecord
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.knowledge.ips import canonical_ip
 
 VICTIM_MARK = "ports of host "
 MAX_MESSAGE = 300

@@ -31,12 +31,12 @@ from collections import deque
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, scale_with_count, src_ip
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SmtpRecord
 from flowalerts.detections.smtp.bad_smtp_login import is_bad_login
 from flowalerts.engine.bursts import burst_members, settle_exact
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.knowledge.ips import is_ip
 
 MAX_RECENT = 1_000  # failures kept inside one sliding window
 MAX_EVENTS = 20_000  # failures remembered per (profile, window, server) for the recount

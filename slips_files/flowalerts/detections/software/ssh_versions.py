@@ -29,10 +29,10 @@ Exceptions, and why:
 from __future__ import annotations
 
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, escape_text, src_ip
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SoftwareRecord
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.knowledge.ips import is_ip
 
 ROLES = {"SSH::CLIENT": "client", "SSH::SERVER": "server"}
 # How long a host's last version is remembered, in seconds of flow time.

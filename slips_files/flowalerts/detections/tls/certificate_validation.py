@@ -72,10 +72,10 @@ from flowalerts.core.evidence import (
     scale_with_count,
     src_ip,
 )
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import NoticeRecord, SslRecord, X509Record
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.knowledge.ips import is_ip
 from flowalerts.traffic.tls_names import (
     MAX_TEXT,
     is_failed_status,

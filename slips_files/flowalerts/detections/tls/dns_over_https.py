@@ -29,10 +29,10 @@ count and every uid (INFO: the level does not grow).
 from __future__ import annotations
 
 from flowalerts.core.evidence import NOT_IN_SLIPS, Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.knowledge.ips import is_ip
 from flowalerts.traffic.tls_names import is_doh, normalise_host
 
 MAX_NAMES = 10

@@ -52,11 +52,11 @@ import msgspec
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord
 from flowalerts.detections.shared.cert_join import CertificateJoin
 from flowalerts.engine.detection import Tally
-from flowalerts.knowledge.ips import is_ip
 from flowalerts.traffic.tls_names import (
     MAX_TEXT,
     CertView,

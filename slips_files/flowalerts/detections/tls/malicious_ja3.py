@@ -35,11 +35,11 @@ from flowalerts.core.evidence import (
     scale_with_count,
     src_ip,
 )
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord
 from flowalerts.engine.detection import Detection, Tally
 from flowalerts.knowledge.feeds import FeedEntry
-from flowalerts.knowledge.ips import is_ip
 
 
 class MaliciousFingerprintDetails(Details):

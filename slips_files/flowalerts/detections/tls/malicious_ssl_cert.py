@@ -40,12 +40,12 @@ from flowalerts.core.evidence import (
     scale_with_count,
     src_ip,
 )
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import FilesRecord, SslRecord
 from flowalerts.detections.tls.malicious_ja3 import feed_text
 from flowalerts.engine.detection import Detection, Tally
 from flowalerts.knowledge.feeds import FeedEntry
-from flowalerts.knowledge.ips import is_ip
 from flowalerts.traffic.tls_names import MAX_CHAIN
 
 MAX_COUNTED = 10000

@@ -24,11 +24,11 @@ the seed is about GRE.
 from __future__ import annotations
 
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import TunnelRecord
 from flowalerts.engine.detection import Detection, Tally
 from flowalerts.engine.samples import keep_earliest, values
-from flowalerts.knowledge.ips import canonical_ip
 
 GRE = "Tunnel::GRE"
 DISCOVER = "Tunnel::DISCOVER"

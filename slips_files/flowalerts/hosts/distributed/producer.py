@@ -48,9 +48,10 @@ import redis
 from flowalerts import __version__
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import decode_evidence
-from flowalerts.core.messages import Advance, Message, TwClosed
-from flowalerts.engine.detection import Detection, load_components
-from flowalerts.engine.driver import Health, ModuleDriver
+from flowalerts.core.health import Health
+from flowalerts.core.messages import Advance, Dispatcher, Message, TwClosed
+from flowalerts.engine.detection import Detection, load_components, skipped_detections
+from flowalerts.engine.driver import ModuleDriver
 from flowalerts.engine.profiler import Profiler
 from flowalerts.hosts.distributed.streams import (
     GROUP,
@@ -67,10 +68,11 @@ from flowalerts.hosts.distributed.streams import (
 from flowalerts.hosts.distributed.wire import (
     END,
     Done,
+    advance_item,
     decode_evidence_entry,
     encode_batch,
-    merge_health,
     message_item,
+    tw_closed_item,
 )
 from flowalerts.io.sink import EvidenceSink
 from flowalerts.knowledge import Knowledge
@@ -117,18 +119,6 @@ def config_document(config: Config) -> dict[str, Any]:
     return doc
 
 
-def skipped_detections(detections: list[type[Detection]], available_logs: set[str] | None) -> dict[str, str]:
-    """Detections that will not run for lack of a log (same rule as the driver)."""
-    skipped = {}
-    if available_logs is None:
-        return skipped
-    for cls in detections:
-        missing = [name for name in cls.required_logs() if name not in available_logs]
-        if missing:
-            skipped[cls.id] = "needs " + ", ".join(f"{name}.log" for name in missing)
-    return skipped
-
-
 @dataclasses.dataclass
 class DistributedOptions:
     url: str
@@ -157,7 +147,6 @@ class DistributedPipeline:
         emit: Callable[[str], None],
         detections: list[type[Detection]] | None = None,
     ) -> None:
-        from flowalerts.hosts.standalone import clock_policy
 
         self.config = config
         self.sink = sink
@@ -168,7 +157,7 @@ class DistributedPipeline:
         self.max_pending = max(2, redis_config.max_pending_messages)
         workers = max(0, options.workers)
         self.partitions = max(1, options.partitions or redis_config.partitions or workers or 1)
-        self.profiler = Profiler(config.parameters.width, clock_policy(config), config.time.t0_lookahead, warn=warn)
+        self.profiler = Profiler.from_config(config, warn=warn)
         self.driver = ModuleDriver(
             config, knowledge, lookups, role="producer", available_logs=options.available_logs,
             live=options.live, wall_clock=time.time, notify=emit,
@@ -186,6 +175,9 @@ class DistributedPipeline:
         self.keys = Keys(redis_config.key_prefix, self.run_id)
         self.streams = [self.keys.partition(index).stream for index in range(self.partitions)]
         self._buffers: list[list[Any]] = [[] for _ in range(self.partitions)]
+        self._dispatch = Dispatcher(
+            message=self._route_message, window_closed=self._route_window_closed, advance=self._route_advance
+        )
         self._batches = [0] * self.partitions
         self._part_cache: dict[str, int] = {}
         self._seen_seq = [0] * self.partitions
@@ -307,35 +299,34 @@ class DistributedPipeline:
             index = self._part_cache[profile] = partition_of(profile, self.partitions)
         return index
 
-    def _dispatch(self, items: list[Any]) -> None:
-        buffers = self._buffers
-        learn = self.driver.learn
-        limit = self.batch_size
-        for item in items:
-            cls = type(item)
-            if cls is Message:
-                facts = learn(item)
-                if facts:
-                    for buffer in buffers:
-                        buffer.extend(facts)
-                index = self._partition(item.profile)
-                buffer = buffers[index]
-                buffer.append(message_item(item))
-                if facts:
-                    self._flush_full()
-                elif len(buffer) >= limit:
-                    self._flush(index)
-            elif cls is Advance:
-                self.driver.advance(item.watermark)
-                advance = ("adv", item.watermark)
-                for buffer in buffers:
-                    buffer.append(advance)
-                self._flush_full()
-            elif cls is TwClosed:
-                index = self._partition(item.profile)
-                buffers[index].append(("tw", item.profile, item.twid))
-                if len(buffers[index]) >= limit:
-                    self._flush(index)
+    def _route_message(self, msg: Message[Any]) -> None:
+        """A record: the global learners draw their facts (replicated into
+        every partition right before it), then it goes to its profile's partition."""
+        facts = self.driver.learn(msg)
+        if facts:
+            for buffer in self._buffers:
+                buffer.extend(facts)
+        index = self._partition(msg.profile)
+        buffer = self._buffers[index]
+        buffer.append(message_item(msg))
+        if facts:
+            self._flush_full()
+        elif len(buffer) >= self.batch_size:
+            self._flush(index)
+
+    def _route_advance(self, item: Advance) -> None:
+        """Flow time moved: for the producer's learners and every partition."""
+        self.driver.advance(item.watermark)
+        advance = advance_item(item.watermark)
+        for buffer in self._buffers:
+            buffer.append(advance)
+        self._flush_full()
+
+    def _route_window_closed(self, item: TwClosed) -> None:
+        index = self._partition(item.profile)
+        self._buffers[index].append(tw_closed_item(item.profile, item.twid))
+        if len(self._buffers[index]) >= self.batch_size:
+            self._flush(index)
 
     def _flush_full(self) -> None:
         limit = self.batch_size
@@ -445,7 +436,7 @@ class DistributedPipeline:
             self._done[index] = entry.done
             for channel, count in entry.done.processed.items():
                 self.processed[channel] += count
-            merge_health(self.health, entry.done.health)
+            self.health.merge(entry.done.health)
 
     def _live_workers(self) -> int:
         now_ms = int(time.time() * 1000)

@@ -29,15 +29,13 @@ partition's final counters (``Done``) once it processed ``end``.
 
 from __future__ import annotations
 
-import dataclasses
 import types
-from collections import Counter
 from typing import Any, Union
 
 import msgspec
 
-from flowalerts.core.facts import GLOBAL_FACTS, LocalNetwork, MacAddress, PtrName, Resolution, Server, ServerName
-from flowalerts.core.messages import Advance, Message, TwClosed
+from flowalerts.core.facts import GLOBAL_FACTS
+from flowalerts.core.messages import Advance, End, Message, TwClosed
 from flowalerts.core.records import RECORD_TYPES, Record
 
 # -- partition batches -----------------------------------------------------------------
@@ -51,8 +49,8 @@ class TwClosedItem(TwClosed, tag="tw"):
     """``TwClosed`` as a batch item."""
 
 
-class EndItem(msgspec.Struct, array_like=True, gc=False, tag="end"):
-    """End of input."""
+class EndItem(End, tag="end"):
+    """``End`` as a batch item."""
 
 
 def _message_type(record_type: type[Record]) -> type[Message[Any]]:
@@ -83,14 +81,22 @@ Item = Union[  # noqa: UP007 - a runtime union of classes for msgspec
 _encoder = msgspec.msgpack.Encoder()
 _batch_decoder = msgspec.msgpack.Decoder(list[Item])  # type: ignore[valid-type]
 
-ADVANCE_TAG = "adv"
-TW_TAG = "tw"
 END = ("end",)
 
 
 def message_item(msg: Message[Any]) -> tuple[Any, ...]:
     """A record message as a batch item (no copy of the record)."""
     return (MESSAGE_TAGS[type(msg.flow)], msg.profile, msg.twid, msg.flow, msg.late)
+
+
+def advance_item(watermark: float) -> tuple[str, float]:
+    """``Advance`` as a batch item (decoded as ``AdvanceItem``)."""
+    return ("adv", watermark)
+
+
+def tw_closed_item(profile: str, twid: int) -> tuple[str, str, int]:
+    """``TwClosed`` as a batch item (decoded as ``TwClosedItem``)."""
+    return ("tw", profile, twid)
 
 
 def encode_batch(items: list[Any]) -> bytes:
@@ -102,10 +108,6 @@ def encode_batch(items: list[Any]) -> bytes:
 def decode_batch(payload: bytes) -> list[Any]:
     """Typed items: Messages, global facts, AdvanceItem, TwClosedItem, EndItem."""
     return _batch_decoder.decode(payload)
-
-
-# Tags of the global facts, for completeness checks (tests).
-FACT_TAGS = {cls: cls.__struct_config__.tag for cls in (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork)}
 
 
 # -- evidence stream ---------------------------------------------------------------------
@@ -140,33 +142,3 @@ def encode_evidence(entry: EvidenceEntry) -> bytes:
 
 def decode_evidence_entry(payload: bytes) -> EvidenceEntry:
     return _evidence_decoder.decode(payload)
-
-
-# -- health across processes ----------------------------------------------------------------
-
-
-def health_to_builtins(health: Any) -> dict[str, Any]:
-    """A driver ``Health`` as plain dicts (for Done and checkpoints)."""
-    return {field.name: dict(getattr(health, field.name)) for field in dataclasses.fields(health)}
-
-
-def merge_health(target: Any, data: dict[str, Any]) -> None:
-    """Add a partition's health (``health_to_builtins``) into ``target``."""
-    for field in dataclasses.fields(target):
-        value = data.get(field.name)
-        if not value:
-            continue
-        mine = getattr(target, field.name)
-        if isinstance(mine, Counter):
-            mine.update(value)
-        else:
-            for key, item in value.items():
-                mine.setdefault(key, item)
-
-
-def restore_health(target: Any, data: dict[str, Any]) -> None:
-    """Replace ``target``'s counters with a checkpoint's."""
-    for field in dataclasses.fields(target):
-        mine = getattr(target, field.name)
-        mine.clear()
-    merge_health(target, data)

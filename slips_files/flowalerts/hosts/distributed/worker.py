@@ -49,9 +49,8 @@ import redis
 from flowalerts import __version__
 from flowalerts.core.config import Config, parse_config
 from flowalerts.core.evidence import escape_text, to_json
-from flowalerts.core.state import State
 from flowalerts.engine.detection import Detection, Learner, config_sections
-from flowalerts.engine.driver import ModuleDriver
+from flowalerts.engine.driver import DriverCounters, ModuleDriver
 from flowalerts.hosts.distributed.streams import (
     GROUP,
     BusError,
@@ -66,15 +65,10 @@ from flowalerts.hosts.distributed.streams import (
 )
 from flowalerts.hosts.distributed.wire import (
     MESSAGE_TYPES,
-    AdvanceItem,
     Done,
-    EndItem,
     EvidenceEntry,
-    TwClosedItem,
     decode_batch,
     encode_evidence,
-    health_to_builtins,
-    restore_health,
 )
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.lookups import Lookups, make_lookups
@@ -95,14 +89,8 @@ RUN_APPEAR_SECONDS = 30.0
 _MESSAGE_CLASSES = frozenset(MESSAGE_TYPES.values())
 
 
-class _Checkpoint(msgspec.Struct, kw_only=True):
-    """A checkpoint's counters (the state itself is its own field: no copy)."""
-
-    processed: dict[str, int]
-    health: dict[str, Any]
-
-
-_checkpoint_decoder = msgspec.msgpack.Decoder(_Checkpoint)
+# A checkpoint's counters (the state itself is its own field: no copy).
+_checkpoint_decoder = msgspec.msgpack.Decoder(DriverCounters)
 _encoder = msgspec.msgpack.Encoder()
 
 
@@ -135,7 +123,8 @@ class Task:
     run: RunInfo
     keys: PartitionKeys
     token: str
-    driver: ModuleDriver
+    # Set by Worker._load: a new driver, or one restored from the checkpoint.
+    driver: ModuleDriver = dataclasses.field(init=False)
     last: int = 0  # last batch number processed
     seq: int = 0  # last evidence number published
     unacked: list[bytes] = dataclasses.field(default_factory=list)
@@ -356,7 +345,7 @@ class Worker:
             return False
         token = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
         checkpoint = self.call(self.client.hgetall, keys.ckpt)
-        task = Task(run=info, keys=keys, token=token, driver=self._new_driver(info, None))
+        task = Task(run=info, keys=keys, token=token)
         try:
             self._load(task, checkpoint)
         except redis.ResponseError as exc:
@@ -367,38 +356,31 @@ class Worker:
         self.stats["acquired"] += 1
         return True
 
-    def _new_driver(self, info: RunInfo, state: State | None) -> ModuleDriver:
-        return ModuleDriver(
-            info.config,
-            info.knowledge,
-            info.lookups,
-            state=state,
-            detections=self.detections,
-            learners=self.learners,
-            available_logs=info.available_logs,
-            role="worker",
-            live=info.live,
-            wall_clock=time.time,
-            notify=self.emit,
-        )
+    def _driver_options(self, info: RunInfo) -> dict[str, Any]:
+        return {
+            "knowledge": info.knowledge,
+            "lookups": info.lookups,
+            "detections": self.detections,
+            "learners": self.learners,
+            "available_logs": info.available_logs,
+            "role": "worker",
+            "live": info.live,
+            "wall_clock": time.time,
+            "notify": self.emit,
+        }
 
     def _load(self, task: Task, checkpoint: dict[bytes, bytes]) -> None:
         """Restore the partition's checkpoint and take its pending entries."""
         info = task.run
         blob = checkpoint.get(b"blob")
         if blob:
-            saved = _checkpoint_decoder.decode(checkpoint[b"counters"])
-            state = State.restore(blob)
-            driver = self._new_driver(info, state)
-            driver.watermark = state.watermark
-            driver.processed = Counter(saved.processed)
-            restore_health(driver.health, saved.health)
-            task.driver = driver
+            counters = _checkpoint_decoder.decode(checkpoint[b"counters"])
+            task.driver = ModuleDriver.restored(blob, counters, info.config, **self._driver_options(info))
             task.last = int(checkpoint[b"last"])
             task.seq = int(checkpoint[b"seq"])
             self.stats["restored"] += 1
         else:
-            task.driver = self._new_driver(info, None)
+            task.driver = ModuleDriver(info.config, **self._driver_options(info))
             task.last = task.seq = 0
         task.unacked = []
         task.batches = 0
@@ -470,70 +452,55 @@ class Worker:
 
     def _process(self, task: Task, entries: list[tuple[bytes, dict[bytes, bytes] | None]]) -> None:
         driver = task.driver
-        handle = driver.handle
-        advance = driver.advance
-        closed = driver.window_closed
-        apply = driver.facts.apply
-        message_classes = _MESSAGE_CLASSES
         found: list[Any] = []
-        ended = False
-        for entry_id, fields in entries:
-            number = batch_number(entry_id)
-            if number <= task.last:
-                task.unacked.append(entry_id)  # already in the checkpoint
-                continue
-            if number != task.last + 1:
-                raise _Gap(f"expected batch {task.last + 1}, got {number}")
-            if not fields:
-                raise BusError(f"batch {number} of {task.keys.stream} is gone before it was processed")
-            try:
-                items = decode_batch(fields[b"b"])
-            except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
-                # Not ours or corrupt: counted (the run is degraded and read !=
-                # processed says records are missing), never retried forever.
-                driver.health.errors["bus:decode"] += 1
-                driver.health.first_traceback.setdefault("bus:decode", f"batch {number} of {task.keys.stream}: {exc}")
-                items = []
-            for item in items:
-                cls = type(item)
-                if cls in message_classes:
-                    out = handle(item.share_strings())
-                elif cls is AdvanceItem:
-                    out = advance(item.watermark)
-                elif cls is TwClosedItem:
-                    out = closed(item.profile, item.twid)
-                elif cls is EndItem:
-                    # The end of input decides every pending timer and window at
-                    # once: its evidence is published as it comes, in entries of
-                    # PUBLISH_CHUNK (a restart from the checkpoint re-sends the
-                    # same sequence numbers, which the producer drops).
-                    def flowing(evidence: Any) -> None:
-                        found.append(evidence)
-                        if len(found) >= PUBLISH_CHUNK:
-                            self._publish(task, found, None)
-                            found.clear()
 
-                    driver.emit = flowing
-                    try:
-                        out = driver.finish()
-                    finally:
-                        driver.emit = None
-                    ended = True
-                else:
-                    apply(item)
+        # Evidence is collected as it comes and published in entries of
+        # PUBLISH_CHUNK: the end of input decides every pending timer and
+        # window at once, and its evidence must not pile up in memory (a
+        # restart from the checkpoint re-sends the same sequence numbers,
+        # which the producer drops).
+        def collect(evidence: Any) -> None:
+            found.append(evidence)
+            if len(found) >= PUBLISH_CHUNK:
+                self._publish(task, found, None)
+                found.clear()
+
+        driver.emit = collect
+        try:
+            for entry_id, fields in entries:
+                number = batch_number(entry_id)
+                if number <= task.last:
+                    task.unacked.append(entry_id)  # already in the checkpoint
                     continue
-                if out:
-                    found.extend(out)
-            task.last = number
-            task.unacked.append(entry_id)
-            task.batches += 1
-            self.stats["batches"] += 1
+                if number != task.last + 1:
+                    raise _Gap(f"expected batch {task.last + 1}, got {number}")
+                if not fields:
+                    raise BusError(f"batch {number} of {task.keys.stream} is gone before it was processed")
+                try:
+                    items = decode_batch(fields[b"b"])
+                except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+                    # Not ours or corrupt: counted (the run is degraded and read !=
+                    # processed says records are missing), never retried forever.
+                    driver.health.errors["bus:decode"] += 1
+                    driver.health.first_traceback.setdefault("bus:decode", f"batch {number} of {task.keys.stream}: {exc}")
+                    items = []
+                for item in items:
+                    if item.__class__ in _MESSAGE_CLASSES:
+                        item.share_strings()
+                driver.feed(items)
+                task.last = number
+                task.unacked.append(entry_id)
+                task.batches += 1
+                self.stats["batches"] += 1
+        finally:
+            driver.emit = None
+        ended = driver.finished
         done = None
         if ended:
             usage = resource.getrusage(resource.RUSAGE_SELF)
             done = Done(
                 processed=dict(driver.processed),
-                health=health_to_builtins(driver.health),
+                health=driver.health.to_builtins(),
                 evidence=task.seq + len(found),
                 worker=self.name,
                 rss_kb=usage.ru_maxrss,
@@ -558,19 +525,16 @@ class Worker:
         self.stats["evidence"] += len(lines)
 
     def _checkpoint(self, task: Task, done: bool = False, after_done: bool = False) -> bool:
-        driver = task.driver
-        counters = _encoder.encode(
-            _Checkpoint(processed=dict(driver.processed), health=health_to_builtins(driver.health))
-        )
         # A finished partition is never resumed (its lease cannot be taken
         # again): its last checkpoint keeps the counters, not the state.
-        state = State() if done else driver.state
+        counters, pieces = task.driver.snapshot(final=done)
+        encoded_counters = _encoder.encode(counters)
         # The blob goes piece by piece at explicit offsets (SETRANGE: a retried
         # write lands at the same place), then the script moves it in at once.
         next_key = checkpoint_next_key(task.keys.ckpt, task.token)
         self.call(self.client.delete, next_key)
         offset = 0
-        for piece in state.snapshot_pieces():
+        for piece in pieces:
             self.call(self.client.setrange, next_key, offset, piece)
             if not offset:
                 self.call(self.client.pexpire, next_key, CHECKPOINT_UPLOAD_TTL_MS)
@@ -578,7 +542,7 @@ class Worker:
         ok = self.call(
             self.scripts.checkpoint,
             keys=[task.keys.lease, task.keys.ckpt, task.keys.stream, next_key],
-            args=[task.token, task.last, task.seq, counters, int(done), *task.unacked],
+            args=[task.token, task.last, task.seq, encoded_counters, int(done), *task.unacked],
         )
         if ok == -1:
             raise BusError(f"the checkpoint blob of {task.keys.ckpt} vanished before it was stored")

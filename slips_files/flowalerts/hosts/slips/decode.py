@@ -37,9 +37,9 @@ import msgspec
 import msgspec.structs
 
 from flowalerts.core.evidence import escape_text
+from flowalerts.core.ips import parse_ip
 from flowalerts.core.messages import TW_CLOSED, Message, TwClosed
 from flowalerts.core.records import BY_CHANNEL, ArpRecord, DhcpRecord, FilesRecord, NoticeRecord, Record
-from flowalerts.knowledge.ips import parse_ip
 
 # A Slips message is a few hundred bytes; anything above this is not one of
 # Slips's (and parsing it would only cost memory).

@@ -68,7 +68,7 @@ from typing import Any
 from flowalerts.core.clock import ClockPolicy, EventClock
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import Evidence, escape_text
-from flowalerts.core.messages import TW_CLOSED, Message, TwClosed
+from flowalerts.core.messages import TW_CLOSED, Advance, End, Message, TwClosed
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.hosts.slips.decode import SLIPS_LOGS, SLIPS_RECORD_CHANNELS, SlipsDecoder
 from flowalerts.hosts.slips.encode import DeliveryStats, slips_payload, slips_type
@@ -108,15 +108,6 @@ UPDATED = "updated"
 UPDATE_NOT_STORED = "update_not_stored"
 REFUSED = "refused"
 FAILED = "failed"
-
-
-def clock_policy(config: Config) -> ClockPolicy:
-    t = config.time
-    return ClockPolicy(
-        allowed_lateness=t.allowed_lateness,
-        jump_threshold=t.clock_jump_threshold,
-        jump_confirmations=t.clock_jump_confirmations,
-    )
 
 
 class _Bounded:
@@ -171,7 +162,7 @@ class SlipsHost:
         self.record_channels = tuple(sorted(used))
         self.channels = (*self.record_channels, TW_CLOSED)
         self.decoder = SlipsDecoder(set(used), warn=warn, version=version)
-        self.clock = EventClock(clock_policy(config))
+        self.clock = EventClock(ClockPolicy.from_config(config))
         self.closed = _Bounded(MAX_CLOSED_WINDOWS)
         self.sent = _Bounded(MAX_SENT_IDS)
         self.delivery = DeliveryStats()
@@ -236,20 +227,16 @@ class SlipsHost:
         return self.finish()
 
     def _record(self, msg: Message[Any]) -> list[Evidence]:
-        driver = self.driver
         if self.finished:
             # Slips said its input was complete; the windows are settled.
             self.after_end[msg.flow.channel] += 1
             msg.late = True
-            return self._account(driver.handle(msg))
+            return self._account(self.driver.feed([msg]))
         msg.late = (msg.profile, msg.twid) in self.closed
-        observation = self.clock.observe(msg.flow.starttime)
-        out = driver.handle(msg)
-        if observation.ok:
-            watermark = self.clock.watermark
-            if watermark > driver.watermark:
-                out.extend(driver.advance(watermark))
-        return self._account(out)
+        items: list[Any] = [msg]
+        if self.clock.observe(msg.flow.starttime).ok and self.clock.watermark > self.driver.watermark:
+            items.append(Advance(self.clock.watermark))
+        return self._account(self.driver.feed(items))
 
     def _close(self, profile: str, twid: int) -> list[Evidence]:
         """Slips ended (profile, twid): late rule from now on; the driver
@@ -262,7 +249,7 @@ class SlipsHost:
         self.windows_closed += 1
         if self.finished:
             return []  # settled at the end of the input already
-        return self._account(self.driver.window_closed(profile, twid))
+        return self._account(self.driver.feed([TwClosed(profile, twid)]))
 
     def finish(self) -> list[Evidence]:
         """The host is ending: every timer fires, every open window closes."""
@@ -270,7 +257,7 @@ class SlipsHost:
             return []
         self.finished = True
         self.clock.finish()
-        return self._account(self.driver.finish())
+        return self._account(self.driver.feed([End()]))
 
     # -- output -------------------------------------------------------------------------------
     def _account(self, evidences: list[Evidence]) -> list[Evidence]:

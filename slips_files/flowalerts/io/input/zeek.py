@@ -43,9 +43,9 @@ from typing import Any
 import msgspec
 
 from flowalerts.core.config import InputSection
+from flowalerts.core.ips import parse_ip
 from flowalerts.core.records import RECORD_TYPES, FilesRecord, NoticeRecord, Record, zeek_json_type
 from flowalerts.io.input.warnings import InputWarnings
-from flowalerts.knowledge.ips import parse_ip
 
 # Defaults of the ``input`` config section (see flowalerts.core.config.InputSection).
 DEFAULT_LIMITS = InputSection()

@@ -6,9 +6,9 @@ import msgspec
 import pytest
 
 from flowalerts.core.facts import LocalNetwork, MacAddress, PtrName, Resolution, Server, ServerName
+from flowalerts.core.health import Health
 from flowalerts.core.messages import Message
 from flowalerts.core.records import RECORD_TYPES, ConnRecord, DnsRecord
-from flowalerts.engine.driver import Health
 from flowalerts.hosts.distributed.producer import config_document, partition_of
 from flowalerts.hosts.distributed.wire import (
     END,
@@ -21,10 +21,7 @@ from flowalerts.hosts.distributed.wire import (
     decode_evidence_entry,
     encode_batch,
     encode_evidence,
-    health_to_builtins,
-    merge_health,
     message_item,
-    restore_health,
 )
 from tests.harness import config
 
@@ -101,14 +98,14 @@ def test_health_travels_and_merges() -> None:
     second.late_records["new_flow"] += 4
     second.skipped["b"] = "needs dns.log"
     for health in (first, second):
-        merge_health(total, msgspec.msgpack.decode(msgspec.msgpack.encode(health_to_builtins(health))))
+        total.merge(msgspec.msgpack.decode(msgspec.msgpack.encode(health.to_builtins())))
     assert total.errors == {"a:handle": 3}
     assert total.first_traceback == {"a:handle": "tb-a"}
     assert total.late_records == {"new_flow": 4}
     assert total.skipped == {"b": "needs dns.log"}
     restored = Health()
     restored.errors["stale"] += 1
-    restore_health(restored, health_to_builtins(first))
+    restored.restore(first.to_builtins())
     assert restored.errors == {"a:handle": 2}
 
 

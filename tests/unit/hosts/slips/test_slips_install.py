@@ -39,12 +39,15 @@ def tree(root: pathlib.Path) -> dict[str, str]:
 
 
 def ours(root: pathlib.Path) -> dict[str, str]:
+    """The shipped module files, plus the empty __init__.py that makes Slips walk into the folder."""
     source = module_source()
-    return {
+    files = {
         f"modules/flow_alerts/{p.relative_to(source)}": hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(source.rglob("*"))
         if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
     }
+    assert "modules/flow_alerts/flow_alerts.py" in files
+    return {**files, "modules/flow_alerts/__init__.py": hashlib.sha256(b"").hexdigest()}
 
 
 def test_install_replaces_only_modules_flow_alerts_and_uninstall_restores(tmp_path, capsys):
