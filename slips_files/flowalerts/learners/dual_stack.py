@@ -18,7 +18,9 @@ DNS_WITHOUT_CONNECTION evidence were these names.
 
 Either record may come first (the conn record of a long connection is written
 when it ends, after later DNS records): answers and connections are both
-remembered for a short while, and each side looks for the other.
+remembered for a short while, and each side looks for the other. Until a
+first answer of the other IP version was seen, conn records cost one look-up
+and nothing is kept (most networks never ask for it).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ MAX_PER_IP = 8
 MAX_IPS = 50_000
 # How long candidate pairs are remembered.
 CANDIDATE_SECONDS = 86400.0
+# Set (in the checkpointed state) once a host got answers of the other IP version.
+SEEN_KEY = "dual_stack.cross_version_answers"
 
 
 def _version(ip: str) -> int:
@@ -68,6 +72,7 @@ class DualStackLearner(Learner):
             return None
         query = names.normalize(flow.query)
         ts = flow.starttime
+        self._state.values[SEEN_KEY] = True
         answers = self.table("answers", MAX_IPS)
         connections = self.table("connections", MAX_IPS)
         found: list[Fact] = []
@@ -82,6 +87,8 @@ class DualStackLearner(Learner):
         return found or None
 
     def _connection(self, flow: ConnRecord) -> list[Fact] | None:
+        if not self._state.values.get(SEEN_KEY):
+            return None  # no host asked for the other IP version's addresses yet
         source = canonical_ip(flow.saddr)
         target = canonical_ip(flow.daddr)
         if source is None or target is None:
