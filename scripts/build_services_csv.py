@@ -56,6 +56,16 @@ EXTRA: list[tuple[str, int, int, tuple[str, ...], str]] = [
     ("microsoft-ds", 445, 445, ("tcp",), "SMB over TCP"),
     ("ms-wbt-server", 3389, 3389, ("tcp",), "Remote Desktop Protocol"),
     ("vnc", 5900, 5900, ("tcp",), "Virtual Network Computing"),
+    # IANA registers these for both transports; /etc/services lists one or none,
+    # and real networks use them (issue 21: unknown-port evidence on them).
+    # Not 81/tcp (hosts2-ns) nor 2323/tcp (3d-nfsd), though IANA lists them:
+    # they are what botnet scanners probe above all (web cameras and DVRs on
+    # 81, telnet on 2323), so a probe to them stays an unknown-port finding.
+    ("snpp", 444, 444, ("tcp", "udp"), "Simple Network Paging Protocol"),
+    ("dhcpv6-client", 546, 546, ("tcp",), "DHCPv6 client"),
+    ("dhcpv6-server", 547, 547, ("tcp",), "DHCPv6 server"),
+    ("h323hostcall", 1720, 1720, ("tcp", "udp"), "H.323 call signalling"),
+    ("pptp", 1723, 1723, ("udp",), "Point-to-Point Tunneling Protocol"),
 ]
 
 

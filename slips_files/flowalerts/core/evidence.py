@@ -317,10 +317,44 @@ class Evidence(msgspec.Struct, kw_only=True):
         return KINDS[self.evidence_type]
 
     @property
+    def profile_acted(self) -> bool:
+        """The evidence is about what its profile did (``profile_acted``)."""
+        return profile_acted(self)
+
+    @property
     def weight(self) -> float:
-        """What this evidence adds towards an alert: threat level x confidence
-        for each occurrence it stands for (Slips's rule, count-aware)."""
+        """What this evidence adds towards its profile's alert: threat level x
+        confidence for each occurrence it stands for (Slips's rule,
+        count-aware) when the profile acted; nothing when the evidence is
+        about what others did to the profile or with it (``profile_acted``)."""
+        if not profile_acted(self):
+            return 0.0
         return self.threat_level.weight * self.confidence * max(1, self.occurrences)
+
+
+def profile_acted(evidence: Evidence) -> bool:
+    """Whether the evidence says what its profile *did*, so that it may count
+    towards an alert on that profile.
+
+    The profile acted when the attacker is on the source side of the flows
+    behind the evidence (``Direction.SRC``: the profile opened them) and the
+    profile is not the evidence's victim. It did not act when the attacker
+    is on the destination side: the profile (or a name it serves) answered
+    flows that others opened - a server whose certificate failed validation,
+    an address receiving an upload, a destination outside the local network,
+    a TLS server whose certificate claims an organisation - nor when the
+    profile is the victim. Such evidence is reported (an analyst reads it
+    with the flows behind it) but adds nothing to the profile's alert: being
+    scanned, visited or lied to does not make a host an attacker, and the
+    number of connections others made to it measures what they did, not what
+    it did. This is Slips's rule too (its evidence handler leaves out
+    evidence whose attacker is not on the source side), so a profile alerts
+    standalone as it would inside Slips.
+    """
+    if evidence.attacker.direction is not Direction.SRC:
+        return False
+    victim = evidence.victim
+    return not (victim is not None and victim.ioc_type is IoCType.IP and victim.value == evidence.profile)
 
 
 def iso_timestamp(epoch: float) -> str:

@@ -106,6 +106,15 @@ class MacAddress(Fact, tag="mac"):
     ts: float
 
 
+class DualStack(Fact, tag="dual"):
+    """``a`` and ``b`` (one IPv4, one IPv6 address) are the same host: learned
+    from traffic when no MAC pairs them (``learners.dual_stack``)."""
+
+    a: str
+    b: str
+    ts: float
+
+
 class LocalNetwork(Fact, tag="net"):
     """A candidate local network: from ``parameters.client_ips`` (``ts`` None,
     final at once) or from a private source seen at flow time ``ts``. The
@@ -177,10 +186,11 @@ class Contact(Fact, tag="contact"):
     end: float = 0.0
 
 
-GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, LocalNetwork, Certificate, PortScanner)
+GLOBAL_FACTS = (Resolution, PtrName, ServerName, Server, MacAddress, DualStack, LocalNetwork, Certificate, PortScanner)
 PARTITION_FACTS = (ConnSeen, Contact)
 AnyFact = (
-    Resolution | PtrName | ServerName | Server | MacAddress | LocalNetwork | Certificate | PortScanner | ConnSeen | Contact
+    Resolution | PtrName | ServerName | Server | MacAddress | DualStack | LocalNetwork | Certificate | PortScanner
+    | ConnSeen | Contact
 )
 
 
@@ -211,6 +221,7 @@ class Facts:
         self._contacts = state.table("facts.contacts", CONTACTS_MAX)  # (profile, ip) -> (first ts, last ts)
         self._mac_ips = state.table("facts.mac_ips")  # mac -> list[(first ts, ip)]
         self._ip_mac = state.table("facts.ip_mac")  # ip -> mac
+        self._dual_stack = state.table("facts.dual_stack")  # ip -> addresses of the same host, other IP version
         # ("fp", fingerprint) or ("fuid", file id) -> Certificate
         self._certificates = state.table("facts.certificates", MAX_CERTIFICATES)
         self._scanners = state.table("facts.port_scanners")  # ip -> (first ts, last ts)
@@ -284,6 +295,13 @@ class Facts:
         seen.sort()
         self._mac_ips.set(fact.mac, seen[:16], fact.ts + MAC_TTL)
         self._ip_mac.set(fact.ip, fact.mac, fact.ts + MAC_TTL)
+
+    def _apply_dual_stack(self, fact: DualStack) -> None:
+        for ip, other in ((fact.a, fact.b), (fact.b, fact.a)):
+            known = list(self._dual_stack.get(ip) or ())
+            if other not in known:
+                known = [*known[-7:], other]
+            self._dual_stack.set(ip, known, fact.ts + MAC_TTL)
 
     def _apply_local_network(self, fact: LocalNetwork) -> None:
         ts = -math.inf if fact.ts is None else fact.ts
@@ -409,12 +427,18 @@ class Facts:
         return self._ip_mac.get(ip)
 
     def other_ip_versions(self, ip: str) -> list[str]:
-        """Addresses of the other IP version seen with the same MAC."""
-        mac = self._ip_mac.get(ip)
-        if not mac:
-            return []
+        """Addresses of the other IP version of the same host: seen with the
+        same MAC, or paired by traffic (``DualStack``) where conn.log has no MACs."""
         version = 6 if ":" in ip else 4
-        return [other for other in self.ips_of_mac(mac) if (6 if ":" in other else 4) != version]
+        mac = self._ip_mac.get(ip)
+        found = [other for other in self.ips_of_mac(mac) if (6 if ":" in other else 4) != version] if mac else []
+        for other in self._dual_stack.get(ip) or ():
+            if other not in found:
+                found.append(other)
+        return found
+
+    def dual_stack_paired(self, a: str, b: str) -> bool:
+        return b in (self._dual_stack.get(a) or ())
 
     # -- local network ------------------------------------------------------------------
     def in_local_network(self, ip: str) -> bool | None:
@@ -432,27 +456,57 @@ class Facts:
         return answer
 
 
+# The RFC 1918 blocks: what a network's private address space is made of.
+RFC1918_BLOCKS = tuple(ipaddress.ip_network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def rfc1918_block(ip: str) -> str | None:
+    """The RFC 1918 block (10/8, 172.16/12, 192.168/16) holding ``ip``, or None."""
+    address = parse_ip(ip)
+    if address is None or address.version != 4:
+        return None
+    for block in RFC1918_BLOCKS:
+        if address in block:
+            return str(block)
+    return None
+
+
 def local_network_of(source_ip: str, client_ips: list[str]) -> str | None:
-    """The local network (spec 2.31): the first private CIDR of ``client_ips``,
-    else the /24 of ``source_ip`` when it is an RFC 1918 IPv4 address."""
+    """The local network (seed; spec 2.31): see ``local_network_candidate``."""
     fact = local_network_candidate(source_ip, client_ips, 0.0)
     return None if fact is None else fact.cidr
 
 
 def local_network_candidate(source_ip: str, client_ips: list[str], ts: float) -> LocalNetwork | None:
-    """The ``LocalNetwork`` fact a record from ``source_ip`` at ``ts`` teaches:
-    the first private CIDR of ``client_ips`` (configured: no time), else the
-    /24 of an RFC 1918 IPv4 source (learned at ``ts``)."""
+    """The ``LocalNetwork`` fact a record from ``source_ip`` at ``ts`` teaches.
+
+    The seed: "the local network of the private ips specified in client_ips"
+    (configured: no time), else "the local network of the first private
+    source ip found in the traffic" (learned at ``ts``). A configured private
+    network is taken as given; a configured private host, or a learned
+    source, stands for the RFC 1918 block that holds it (10.0.0.0/8,
+    172.16.0.0/12 or 192.168.0.0/16), as Slips does: a real network's
+    private space is rarely one /24 (issue 21: the WRCCDC teams' 10.47.x.0/24
+    subnets and their resolvers 10.10.x.1 were each "another network" of the
+    first client's /24).
+    """
     for entry in client_ips:
         try:
             network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
             continue
-        if network.prefixlen < network.max_prefixlen and network.is_private:
+        if not network.is_private:
+            continue
+        if network.prefixlen < network.max_prefixlen:
             return LocalNetwork(cidr=str(network))
+        block = rfc1918_block(str(network.network_address))
+        if block is not None:
+            return LocalNetwork(cidr=block)
     canonical = canonical_ip(source_ip)
     if canonical is not None and is_ipv4(canonical) and is_rfc1918_or_ula(canonical):
-        return LocalNetwork(cidr=str(ipaddress.ip_network(f"{canonical}/24", strict=False)), ts=ts)
+        block = rfc1918_block(canonical)
+        if block is not None:
+            return LocalNetwork(cidr=block, ts=ts)
     return None
 
 
@@ -462,6 +516,7 @@ _APPLY = {
     ServerName: Facts._apply_sni,
     Server: Facts._apply_server,
     MacAddress: Facts._apply_mac,
+    DualStack: Facts._apply_dual_stack,
     LocalNetwork: Facts._apply_local_network,
     Certificate: Facts._apply_certificate,
     PortScanner: Facts._apply_port_scanner,

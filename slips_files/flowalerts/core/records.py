@@ -75,6 +75,7 @@ class ConnRecord(Record):
         "dpkts": "resp_pkts",
         "smac": "orig_l2_addr",
         "dmac": "resp_l2_addr",
+        "missed_bytes": "missed_bytes",
     }
 
     proto: str = ""
@@ -88,6 +89,8 @@ class ConnRecord(Record):
     dpkts: int = 0
     smac: str = ""
     dmac: str = ""
+    # Bytes Zeek knows it did not see (content gaps): its analyzers saw part of the payload.
+    missed_bytes: int = 0
 
     @property
     def end_time(self) -> float:

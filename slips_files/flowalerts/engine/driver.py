@@ -15,7 +15,7 @@ unit-test harness) turn their input into the items of
 (``handle``, ``advance``, ``window_closed`` and ``finish`` do the same for one
 item each.) A worker's checkpoint is ``snapshot()`` and ``restored(...)``. Written once here: learners before
 detections, the late-record rule, timers, window settling, enrichment of the
-evidence from what the traffic taught (AS, SNI, rDNS, resolved domains),
+evidence from what the traffic taught (AS, SNI of destinations, rDNS, resolved domains),
 disabled evidence types, and error isolation: a detection that raises is
 isolated (the others go on), counted with its first traceback, and the run is
 marked degraded (``health``). With ``strict=True`` (the unit-test harness)
@@ -37,7 +37,7 @@ from typing import Any, Literal
 import msgspec
 
 from flowalerts.core.config import Config
-from flowalerts.core.evidence import AsInfo, Evidence, Ioc, IoCType
+from flowalerts.core.evidence import AsInfo, Direction, Evidence, Ioc, IoCType
 from flowalerts.core.facts import Fact, Facts
 from flowalerts.core.health import Health
 from flowalerts.core.messages import Advance, Dispatcher, End, Message, TwClosed
@@ -364,7 +364,9 @@ class ModuleDriver:
     def _enrich(self, ioc: Ioc) -> None:
         ip = ioc.value
         facts = self.facts
-        if ioc.SNI is None:
+        # An SNI names a server: only the destination side of an evidence is
+        # one. A client's evidence never shows what others asked it for.
+        if ioc.SNI is None and ioc.direction is Direction.DST:
             ioc.SNI = facts.sni_of(ip)
         if ioc.rDNS is None:
             ioc.rDNS = facts.ptr_of(ip) or self.lookups.rdns(ip)

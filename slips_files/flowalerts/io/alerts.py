@@ -2,7 +2,11 @@
 
 Each evidence adds its weight (threat level value x confidence, times the
 occurrences it stands for; INFO adds nothing) to the (profile, window) that
-owns it. When the sum reaches ``detection.evidence_detection_threshold x
+owns it, when it says what that profile did (``Evidence.weight``,
+``flowalerts.core.evidence.profile_acted``): evidence about a profile as a
+destination (a server's certificate, an address others uploaded to) or as a
+victim is reported but adds nothing, so a scanned or visited server never
+alerts for what its clients did. When the sum reaches ``detection.evidence_detection_threshold x
 width / 60`` (0.25 x 3600 / 60 = 15 with the defaults) an alert is raised for
 that (profile, window). Evidence that keeps coming in that window **updates**
 the same alert (same id): its evidence ids, types and accumulated threat grow,

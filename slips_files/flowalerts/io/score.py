@@ -13,8 +13,8 @@ a connection's conn, dns, http, ssl ... records, so evidence of any log type
 hits the labelled conn flow it came from. The report gives, per evidence
 type: evidence count, flows hit, malicious and benign flows hit, precision
 (malicious / labelled flows hit); and overall: coverage of malicious flows
-(hit by any evidence), benign flows hit by evidence above info, and the
-evidence count an analyst would read.
+(hit by any evidence, and by evidence above info), benign flows hit by
+evidence above info, and the evidence count an analyst would read.
 """
 
 from __future__ import annotations
@@ -175,6 +175,7 @@ class Score:
     malicious_flows: int
     benign_flows: int
     malicious_covered: int
+    malicious_covered_above_info: int
     benign_hit_above_info: int
     benign_hit_above_info_uids: list[str]
     missed_detailed: Counter[str]
@@ -188,6 +189,7 @@ def score(labels: Labels, evidences: list[Evidence]) -> Score:
     per_type: dict[str, TypeScore] = {}
     hit_by_type: dict[str, set[str]] = defaultdict(set)
     malicious_covered: set[str] = set()
+    malicious_above_info: set[str] = set()
     benign_above_info: set[str] = set()
     for evidence in evidences:
         entry = per_type.setdefault(evidence.evidence_type, TypeScore(evidence.evidence_type))
@@ -197,9 +199,12 @@ def score(labels: Labels, evidences: list[Evidence]) -> Score:
             if known is None:
                 continue
             hit_by_type[evidence.evidence_type].add(uid)
+            above_info = evidence.threat_level is not ThreatLevel.INFO
             if known[0] == MALICIOUS:
                 malicious_covered.add(uid)
-            elif evidence.threat_level is not ThreatLevel.INFO:
+                if above_info:
+                    malicious_above_info.add(uid)
+            elif above_info:
                 benign_above_info.add(uid)
     for name, uids in hit_by_type.items():
         entry = per_type[name]
@@ -217,6 +222,7 @@ def score(labels: Labels, evidences: list[Evidence]) -> Score:
         malicious_flows=labels.count(MALICIOUS),
         benign_flows=labels.count(BENIGN),
         malicious_covered=len(malicious_covered),
+        malicious_covered_above_info=len(malicious_above_info),
         benign_hit_above_info=len(benign_above_info),
         benign_hit_above_info_uids=sorted(benign_above_info)[:20],
         missed_detailed=missed,
@@ -241,6 +247,9 @@ def format_score(result: Score) -> str:
     lines.append(
         f"malicious flows covered: {result.malicious_covered} of {result.malicious_flows} ({_ratio(result.coverage)})"
     )
+    lines.append(
+        f"malicious flows covered above info: {result.malicious_covered_above_info} of {result.malicious_flows}"
+    )
     lines.append(f"benign flows hit above info: {result.benign_hit_above_info} of {result.benign_flows}")
     if result.missed_detailed:
         missed = ", ".join(f"{name} {count}" for name, count in result.missed_detailed.most_common(10))
@@ -255,6 +264,7 @@ def score_json(result: Score) -> dict[str, object]:
         "benign_flows": result.benign_flows,
         "malicious_covered": result.malicious_covered,
         "coverage": result.coverage,
+        "malicious_covered_above_info": result.malicious_covered_above_info,
         "benign_hit_above_info": result.benign_hit_above_info,
         "benign_hit_above_info_uids": result.benign_hit_above_info_uids,
         "missed_by_detailed_label": dict(result.missed_detailed),

@@ -7,7 +7,7 @@
   latest end), for DNS-without-connection;
 * ``layer_two`` (global): which IPs a MAC address used (devices changing IPs,
   the other IP version of a host) and the local network (the first
-  private CIDR of ``parameters.client_ips``, else the /24 of the RFC 1918
+  private CIDR of ``parameters.client_ips``, else the RFC 1918 block of the
   IPv4 source with the earliest flow time: the same in any arrival order).
 """
 

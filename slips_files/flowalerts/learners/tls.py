@@ -2,7 +2,12 @@
 
 * ``tls_facts`` (ssl.log): the SNI each server IP was asked for, and
   DNS-over-HTTPS servers (ssl.log ``is_DoH``, or a well-known DoH host name);
-  connection-without-DNS skips those (spec 2.39).
+  connection-without-DNS skips those (spec 2.39). An SNI is learned for the
+  server only from a TLS session the server completed (``established``) and
+  only when it is a host name: RFC 6066 forbids IP literals in the SNI, and
+  what an Internet scanner sends to a local host's port 443 in a handshake
+  that went nowhere (issue 21, CTU-Normal-44: "10.1.138.176" sent to the
+  Windows host) says nothing about that host's names.
 * ``certificates`` (x509.log): every certificate, by fingerprint (Zeek 5+:
   ssl.log names the chain in ``cert_chain_fps`` and has no subject or issuer)
   and by file id (older Zeek: ``cert_chain_fuids``), so the certificate
@@ -22,10 +27,11 @@ from collections.abc import Iterable
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.facts import MAX_SAN, Certificate, Fact, Server, ServerName
+from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord, X509Record
 from flowalerts.engine.detection import Learner
-from flowalerts.traffic.tls_names import is_doh, normalise_host
+from flowalerts.traffic.tls_names import is_dns_name, is_doh, normalise_host
 
 # Longest certificate name kept (a DNS name is at most 253 characters).
 MAX_NAME = 253
@@ -42,8 +48,9 @@ class TlsFacts(Learner):
         if not flow.daddr:
             return None
         facts: list[Fact] = []
-        if flow.server_name:
-            facts.append(ServerName(ip=flow.daddr, name=flow.server_name, ts=flow.starttime))
+        name = flow.server_name
+        if name and flow.established and is_dns_name(name) and not is_ip(name):
+            facts.append(ServerName(ip=flow.daddr, name=name, ts=flow.starttime))
         if is_doh(flow):
             facts.append(Server(role="doh", ip=flow.daddr, ts=flow.starttime))
         return facts

@@ -7,6 +7,8 @@
 * ``start_seen(flow)``: whether Zeek saw the connection start (issue 13:
   "established" and "no SSL" need a handshake Zeek saw, "no DNS" a
   connection that began inside the capture);
+* ``wholly_seen(flow)``: whether Zeek saw the whole TCP conversation, its
+  handshake in order and every byte (issue 21: "no TLS" needs it);
 * ``ssl_service(appproto)``: Zeek found TLS on the connection;
 * ``repeat_level(kind, count, threshold)``: threat level and confidence of an
   evidence that stands for ``count`` occurrences.
@@ -134,6 +136,37 @@ def start_seen(flow: ConnRecord) -> bool:
     if history and flow.proto.lower() == "tcp":
         return "S" in history or state in ATTEMPT_STATES
     return True
+
+
+def wholly_seen(flow: ConnRecord) -> bool:
+    """Zeek saw the whole TCP conversation, so its protocol analyzers had a
+    fair chance: the connection start (``start_seen``), the handshake before
+    any payload, and every byte.
+
+    Not when the capture lost packets, which the ``history`` and
+    ``missed_bytes`` show: payload (``D``/``d``) before the responder's
+    SYN-ACK (``h``) was seen, or with no SYN-ACK at all (``SdAaDfF``,
+    ``SADdafF``: Zeek's ``data_before_established``); the SYN-ACK before the
+    SYN (``hSaADdcFf``: it starts mid-handshake); a content gap (``C``/``c``);
+    bytes Zeek says it missed. Zeek could not follow the stream from its
+    start there, so "Zeek found no TLS" is not "no TLS" (issue 21: all 20
+    non-TLS-on-443 evidence on the CTU-Normal-44 Windows host's benign
+    traffic were such connections). UDP, and flows without a history (other
+    sensors), are judged by ``start_seen`` and ``missed_bytes`` alone.
+    """
+    if not start_seen(flow) or flow.missed_bytes > 0:
+        return False
+    history = flow.history
+    if not history or flow.proto.lower() != "tcp":
+        return True
+    if "C" in history or "c" in history:
+        return False
+    synack = history.find("h")
+    syn = history.find("S")
+    if 0 <= synack < syn:
+        return False
+    payload = min((index for index in (history.find("D"), history.find("d")) if index >= 0), default=-1)
+    return payload < 0 or 0 <= synack < payload
 
 
 def ssl_service(appproto: str) -> bool:

@@ -164,6 +164,25 @@ def is_self_signed_status(status: str) -> bool:
     return "self signed" in text or "self-signed" in text
 
 
+# OpenSSL's results that only say the validator could not build the chain up
+# to a root it trusts: it lacked an issuer (its root store is not the
+# client's: Zeek's bundled Mozilla store, possibly years newer or older than
+# the capture; an enterprise CA; a server that relies on the client to fetch
+# an intermediate) or a CRL. They say nothing about the server.
+MISSING_CHAIN_STATUSES = (
+    "unable to get local issuer certificate",
+    "unable to get issuer certificate",
+    "unable to verify the first certificate",
+    "unable to get certificate crl",
+)
+
+
+def is_missing_chain_status(status: str) -> bool:
+    """The validator lacked an issuer (or a CRL) to build the chain: not a
+    verdict on the certificate (``MISSING_CHAIN_STATUSES``)."""
+    return status.strip().lower() in MISSING_CHAIN_STATUSES
+
+
 def is_time_status(status: str) -> bool:
     """A failure that depends only on the clock (OpenSSL's expired / not yet
     valid, for the certificate or a CRL): wrong when the capture's clock is."""
@@ -172,9 +191,13 @@ def is_time_status(status: str) -> bool:
 
 
 def chain_trusted(status: str) -> bool:
-    """Zeek did not validate (no status), or the chain validated up to a
-    trusted root and failed at most on time."""
-    return not is_failed_status(status) or (is_time_status(status) and not is_self_signed_status(status))
+    """Nothing says the chain is not a CA's: Zeek did not validate (no
+    status), the chain validated up to a trusted root and failed at most on
+    time, or Zeek only lacked an issuer to build it (``is_missing_chain_status``:
+    its root store, not the server)."""
+    if not is_failed_status(status) or is_missing_chain_status(status):
+        return True
+    return is_time_status(status) and not is_self_signed_status(status)
 
 
 # --- the certificate of an ssl record, in either Zeek schema --------------------------

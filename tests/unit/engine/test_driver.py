@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowalerts.core.evidence import AsInfo, Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.evidence import AsInfo, Details, Direction, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.facts import ServerName
 from flowalerts.core.messages import Message
 from flowalerts.engine.detection import Detection
@@ -78,6 +78,16 @@ def test_evidence_is_enriched_from_facts_at_report_time():
     (evidence,) = driver.handle(Message(profile=CLIENT, twid=1, flow=conn()))
     assert ("example.com", AsInfo(number=15133, org="EDGECAST")) == (evidence.victim.SNI, evidence.victim.AS)
     assert evidence.attacker.AS is None
+
+
+def test_an_sni_enriches_only_the_destination_side():
+    # The client once answered TLS for a name (it was asked for it): its own evidence does not show that name.
+    driver = ModuleDriver(config(), detections=[Seen])
+    driver.apply_facts([ServerName(ip=CLIENT, name="client.example", ts=T0),
+                        ServerName(ip=SERVER, name="example.com", ts=T0)])
+    (evidence,) = driver.handle(Message(profile=CLIENT, twid=1, flow=conn()))
+    assert (evidence.attacker.direction, evidence.attacker.SNI) == (Direction.SRC, None)
+    assert (evidence.victim.direction, evidence.victim.SNI) == (Direction.DST, "example.com")
 
 
 def test_report_refuses_undeclared_kinds_and_wrong_details():

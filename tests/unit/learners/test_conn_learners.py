@@ -36,9 +36,12 @@ def test_only_connections_other_logs_join_to_are_kept_by_uid(dport, appproto, ke
 @pytest.mark.parametrize(
     ("client_ips", "sources", "expected"),
     [
-        ([], ["8.8.8.8", "10.1.2.3", "192.168.5.5"], "10.1.2.0/24"),  # the first private source
-        ([], ["0.0.0.0", "192.168.5.5"], "192.168.5.0/24"),  # 0.0.0.0 never teaches the network
+        ([], ["8.8.8.8", "10.1.2.3", "192.168.5.5"], "10.0.0.0/8"),  # the first private source's RFC 1918 block
+        ([], ["0.0.0.0", "192.168.5.5"], "192.168.0.0/16"),  # 0.0.0.0 never teaches the network
+        ([], ["172.20.1.1"], "172.16.0.0/12"),
         (["172.16.0.0/12"], ["192.168.5.5"], "172.16.0.0/12"),  # a client_ips CIDR wins
+        (["10.8.0.0/16"], ["10.9.5.5"], "10.8.0.0/16"),  # as given
+        (["192.168.5.9"], ["10.1.2.3"], "192.168.0.0/16"),  # a configured host: its block
         ([], ["8.8.8.8"], None),
     ],
 )

@@ -30,6 +30,18 @@ def test_sni_and_doh_servers():
     assert (facts.sni_of("9.9.9.9"), facts.is_doh_server("9.9.9.9")) == ("dns.quad9.net", True)
 
 
+def test_an_sni_is_learned_only_from_a_completed_session_and_when_it_is_a_host_name():
+    """CTU-Normal-44 day 2: an Internet scanner's handshake to the Windows host's
+    port 443 (ssl.log, established F) sent the IP literal "10.1.138.176" as SNI."""
+    scanner = ssl(uid="Cc5G96ovqiwc4K3b7", saddr="146.88.240.248", sport=55344,
+                  daddr="147.32.83.161", dport=443, version="", server_name="10.1.138.176", established=False)
+    facts = learned(scanner, ssl(uid="Cip", daddr="198.51.100.7", server_name="198.51.100.7"),
+                    ssl(uid="Cnot", daddr="198.51.100.8", server_name="www.example.net", established=False),
+                    ssl(uid="Cok", daddr="198.51.100.9", server_name="www.example.com")).driver.facts
+    assert [facts.sni_of(ip) for ip in ("147.32.83.161", "198.51.100.7", "198.51.100.8", "198.51.100.9")] == [
+        None, None, None, "www.example.com"]
+
+
 def test_certificate_by_fingerprint_and_by_file_id():
     h = learned(x509(uid="", fingerprint=FP, subject="CN=a.example", san_dns=["a.example"]),
                        x509(uid="Fold", fingerprint="", subject="CN=b.example", san_dns=[]))

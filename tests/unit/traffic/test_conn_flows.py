@@ -1,4 +1,5 @@
-"""Helpers shared by the conn.log detections: address flags, start_seen, segment broadcasts, repeat_level."""
+"""Helpers shared by the conn.log detections: address flags, start_seen, wholly_seen, segment broadcasts,
+repeat_level."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from flowalerts.traffic.conn_flows import (
     repeat_level,
     start_seen,
     to_whole_segment,
+    wholly_seen,
 )
 from tests.harness import conn
 
@@ -62,6 +64,27 @@ def test_ip_info_of_non_addresses(text):
 )
 def test_start_seen(state, history, proto, seen):
     assert start_seen(conn(state=state, history=history, proto=proto)) is seen
+
+
+@pytest.mark.parametrize(
+    ("state", "history", "missed", "proto", "whole"),
+    [
+        ("SF", "ShADadFf", 0, "tcp", True),
+        ("SF", "", 0, "tcp", True),  # no history logged: judged by the state
+        ("SF", "Dd", 0, "udp", True),
+        ("SF", "ShADadFf", 2181, "tcp", False),  # bytes missed
+        ("S3", "ShaAcdDf", 0, "tcp", False),  # a content gap (responder)
+        ("S1", "ShACad", 0, "tcp", False),  # a content gap (originator)
+        ("SF", "SdAaDfF", 0, "tcp", False),  # data before the SYN-ACK was seen
+        ("SF", "hSaADdcFf", 0, "tcp", False),  # starts mid-handshake
+        ("OTH", "DadA", 0, "tcp", False),  # mid-stream
+        ("SF", "S", 0, "tcp", True),  # nothing seen out of order (nor much at all)
+        ("SF", "ShAD", 0, "tcp", True),
+        ("SF", "Dd", 5, "udp", False),
+    ],
+)
+def test_wholly_seen(state, history, missed, proto, whole):
+    assert wholly_seen(conn(state=state, history=history, missed_bytes=missed, proto=proto)) is whole
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,12 @@ Exceptions (seed), and why:
 
 Without dns.log in the folder the detection still runs, as Slips does: Zeek
 writes no dns.log when it saw no DNS at all, and then no connection had one.
+But **a host whose DNS queries conn.log shows** (port 53, Zeek's service
+``dns`` or an answer) while dns.log has none of its queries around that time
+(``lookback`` before to ``grace`` after the connection) resolved names we
+were not given: its connections are not judged (issue 21: a capture without
+its dns.log gave CONNECTION_WITHOUT_DNS on every outbound flow). They are
+counted and the run gets one note at the end.
 
 Repeated: one evidence per (profile, window, destination), reported at the
 first decided connection and updated at window close with the count, the
@@ -56,7 +62,7 @@ import ipaddress
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.messages import Message
-from flowalerts.core.records import ConnRecord
+from flowalerts.core.records import ConnRecord, DnsRecord
 from flowalerts.engine.detection import Detection, Tally
 from flowalerts.learners.dhcp import DhcpFacts
 from flowalerts.learners.dns import DnsFacts
@@ -72,6 +78,7 @@ from flowalerts.traffic.conn_flows import (
 )
 
 SKIPPED_SERVICES = frozenset({"dns", "icmp"})
+DNS_PORT = 53
 LIVE_LOW_CONFIDENCE = 0.1
 # Entries of the per-address verdict memo (cleared when full).
 MEMO_SIZE = 65536
@@ -118,10 +125,12 @@ class ConnectionWithoutDns(Detection):
     """A connection to a public IP that nobody resolved around that time."""
 
     id = "connection_without_dns"
-    channels = ("new_flow",)
+    # dns.log records only to know whose queries it has (see "without dns.log").
+    channels = ("new_flow", "new_dns")
     Config = ConnectionWithoutDnsConfig
     evidence = (CONNECTION_WITHOUT_DNS,)
     needs = (DnsFacts, TlsFacts, DhcpFacts)
+    logs = ("conn",)
 
     def __init__(self, ctx, config=None) -> None:
         super().__init__(ctx, config)
@@ -140,8 +149,13 @@ class ConnectionWithoutDns(Detection):
     def window_close_delay(self) -> float:
         return self.config.grace
 
-    def handle(self, msg: Message[ConnRecord]) -> None:
+    def handle(self, msg: Message[ConnRecord | DnsRecord]) -> None:
         flow = msg.flow
+        if type(flow) is DnsRecord:
+            self._dns_seen("in_dns_log", msg.profile, flow.starttime)
+            return
+        if flow.dport == DNS_PORT and (flow.dbytes > 0 or "dns" in flow.appproto.lower().split(",")):
+            self._dns_seen("in_conn_log", msg.profile, flow.starttime)
         destination = ip_info(flow.daddr)
         if destination is None or destination.flags & NO_DNS_NEEDED or msg.late:
             return
@@ -170,8 +184,39 @@ class ConnectionWithoutDns(Detection):
         destination = ip_info(flow.daddr)
         if self._resolved(destination.canonical, flow.starttime) or self._learned_exempt(destination.canonical):
             return
+        if self._queries_not_given(msg.profile, flow.starttime):
+            counts = self.table("not_given").get("counts") or (0, ())
+            hosts = counts[1] if msg.profile in counts[1] or len(counts[1]) >= 100 else (*counts[1], msg.profile)
+            self.table("not_given").set("counts", (counts[0] + 1, hosts), float("inf"))
+            return
         dport = flow.dport
         self.tally(msg, destination.canonical, 1, update=lambda tally: _note(tally, dport))
+
+    # -- a dns.log that lacks the host's queries -------------------------------------
+    def _dns_seen(self, where: str, profile: str, ts: float) -> None:
+        """Note (first, last) flow time of ``profile``'s DNS queries seen ``where``."""
+        table = self.table(where)
+        span = table.get(profile)
+        span = (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
+        table.set(profile, span, span[1] + self.config.lookback + self.config.grace)
+
+    def _queries_not_given(self, profile: str, ts: float) -> bool:
+        """conn.log shows DNS queries of ``profile`` around ``ts`` and dns.log none."""
+        earliest, latest = ts - self.config.lookback, ts + self.config.grace
+
+        def around(where: str) -> bool:
+            span = self.table(where).get(profile)
+            return span is not None and span[1] >= earliest and span[0] <= latest
+
+        return around("in_conn_log") and not around("in_dns_log")
+
+    def finish(self) -> None:
+        counts = self.table("not_given").get("counts")
+        if counts:
+            self.ctx.notify(
+                f"connection without DNS: {counts[0]} connection(s) of {len(counts[1])} host(s) not judged: conn.log "
+                "shows their DNS queries (port 53) but dns.log has none of them (is dns.log missing?)"
+            )
 
     # -- checks -----------------------------------------------------------------
     def _live_elapsed(self) -> float:

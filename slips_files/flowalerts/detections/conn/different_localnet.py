@@ -2,8 +2,11 @@
 "Connection to private IPs outside the current local network"; spec 2.31).
 
 The local network comes from the learners (``layer_two``, ``dns_facts``):
-the first private CIDR of ``parameters.client_ips``, else the /24 of the
-RFC 1918 IPv4 source with the earliest flow time. A private IPv4 endpoint
+the first private CIDR of ``parameters.client_ips`` (a configured host: its
+RFC 1918 block), else the RFC 1918 block (10/8, 172.16/12, 192.168/16) of the
+private IPv4 source with the earliest flow time
+(``flowalerts.core.facts.local_network_candidate``: a real network's
+private space is rarely one /24). A private IPv4 endpoint
 outside it is either forged or a route the network should not have:
 
 * a private *source* outside it: LOW (unlikely, probably spoofed), owned by
@@ -29,7 +32,7 @@ Exceptions, and why:
 * DNS over UDP port 53: handled by the dns.log path (spec 2.32);
 * learned DNS servers on port 53 (TCP DNS): a resolver outside the local
   network is a configuration, not an attack (seed);
-* IPv6: a /24 says nothing about IPv6 prefixes.
+* IPv6: an IPv4 block says nothing about IPv6 prefixes.
 
 Repeated: one evidence per (record's profile, window, side, outside address,
 other address, port, transport), reported at the first judged connection and

@@ -22,6 +22,13 @@ Exceptions, and why:
   originator SYN ``S``): the capture started mid-stream, after the TLS
   handshake, so Zeek could not recognise TLS (issue 13: on one real capture
   every such evidence was a mid-stream connection to a CDN);
+* **partly seen** (``conn_flows.wholly_seen``): the history shows payload
+  before the SYN-ACK (a lost SYN-ACK: Zeek's ``data_before_established``),
+  the SYN-ACK before the SYN (mid-handshake), or a content gap (``C``/``c``),
+  or Zeek missed bytes (``missed_bytes``). Zeek's TLS analyzer needs the stream from its start;
+  where the capture lost packets, no TLS found is not "no TLS" (issue 21:
+  every one of the 20 such evidence on the CTU-Normal-44 Windows host's
+  benign traffic, to Microsoft, Cloudflare, AWS ...);
 * not established, or no payload (0 bytes both ways): nothing spoke on it.
 
 Repeated: one evidence per (profile, window, destination), reported at the
@@ -39,7 +46,7 @@ from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip,
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, SslRecord
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.traffic.conn_flows import ip_info, repeat_level, ssl_service, start_seen
+from flowalerts.traffic.conn_flows import ip_info, repeat_level, ssl_service, wholly_seen
 
 HTTPS_PORT = 443
 
@@ -63,8 +70,8 @@ NON_SSL_PORT_443_CONNECTION = EvidenceKind(
     confidence=0.8,
     details=NonSsl443Details,
     category="Other.Uncategorized",
-    summary="established TCP to port 443 with payload, handshake seen, no TLS and no TLS between the same hosts "
-    "within 300 s; one per destination",
+    summary="established TCP to port 443 with payload, wholly seen (no payload before the handshake, no gap), no TLS and no TLS "
+    "between the same hosts within 300 s; one per destination",
 )
 
 
@@ -103,7 +110,7 @@ class NonSsl443(Detection):
             or flow.proto.lower() != "tcp"
             or flow.sbytes + flow.dbytes <= 0
             or not flow.is_established
-            or not start_seen(flow)
+            or not wholly_seen(flow)
             or ip_info(flow.saddr) is None
             or ip_info(flow.daddr) is None
         ):

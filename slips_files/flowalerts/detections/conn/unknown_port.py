@@ -16,7 +16,9 @@ C2 often listen on arbitrary ports. A port is known when:
   printers 9100/631/515, DIAL ...) are devices doing their job (issue 13).
 
 Level: HIGH when the connection was established, MEDIUM otherwise (seed).
-"Established" needs a handshake Zeek saw: a connection whose capture started
+"Established" is a TCP handshake Zeek saw (issue 21: a UDP request and its
+answer, which Zeek calls SF, established nothing - ESET's 53535/udp lookups
+were HIGH): a connection whose capture started
 mid-stream (``conn_state`` OTH, or a TCP history without an originator SYN
 ``S``) was never seen being set up, so it gets the not-established level
 (issue 13).
@@ -110,7 +112,7 @@ UNKNOWN_PORT = EvidenceKind(
     details=UnknownPortDetails,
     category="Other.Uncategorized",
     summary="a connection to a port no known service, org or LAN device uses; HIGH if established with a "
-    "handshake, else MEDIUM; not LAN UDP chatter, discovery replies, broadcasts, P2P; one per (IP, port, proto)",
+    "TCP handshake, else MEDIUM; not LAN UDP chatter, discovery replies, broadcasts, P2P; one per (IP, port, proto)",
 )
 
 
@@ -170,7 +172,8 @@ class UnknownPort(Detection):
                     return
         if to_whole_segment(source, destination) or self._org_port(destination, dport, proto):
             return
-        established = flow.is_established and start_seen(flow)
+        # "Established" is a TCP handshake: a UDP request and its answer (Zeek's SF) establish nothing.
+        established = proto == "tcp" and flow.is_established and start_seen(flow)
         key = (destination.canonical, dport, proto)
         if proto == "udp" and dport > self.config.p2p_min_port:
             self._p2p_candidate(msg, key, established)

@@ -23,7 +23,15 @@ Exceptions, and why:
 
 * ``ip6.arpa`` names are not counted (as in the reference and the seed): IPv6
   hosts look up their own and their neighbours' reverse names constantly;
-* a repeated name counts once: retries are not a sweep.
+* a repeated name counts once: retries are not a sweep;
+* **a DNS resolver** (a private host the DNS learner saw answering port-53
+  queries: "Detected DNS server by traffic heuristic"): its reverse lookups
+  are recursions for its clients (a domain controller resolving the names of
+  the hosts that log on, a mail server checking its peers), not a sweep of
+  its own; the evidence is info (context, never alert weight). Issue 21:
+  WRCCDC 2018, the teams' resolvers 10.47.2.10 and 10.47.26.25. Whether the
+  profile is a resolver is judged again when the window closes, so the
+  final evidence is the same in any arrival order.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
 from flowalerts.engine.bursts import burst_members, settle_exact
 from flowalerts.engine.detection import Detection, Tally
+from flowalerts.learners.dns import DnsFacts
 from flowalerts.traffic import dns_names as names
 
 SUFFIX = ".in-addr.arpa"
@@ -64,7 +73,8 @@ DNS_ARPA_SCAN = EvidenceKind(
     confidence=0.7,
     details=ArpaScanDetails,
     category="Recon.Scanning",
-    summary=">= 10 distinct in-addr.arpa names within a sliding 2 s from one host; one per window",
+    summary=">= 10 distinct in-addr.arpa names within a sliding 2 s from one host; info from a learned DNS "
+    "resolver; one per window",
 )
 
 
@@ -75,6 +85,7 @@ class DnsArpaScan(Detection):
     channels = ("new_dns",)
     Config = ArpaScanConfig
     evidence = (DNS_ARPA_SCAN,)
+    needs = (DnsFacts,)
 
     def handle(self, msg: Message[DnsRecord]) -> None:
         flow = msg.flow
@@ -129,11 +140,18 @@ class DnsArpaScan(Detection):
             members = [event for event, member in zip(events, marks) if member]
             count = len({name for _, name, _ in members})
             settle_exact(self, profile, twid, window, (), members, count, max(1, self.config.threshold))
+        tally = ((window or {}).get("__tallies__") or {}).get(())
+        if tally is not None and tally.reported and tally.extra.get("resolver") != self.facts.is_dns_server(profile):
+            # Learned to be a resolver (or no longer) since the report: report the final version.
+            tally.reported = 0
         super().settle_tallies(profile, twid)
 
     def report_tally(self, profile: str, twid: int, key: tuple[()], tally: Tally) -> None:
         threshold = tally.threshold
         level, confidence = scale_with_count(DNS_ARPA_SCAN, tally.count, threshold)
+        resolver = tally.extra["resolver"] = self.facts.is_dns_server(profile)
+        if resolver:
+            level = ThreatLevel.INFO
         duration = round(tally.extra["last"] - tally.extra["first"], 3)
         self.report(
             DNS_ARPA_SCAN,
@@ -149,6 +167,7 @@ class DnsArpaScan(Detection):
             description=(
                 f"DNS ARPA scan: {profile} looked up the reverse names of {tally.count} different IPv4 addresses "
                 f"in bursts of at least {threshold} within {self.config.window:g} s"
+                + (" (it is a DNS resolver of the network: lookups for its clients)" if resolver else "")
             ),
             count=tally.count,
             occurrences=tally.count // threshold,

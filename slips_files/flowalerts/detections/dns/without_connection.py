@@ -4,7 +4,8 @@ connection"; spec 2.4 INTENT, 5.1 item 1).
 An answered A/AAAA query whose answers the asking host never contacts within
 ``wait`` (30 min) of flow time: a resolution nobody uses is slightly
 suspicious (INFO, 0.8). "Contacted" means a connection by the profile - or by
-the same host's other IP version (same MAC) - to an answer IP, to an IP
+the same host's other IP version (same MAC, or paired by its traffic where
+conn.log has no MACs: ``learners.dual_stack``) - to an answer IP, to an IP
 learned for the query or for a CNAME of its answer list, that was active
 between ``contact_lookback`` (5 min) before the query and the end of the
 wait: a connection still open, or closed moments before, is a client
@@ -78,6 +79,7 @@ from flowalerts.engine.detection import Detection
 from flowalerts.learners.app_contacts import AppContacts
 from flowalerts.learners.conn import Contacts, LayerTwo
 from flowalerts.learners.dns import DnsFacts
+from flowalerts.learners.dual_stack import DualStackLearner
 from flowalerts.traffic import dns_names as names
 
 ADDRESS_TYPES = frozenset({"A", "AAAA"})
@@ -158,7 +160,7 @@ class DnsWithoutConnection(Detection):
     channels = ("new_dns", "new_flow")
     Config = WithoutConnectionConfig
     evidence = (DNS_WITHOUT_CONNECTION,)
-    needs = (DnsFacts, Contacts, AppContacts, LayerTwo)
+    needs = (DnsFacts, Contacts, AppContacts, LayerTwo, DualStackLearner)
     # Without conn.log every resolution would look unused.
     logs = ("dns", "conn")
 

@@ -17,6 +17,16 @@ type), with "INVALID_CERTIFICATE" at the start of its description.
 Exceptions, and why:
 
 * "ok" or no status: Zeek did not validate, or the chain is fine;
+* **Zeek could not build the chain** ("unable to get local issuer
+  certificate", "unable to get issuer certificate", "unable to verify the
+  first certificate", "unable to get certificate CRL":
+  ``tls_names.MISSING_CHAIN_STATUSES``). Zeek validates against its own root
+  store, which is not the client's: processed years after the capture, a
+  chain to a root since retired fails (Google's 2018 chain in the WRCCDC
+  capture, processed by Zeek 6.2); so do enterprise CAs and servers that let
+  the client fetch an intermediate (Microsoft Delivery Optimization). That
+  is a fact about Zeek's store, not about the server: not evidence. They are
+  counted and the run gets one note at the end of input;
 * **a wrong capture clock**. "certificate has expired" and "certificate is
   not yet valid" only compare the certificate's dates with the capture's
   clock. When that clock is implausible, every certificate fails and the
@@ -69,6 +79,7 @@ from flowalerts.engine.detection import Detection, Tally
 from flowalerts.traffic.tls_names import (
     MAX_TEXT,
     is_failed_status,
+    is_missing_chain_status,
     is_self_signed_status,
     is_time_status,
     normalise_host,
@@ -114,7 +125,8 @@ INVALID_CERTIFICATE = EvidenceKind(
     details=CertificateValidationDetails,
     slips="SELF_SIGNED_CERTIFICATE",
     category="Vulnerable.System",
-    summary="the server's certificate failed Zeek's validation (expired, unknown issuer ...); none when the "
+    summary="the server's certificate failed Zeek's validation (expired, not yet valid, revoked ...); not when Zeek "
+    "only lacked an issuer to build the chain ('unable to get local issuer certificate': one note instead) or the "
     "capture clock is implausible (one warning instead); one pair per server",
 )
 
@@ -127,6 +139,8 @@ class ClockCheck(msgspec.Struct, gc=False):
     skipped_failures: int = 0
     skipped_servers: int = 0
     reason: str = ""
+    # Results that only say Zeek could not build the chain (not evidence).
+    missing_chain: int = 0
 
 
 def status_of_notice(text: str) -> str:
@@ -205,6 +219,9 @@ class CertificateValidation(Detection):
         status = status.strip()
         if not is_failed_status(status) or not is_ip(flow.saddr) or not is_ip(flow.daddr):
             return
+        if is_missing_chain_status(status):
+            self._clock().missing_chain += 1
+            return
         kind = SELF_SIGNED_CERTIFICATE if is_self_signed_status(status) else INVALID_CERTIFICATE
         key = (kind.name, flow.daddr)
         if flow.uid:
@@ -259,6 +276,12 @@ class CertificateValidation(Detection):
 
     def finish(self) -> None:
         check = self.table("clock").get("check")
+        if check is not None and check.missing_chain:
+            self.ctx.notify(
+                f"certificate validation: {check.missing_chain} record(s) (ssl.log, notice.log) saying Zeek could not "
+                f"build the certificate chain (e.g. 'unable to get local issuer certificate') are not evidence: Zeek's root "
+                f"store lacked the issuer, which says nothing about the server"
+            )
         if check is not None and check.skipped_failures:
             self.ctx.notify(
                 f"warning: certificate validation: {check.skipped_failures} 'expired' / 'not yet valid' result(s) for "

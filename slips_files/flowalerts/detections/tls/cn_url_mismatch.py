@@ -22,11 +22,13 @@ Zeek 5+ ssl.log has no subject: the certificate (CN and SANs) comes from
 x509.log by fingerprint, logged once a day (``shared/cert_join.py``); in the
 older schema the CN comes from ssl.log and the SANs from the connection's own
 x509 record. A candidate mismatch waits for that x509 record (its SANs may
-cover the SNI), at most ``CERT_WAIT`` seconds of flow time. Without the x509
-record the SANs are unknown and nothing is reported: today's certificates
-name their hosts in the SANs, and a CN alone made mostly false positives
-(CDN certificates whose SANs cover the name). Inside Slips there is no x509
-channel, so this detection reports nothing there.
+cover the SNI), at most ``CERT_WAIT`` seconds of flow time. **Without the
+x509 record** (no x509.log; inside Slips, which publishes none) the SANs are
+unknown, and the seed's own rule is applied to the CN alone: the SNI is
+neither the CN nor related to it. Today's certificates name their hosts in
+the SANs, so a CN alone misses names a SAN would cover: that evidence says
+so in its description and ``details.cn_only``, with half the confidence
+(``CN_ONLY_CONFIDENCE``, 0.4).
 
 Evidence, as the reference's pair: the client (SRC saddr, victim the SNI as
 DOMAIN, LOW, profile saddr) and the name (DST DOMAIN SNI, victim SRC saddr,
@@ -70,6 +72,11 @@ class CnUrlMismatchDetails(Details):
     server: str
     cns: list[str]  # the CNs that did not cover it (first 10)
     san_count: int  # SAN names compared (0: none known)
+    cn_only: bool = False  # judged from the CN alone: no x509 record gave the SANs
+
+
+# Confidence of a mismatch judged from the CN alone (SANs unknown).
+CN_ONLY_CONFIDENCE = 0.4
 
 
 CN_URL_MISMATCH = EvidenceKind(
@@ -79,16 +86,19 @@ CN_URL_MISMATCH = EvidenceKind(
     details=CnUrlMismatchDetails,
     category="Fraud.Masquerade",
     summary="the SNI is covered by neither the certificate's CN nor its SANs, nor related to them (RFC 6125); "
-    "paired client (low) and name (medium) evidence",
+    "without x509.log (inside Slips too) judged from the CN alone, confidence 0.4; paired client (low) and name "
+    "(medium) evidence",
 )
 
 
-def _note(tally: Tally, flow: SslRecord, cn: str, san_count: int) -> None:
+def _note(tally: Tally, flow: SslRecord, cn: str, san_count: int, cn_only: bool) -> None:
     cns = tally.extra.setdefault("cns", [])
     if cn not in cns and len(cns) < MAX_CNS:
         cns.append(cn)
     tally.extra["san_count"] = max(tally.extra.get("san_count", 0), san_count)
     tally.extra.setdefault("dport", flow.dport)
+    # Judged from the CN alone only while no connection had the SANs.
+    tally.extra["cn_only"] = tally.extra.get("cn_only", True) and cn_only
 
 
 class CnUrlMismatch(CertificateJoin):
@@ -96,7 +106,6 @@ class CnUrlMismatch(CertificateJoin):
 
     id = "cn_url_mismatch"
     evidence = (CN_URL_MISMATCH,)
-    logs = ("ssl", "x509")  # the SANs come only from x509.log
 
     def _names(self, flow: SslRecord, view: CertView | None) -> tuple[str, str] | None:
         """(SNI, CN) when they can be compared and the CN neither covers nor relates to the SNI."""
@@ -128,28 +137,33 @@ class CnUrlMismatch(CertificateJoin):
         if names is None or view is None:
             return
         sni, cn = names
-        if not view.from_x509 or any_matches(view.san_dns, sni):
-            return  # SANs unknown (no x509 record), or a SAN covers the name
+        if view.from_x509 and any_matches(view.san_dns, sni):
+            return  # a SAN covers the name
         san_count = len(view.san_dns)
-        self.tally(msg, (sni, flow.daddr), 1, update=lambda tally: _note(tally, flow, cn, san_count))
+        cn_only = not view.from_x509
+        self.tally(msg, (sni, flow.daddr), 1, update=lambda tally: _note(tally, flow, cn, san_count, cn_only))
 
     def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
         sni, server = key
         cns = list(tally.extra.get("cns", []))
         san_count = tally.extra.get("san_count", 0)
+        cn_only = tally.extra.get("cn_only", False)
         sans = f" nor any of its {san_count} SAN names" if san_count else ""
         shown_cns = ", ".join(f"'{escape_text(cn, 200)}'" for cn in cns)
         description = (
             f"TLS certificate CN {shown_cns}{sans} does not cover the requested server name "
             f"'{escape_text(sni, 200)}' (server {server}, client {profile}): {tally.count} connection(s) in this "
             "time window"
+            + ("; judged from the CN alone (no x509 record gave the certificate's SAN names, which may cover it)"
+               if cn_only else "")
         )
-        details = CnUrlMismatchDetails(server_name=sni, server=server, cns=cns, san_count=san_count)
+        details = CnUrlMismatchDetails(server_name=sni, server=server, cns=cns, san_count=san_count, cn_only=cn_only)
         common = dict(twid=twid, ts=tally.first_ts, uids=tally.uids, details=details, description=description,
                       dst_port=tally.extra.get("dport") or None, proto="tcp", count=tally.count,
                       occurrences=tally.count, send=False)
         # Only the confidence grows: a misconfigured server visited often is not more dangerous.
-        _, confidence = scale_with_count(CN_URL_MISMATCH, tally.count, 1)
+        _, confidence = scale_with_count(CN_URL_MISMATCH, tally.count, 1,
+                                         confidence=CN_ONLY_CONFIDENCE if cn_only else None)
         client = self.report(
             CN_URL_MISMATCH,
             profile=profile,

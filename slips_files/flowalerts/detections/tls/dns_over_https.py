@@ -12,6 +12,11 @@ An ssl connection is DoH when ssl.log ``is_DoH`` is true
 Exceptions: none (an SNI that merely contains a resolver's name, such as
 ``notdns.google.evil``, is not one).
 
+**DNS over TLS** (RFC 7858) is not DNS over HTTPS: the same resolvers answer
+on TCP port 853 (IANA ``domain-s``), with the same names in the SNI. TLS to
+port 853 is reported as DNS_OVER_TLS (issue 21: CTU-Normal-44's Windows host
+using cloudflare-dns.com on 1.1.1.2:853 was reported as DNS over HTTPS).
+
 Slips has no such type and its nearest (DIFFERENT_LOCALNET) would mislead:
 the evidence is not sent to Slips (NOT_IN_SLIPS), only counted and written
 by the standalone hosts.
@@ -47,6 +52,16 @@ DNS_OVER_HTTPS = EvidenceKind(
     slips=NOT_IN_SLIPS,
     summary="TLS to a DNS-over-HTTPS resolver (ssl.log is_DoH, or a well-known DoH name); one per server",
 )
+DNS_OVER_TLS = EvidenceKind(
+    "DNS_OVER_TLS",
+    ThreatLevel.INFO,
+    confidence=0.9,
+    details=DnsOverHttpsDetails,
+    slips=NOT_IN_SLIPS,
+    summary="the same, to port 853: DNS over TLS (RFC 7858), not over HTTPS; one per server",
+)
+# TCP port of DNS over TLS (IANA domain-s).
+DOT_PORT = 853
 
 
 def _note(tally: Tally, flow: SslRecord) -> None:
@@ -63,32 +78,37 @@ class DnsOverHttps(Detection):
 
     id = "dns_over_https"
     channels = ("new_ssl",)
-    evidence = (DNS_OVER_HTTPS,)
+    evidence = (DNS_OVER_HTTPS, DNS_OVER_TLS)
 
     def handle(self, msg: Message[SslRecord]) -> None:
         flow = msg.flow
         if not is_doh(flow) or not is_ip(flow.daddr) or not is_ip(flow.saddr):
             return
-        self.tally(msg, flow.daddr, 1, update=lambda tally: _note(tally, flow))
+        key = (flow.daddr, DOT_PORT) if flow.dport == DOT_PORT else flow.daddr
+        self.tally(msg, key, 1, update=lambda tally: _note(tally, flow))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: str | tuple[str, int], tally: Tally) -> None:
+        kind, server = (DNS_OVER_TLS, key[0]) if isinstance(key, tuple) else (DNS_OVER_HTTPS, key)
+        protocol = "TLS" if kind is DNS_OVER_TLS else "HTTPS"
         names = list(tally.extra.get("names", []))
         shown = f" ({', '.join(escape_text(name, 100) for name in names)})" if names else ""
         self.report(
-            DNS_OVER_HTTPS,
+            kind,
             profile=profile,
             twid=twid,
             ts=tally.first_ts,
-            attacker=dst_ip(key),
+            attacker=dst_ip(server),
             victim=src_ip(profile),
             uids=tally.uids,
-            details=DnsOverHttpsDetails(server=key, server_names=names, marked_by_zeek=tally.extra.get("zeek", False)),
+            details=DnsOverHttpsDetails(server=server, server_names=names,
+                                        marked_by_zeek=tally.extra.get("zeek", False)),
             description=(
-                f"DNS over HTTPS from {profile} to resolver {key}{shown}: {tally.count} connection(s) in this time window"
+                f"DNS over {protocol} from {profile} to resolver {server}{shown}: {tally.count} connection(s) in this "
+                "time window"
             ),
             dst_port=tally.extra.get("dport") or None,
             proto="tcp",
             count=tally.count,
             occurrences=tally.count,
-            evidence_id=self.tally_id(DNS_OVER_HTTPS, profile, twid, key),
+            evidence_id=self.tally_id(kind, profile, twid, key),
         )

@@ -18,15 +18,19 @@ Exceptions, and why:
   organisation, and got its certificate;
 * **a CDN serving the organisation**: the server IP's AS is a CDN the
   organisation is known to use (``cdn_asns``, by default Akamai's CDN
-  networks for Microsoft and Apple), the certificate covers the SNI (its CN or
-  one of its SAN names matches it, RFC 6125) and its chain did not fail
-  validation other than on time. A CA issued the organisation a certificate
-  for that name, so the name is the organisation's even when it is not in
-  our domain lists (``mem.gfx.ms``, ``assets.onestore.ms`` on Akamai in
-  test9), and CDNs serve their customers' certificates from their own
-  addresses. A self-signed or untrusted "Microsoft" certificate is not
-  excused. The SANs come from x509.log, so with ssl.log alone only the CN is
-  compared.
+  networks for Microsoft and Apple), the certificate is the one the client
+  asked for, and its chain did not fail validation other than on time or
+  for want of an issuer in Zeek's root store ("unable to get local issuer
+  certificate": ``tls_names.chain_trusted``). A CA issued the organisation a
+  certificate for that name, so the name is the organisation's even when it
+  is not in our domain lists (``mem.gfx.ms``, ``assets.onestore.ms`` on
+  Akamai in test9), and CDNs serve their customers' certificates from their
+  own addresses. A self-signed or untrusted "Microsoft" certificate is not
+  excused. "The one the client asked for": its CN or one of its SAN names
+  matches the SNI (RFC 6125) when x509.log gives the SANs; from ssl.log
+  alone (no x509.log, or inside Slips) the SANs are unknown, and the CN and
+  the SNI naming the same registrable domain is enough (issue 21:
+  ``CN=wildcard.onestore.ms`` for ``assets.onestore.ms`` on Akamai).
 
 Zeek 5+ ssl.log has no subject: the certificate comes from x509.log by
 fingerprint (``shared/cert_join.py``), so both schemas give the same
@@ -59,6 +63,7 @@ from flowalerts.traffic.tls_names import (
     chain_trusted,
     normalise_host,
     parse_dn,
+    registrable_domain,
 )
 
 # Akamai's CDN networks (by their registered handles; not AS63949, Akamai's
@@ -107,6 +112,17 @@ def claimed_org(orgs, subject: str) -> tuple[str, str] | None:
             if org:
                 return org, "CN"
     return None
+
+
+def _asked_for(view: CertView, sni: str) -> bool:
+    """The certificate is the one the client asked for: it covers the SNI, or
+    (SANs unknown: no x509 record) its CN is in the SNI's registrable domain."""
+    if view.covers(sni):
+        return True
+    if view.from_x509:
+        return False
+    domain = registrable_domain(view.cn)
+    return bool(domain) and domain == registrable_domain(sni)
 
 
 def _note(tally: Tally, flow: SslRecord, subject: str, attribute: str, sni: str) -> None:
@@ -165,7 +181,7 @@ class IncompatibleCn(CertificateJoin):
             return
         org, attribute = claim
         sni = normalise_host(flow.server_name)
-        if self._cdn_of_org(flow, org) and view.covers(sni):
+        if self._cdn_of_org(flow, org) and _asked_for(view, sni):
             return
         self.tally(msg, (flow.daddr, org), 1, update=lambda tally: _note(tally, flow, view.subject, attribute, sni))
 

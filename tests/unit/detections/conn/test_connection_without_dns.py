@@ -211,3 +211,29 @@ def test_a_decision_after_the_window_ended_still_counts_in_its_window():
     records += [conn(uid=f"S{i}", daddr="192.168.1.1", starttime=T0 + 3600 + i * 60) for i in range(120)]
     out = harness().feed(*records).evidence()
     assert [(e.timewindow, e.count, e.uids) for e in out] == [(1, 2, ["C1", "C2"])]
+
+
+# Slips's port-scans/horizontal (conn.log only): 10.0.2.112 asks 8.8.8.8 on port 53
+# (Zeek's service dns, answered) and connects to the addresses it resolved.
+def horizontal_dns(ts=945.059207, uid="CUoOwQ1GIDbl0NjRg6"):
+    return conn(starttime=ts, uid=uid, saddr="10.0.2.112", sport=51717, daddr="8.8.8.8", dport=53, proto="udp",
+                appproto="dns", dur=0.215777, sbytes=30, dbytes=46, state="SF", history="Dd", spkts=1, dpkts=1)
+
+
+def horizontal_web(ts=928.943457, uid="Cxl7TP23vZQ4RolkJf"):
+    return conn(starttime=ts, uid=uid, saddr="10.0.2.112", sport=49168, daddr="195.113.214.219", dport=80,
+                proto="tcp", appproto="http", dur=0.055687, sbytes=261, dbytes=1077, state="SF", history="ShADadfF")
+
+
+def test_a_host_whose_dns_queries_are_in_conn_log_but_not_in_dns_log_is_not_judged():
+    h = harness().feed(*in_zeek_order([horizontal_web(), horizontal_dns()]))
+    assert h.evidence() == []
+    assert h.notes == ["connection without DNS: 1 connection(s) of 1 host(s) not judged: conn.log shows their DNS "
+                       "queries (port 53) but dns.log has none of them (is dns.log missing?)"]
+    # dns.log has the host's queries (not this address's answer): judged as before.
+    with_log = [horizontal_web(), horizontal_dns(),
+                dns(starttime=945.059207, uid="CUoOwQ1GIDbl0NjRg6", saddr="10.0.2.112", daddr="8.8.8.8",
+                    query="www.example.net", answers=["93.184.216.99"])]
+    assert [e.victim.value for e in harness().feed(*in_zeek_order(with_log)).evidence()] == ["195.113.214.219"]
+    # No DNS at all, in either log: judged as before.
+    assert [e.victim.value for e in harness().feed(horizontal_web()).evidence()] == ["195.113.214.219"]

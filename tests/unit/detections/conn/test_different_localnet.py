@@ -69,9 +69,22 @@ def test_no_local_network_known_no_evidence():
 
 
 def test_local_network_learned_from_the_first_private_source():
+    # The RFC 1918 block of the first private source: 192.168.8.1 is local, 10.0.0.1 is not.
     records = [conn(uid="C1", saddr="192.168.7.7", daddr="192.168.7.1"),
-               conn(uid="C2", saddr="192.168.7.7", daddr="192.168.8.1", starttime=T0 + 1)]
-    assert run(*records, client_ips=()) == [dst_case("192.168.7.7", "192.168.8.1", network="192.168.7.0/24")]
+               conn(uid="C2", saddr="192.168.7.7", daddr="192.168.8.1", starttime=T0 + 1),
+               conn(uid="C3", saddr="192.168.7.7", daddr="10.0.0.1", starttime=T0 + 2)]
+    assert run(*records, client_ips=()) == [dst_case("192.168.7.7", "10.0.0.1", network="192.168.0.0/16")]
+
+
+def test_team_subnets_and_their_resolvers_are_one_local_network():
+    """WRCCDC 2018: the teams' 10.47.x.0/24 subnets and their resolvers
+    10.10.x.1 are one network (10/8); a learned /24 made each other subnet,
+    and the resolver, 'another network' (HIGH for DNS to 10.10.3.1)."""
+    records = [conn(uid="Cdc", saddr="10.47.3.10", sport=55311, daddr="10.10.3.1", dport=53, proto="tcp",
+                    starttime=T0),
+               conn(uid="Cweb", saddr="10.47.3.155", sport=50122, daddr="10.47.8.200", dport=443, proto="tcp",
+                    starttime=T0 + 1)]
+    assert run(*records, client_ips=()) == []
 
 
 def test_learned_dns_server_on_port_53_is_exempt():
@@ -104,12 +117,12 @@ def test_zeek_write_order_gives_the_same_evidence():
 
 def test_the_learned_network_is_the_earliest_private_source_in_any_arrival_order():
     # test13's two records, 6 us apart: the long ICMP one started first but is
-    # written last. The network is 10.0.2.0/24 (the earliest source) either way.
+    # written last. The network is 10.0.0.0/8 (the earliest source's block) either way.
     first = conn(uid="Cicmp", saddr="10.0.2.2", daddr="10.0.2.15", sport=11, dport=0, proto="icmp",
                  starttime=T0, dur=93.65)
     second = conn(uid="Cudp", saddr="192.168.1.5", daddr="10.0.2.2", sport=61099, dport=5355, proto="udp",
                   starttime=T0 + 0.000006, dur=0.096)
-    expected = [src_case("192.168.1.5", "10.0.2.2", dport=5355, proto="udp", network="10.0.2.0/24")]
+    expected = [src_case("192.168.1.5", "10.0.2.2", dport=5355, proto="udp", network="10.0.0.0/8")]
     assert run(first, second, client_ips=()) == run(second, first, client_ips=()) == expected
 
 
@@ -117,7 +130,7 @@ def test_a_network_learned_from_dns_log_counts_too():
     records = [dns(saddr="172.16.5.5", daddr="172.16.5.1", starttime=T0),
                conn(uid="C1", saddr="192.168.1.1", daddr="172.16.5.9", starttime=T0 + 10)]
     assert run(*records, client_ips=()) == run(*reversed(records), client_ips=()) == [
-        src_case("192.168.1.1", "172.16.5.9", network="172.16.5.0/24")]
+        src_case("192.168.1.1", "172.16.5.9", network="172.16.0.0/12")]
 
 
 def test_once_the_network_is_final_flows_are_judged_at_once():
@@ -128,17 +141,17 @@ def test_once_the_network_is_final_flows_are_judged_at_once():
     assert [e.uids for e in h.so_far()] == [["C1"]]
     # An even earlier private source arriving now is beyond the allowed lateness: no change.
     h.feed(conn(uid="Cold", saddr="10.0.0.7", daddr="8.8.8.8", starttime=T0 - 10))
-    assert str(h.driver.facts.local_network) == "192.168.1.0/24"
+    assert str(h.driver.facts.local_network) == "192.168.0.0/16"
 
 
 def test_flows_waiting_for_the_network_join_their_window_or_are_reported_after_it_closed():
     # A public host talks to 10.0.0.1 for two hours before any private source
-    # appears; the network (192.168.1.0/24) is learned in window 3.
+    # appears; the network (192.168.0.0/16) is learned in window 3.
     records = [conn(uid=f"P{i}", saddr="8.8.8.8", daddr="10.0.0.1", starttime=T0 + i * 900) for i in range(10)]
     records.append(conn(uid="L", saddr="192.168.1.1", daddr="192.168.1.2", starttime=T0 + 7300))
     out = harness(client_ips=()).feed(*records).evidence()
     assert sorted((e.timewindow, e.count) for e in out) == [(1, 4), (2, 4), (3, 2)]
-    assert {e.details.local_network for e in out} == {"192.168.1.0/24"}
+    assert {e.details.local_network for e in out} == {"192.168.0.0/16"}
 
 
 def test_waiting_flows_keep_the_dns_server_exemption_per_port():

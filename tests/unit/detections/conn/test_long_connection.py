@@ -9,8 +9,9 @@ from flowalerts.detections.conn.long_connection import LongConnection, LongConne
 from tests.harness import CLIENT, SERVER, T0, Harness, config, conn, in_zeek_order, summary
 
 
-def details(duration: float, dport: int = 80, proto: str = "tcp") -> dict:
-    return {"kind": "LongConnectionDetails", "duration": duration, "threshold": 1500.0, "dport": dport, "proto": proto}
+def details(duration: float, dport: int = 80, proto: str = "tcp", service: str = "") -> dict:
+    return {"kind": "LongConnectionDetails", "duration": duration, "threshold": 1500.0, "dport": dport, "proto": proto,
+            "service": service}
 
 
 @pytest.mark.parametrize(
@@ -20,6 +21,9 @@ def details(duration: float, dport: int = 80, proto: str = "tcp") -> dict:
         (conn(dur=1501.0), [("LONG_CONNECTION", CLIENT, 1, CLIENT, SERVER, "low", 0.02, 1, details(1501.0))]),
         (conn(dur=7200.0), [("LONG_CONNECTION", CLIENT, 1, CLIENT, SERVER, "low", 0.08, 1, details(7200.0))]),
         (conn(dur=90000.0), [("LONG_CONNECTION", CLIENT, 1, CLIENT, SERVER, "low", 1.0, 1, details(90000.0))]),
+        # A session of a protocol Zeek recognised: reported as context (info).
+        (conn(dur=7200.0, appproto="ssl"),
+         [("LONG_CONNECTION", CLIENT, 1, CLIENT, SERVER, "info", 0.08, 1, details(7200.0, service="ssl"))]),
         # Threshold edge: exactly 1500 s is not long.
         (conn(dur=1500.0), []),
         (conn(dur=10.0), []),
@@ -54,3 +58,15 @@ def test_zeek_write_order_keeps_the_window():
     ]
     (evidence,) = Harness(LongConnection).feed(*in_zeek_order(records)).evidence()
     assert (evidence.uids, evidence.timewindow) == (["CLong"], 1)
+
+
+def test_a_long_tls_session_of_a_windows_host_is_context_not_a_finding():
+    """CTU-Normal-44 day 2 (labelled Benign): 147.32.83.161 kept a TLS session
+    to 18.197.249.189:443 open for 6.5 hours (one of seven in parallel)."""
+    record = conn(uid="CjrQq93heO6IXPL4xl", starttime=T0, saddr="147.32.83.161", sport=38558,
+                  daddr="18.197.249.189", dport=443, proto="tcp", appproto="ssl", dur=23597.228024, sbytes=211893,
+                  dbytes=868052, state="S1", missed_bytes=239522, history="ShADacdC")
+    (evidence,) = Harness(LongConnection).feed(record).evidence()
+    assert (evidence.threat_level, evidence.confidence, evidence.details) == (
+        ThreatLevel.INFO, 0.27, LongConnectionDetails(duration=23597.228024, threshold=1500.0, dport=443,
+                                                      proto="tcp", service="ssl"))

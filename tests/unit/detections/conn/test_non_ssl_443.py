@@ -3,6 +3,7 @@ issue 12: decided by the timer service)."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from flowalerts.detections.conn.non_ssl_443 import NonSsl443, NonSsl443Details
@@ -47,6 +48,35 @@ def run(*records, cfg=None):
 )
 def test_candidates(record, expected):
     assert run(record) == expected
+
+
+def ctu_normal44(uid, daddr, dur, sbytes, dbytes, state, missed, history, ts):
+    """A conn record of CTU-Normal-44 day 2 (the Windows host 147.32.83.161,
+    labelled Benign), with its fields as Zeek logged them; service '-'."""
+    return conn(uid=uid, starttime=ts, saddr="147.32.83.161", sport=53000, daddr=daddr, dport=443, proto="tcp",
+                appproto="", dur=dur, sbytes=sbytes, dbytes=dbytes, state=state, missed_bytes=missed,
+                history=history)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        # The SYN-ACK never seen, data first (weird.log: data_before_established).
+        ctu_normal44("CcVDKM1w8k44FSfkL4", "34.213.111.63", 10.556917, 1910, 1388, "SF", 0, "SdAaDfF", T0),
+        ctu_normal44("C8ba3l2ZOCxfO78gx3", "40.74.98.192", 6.085553, 2460, 483, "SF", 0, "SADdafF", T0),
+        # Starts mid-handshake (the SYN-ACK before the SYN), then a content gap.
+        ctu_normal44("CRCu6L293lF1AeDovg", "172.64.154.11", 5.180311, 1044, 313070, "SF", 0, "hSaADdcFf", T0),
+        # A content gap; bytes missed.
+        ctu_normal44("CU6EDw1qZx122ky9u", "52.212.43.230", 5.103838, 843, 104600, "S3", 96231, "ShaAcdDf", T0),
+        # The handshake in order, no gap letter, but 568 bytes missed.
+        ctu_normal44("CAvswALMKpzrWFDF9", "205.185.216.42", 41.789658, 568, 183, "RSTR", 568, "ShdfAr", T0),
+    ],
+)
+def test_connections_zeek_only_partly_saw_are_not_evidence(record):
+    assert run(record) == []
+    # The same connection wholly seen is a candidate.
+    whole = msgspec.structs.replace(record, missed_bytes=0, history="ShADadFf", state="SF")
+    assert [e[0] for e in run(whole)] == ["NON_SSL_PORT_443_CONNECTION"]
 
 
 @pytest.mark.parametrize(

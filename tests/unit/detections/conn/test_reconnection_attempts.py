@@ -10,10 +10,13 @@ from flowalerts.detections.conn.reconnection_attempts import (
 )
 from tests.harness import CLIENT, T0, Harness, conn, in_zeek_order
 
+# The history Zeek logs with each state for an attempt that exchanged nothing.
+HISTORY = {"REJ": "Sr", "S0": "S", "RSTOS0": "SR", "SH": "SF", "RSTR": "ShAr", "SF": "ShAFaf"}
+
 
 def attempts(n, state="REJ", dport=8080, proto="tcp", spkts=1, dpkts=1, daddr="10.0.0.1", start=T0):
-    return [conn(uid=f"C{i:03d}", state=state, dport=dport, proto=proto, daddr=daddr, spkts=spkts, dpkts=dpkts,
-                 starttime=start + i) for i in range(n)]
+    return [conn(uid=f"C{i:03d}", state=state, history=HISTORY[state], sbytes=0, dbytes=0, dport=dport, proto=proto,
+                 daddr=daddr, spkts=spkts, dpkts=dpkts, starttime=start + i) for i in range(n)]
 
 
 def final(records):
@@ -72,3 +75,47 @@ def test_counted_per_destination_port_and_window():
 def test_any_order_within_lateness_gives_the_same_evidence():
     records = attempts(17)
     assert final(records) == final(list(reversed(records))) == final(in_zeek_order(records))
+
+
+def ctu_normal44(uid, daddr, sport, dur, sbytes, dbytes, state, history, ts=T0):
+    """A conn record of CTU-Normal-44 day 2 from the Windows host 147.32.83.161
+    (labelled Benign) to port 443, with its fields as Zeek logged them."""
+    return conn(uid=uid, starttime=ts, saddr="147.32.83.161", sport=sport, daddr=daddr, dport=443, dur=dur,
+                sbytes=sbytes, dbytes=dbytes, state=state, history=history, spkts=4, dpkts=4)
+
+
+def test_records_that_are_not_attempts_of_the_profile_do_not_count():
+    # Five RSTOS0 records to CloudFront carrying up to a megabyte from the server:
+    # connections Zeek saw part of, not failed attempts.
+    partly_seen = [
+        ctu_normal44("C6pEPR1A3iy0HECAc4", "65.9.95.36", 55990, 0.024772, 1101, 1010665, "RSTOS0", "DdAcR"),
+        ctu_normal44("CsPF5eOeNUFPQNfM7", "65.9.95.36", 55986, 0.022650, 1101, 102782, "RSTOS0", "SacAdDFR"),
+        ctu_normal44("CwjXAY25tzkcXpJdzd", "65.9.95.36", 55992, 0.024252, 1728, 250399, "RSTOS0", "DdaAcR"),
+        ctu_normal44("Cg0EbG3U7uGuaKEw5d", "65.9.95.36", 55984, 0.023344, 1101, 324275, "RSTOS0", "AcDadR"),
+        ctu_normal44("CSuGUK28q1UbdHJb0h", "65.9.95.36", 55996, 0.041335, 1101, 1019451, "RSTOS0", "ADadcR"),
+    ]
+    # Five SHR records of the server's FIN (and 77 bytes) after a long connection from port 55644 ended.
+    tails = [ctu_normal44(uid, "99.80.81.227", 55644, 0.00001, 0, 77, "SHR", "f", T0 + n)
+             for n, uid in enumerate(["CZUnbR3PmllMR3Ksmb", "CnUawY3pCR94IQr8mc", "C2ZjHsoCbFbzOEjQ6",
+                                      "CRNOuG1ckVTN4gQoW", "CQkQwb3asG8u3Ahfyl"])]
+    assert final(partly_seen) == [] and final(tails) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (None, [("medium", 0.5, rd(6, states=["S0"]))]),
+        # An established connection in the window: the failures were transient (info).
+        (conn(uid="Cok", state="SF", daddr="10.0.0.1", dport=8080), [("info", 0.5, rd(6, states=["S0"]))]),
+        (conn(uid="Cpart", state="RSTOS0", history="DdAcR", sbytes=10, dbytes=5000, daddr="10.0.0.1", dport=8080),
+         [("info", 0.5, rd(6, states=["S0"]))]),  # payload from the server
+        (conn(uid="Cother", state="SF", daddr="10.0.0.1", dport=8081), [("medium", 0.5, rd(6, states=["S0"]))]),  # another port
+        (conn(uid="Cnext", state="SF", daddr="10.0.0.1", dport=8080, starttime=T0 + 3700), [("medium", 0.5, rd(6, states=["S0"]))]),
+    ],
+)
+def test_not_when_the_server_answered_the_profile_in_the_window(answer, expected):
+    records = attempts(6, state="S0")
+    if answer is not None:
+        records.append(answer)
+    assert final(records) == expected
+    assert final(list(reversed(records))) == expected

@@ -32,9 +32,12 @@ def run(*records, cfg=None):
     return [summary(e) for e in Harness(UnknownPort, knowledge=knowledge(), cfg=cfg).feed(*records).evidence()]
 
 
-def ev(daddr=SERVER, dport=12345, proto="tcp", level="high", count=1, established=None, confidence=1.0,
+def ev(daddr=SERVER, dport=12345, proto="tcp", level=None, count=1, established=None, confidence=1.0,
        saddr=CLIENT, twid=1):
-    established = count if established is None else established
+    # "Established" is a TCP handshake: UDP (request and answer: Zeek's SF) never is (issue 21).
+    tcp = proto == "tcp"
+    level = level or ("high" if tcp else "medium")
+    established = (count if tcp else 0) if established is None else established
     return ("UNKNOWN_PORT", saddr, twid, saddr, daddr, level, confidence, count,
             {"kind": "UnknownPortDetails", "dport": dport, "proto": proto, "connections": count,
              "established": established})
@@ -96,7 +99,7 @@ def test_unknown_port(record, expected):
         (conn(daddr="ff02::1:3", sport=40000, dport=12345, proto="udp"), []),
         # ... but x.y.z.255 of another /24 is a host like any other.
         (conn(saddr="147.32.83.55", daddr="147.32.84.255", sport=17500, dport=17500, proto="udp"),
-         [ev("147.32.84.255", 17500, "udp", level="high", saddr="147.32.83.55")]),
+         [ev("147.32.84.255", 17500, "udp", saddr="147.32.83.55")]),
         # Service ports of home and office devices on the LAN ...
         (conn(daddr=LAN_PEER, dport=8009), []),  # Google Cast
         (conn(daddr=LAN_PEER, dport=8008), []),
@@ -136,9 +139,10 @@ def test_one_evidence_per_destination_port_and_proto_growing_with_the_count():
     assert [summary(e) for e in out] == [
         # 4 connections, 2 of them established: HIGH, one level more for x4.
         ev(count=4, established=2, level="critical"),
-        ev(dport=12345, proto="udp"),
         ev("93.184.216.35"),
         ev(twid=2),
+        # UDP: never "established", so held like attempts to its window's close.
+        ev(dport=12345, proto="udp"),
     ]
     assert (out[0].uids, out[0].occurrences, out[0].dst_port, out[0].proto) == (
         ["C0", "C1", "C2", "C3"], 4, 12345, "tcp")
@@ -161,7 +165,7 @@ def test_p2p_is_a_property_of_the_whole_window():
              conn(uid="L", dport=3000, proto="udp", starttime=T0 + 10),
              conn(uid="T", dport=40000, starttime=T0 + 11)]
     assert sorted(e[4:8] for e in run(*five, *other)) == [
-        ("93.184.216.34", "high", 1.0, 1), ("93.184.216.34", "high", 1.0, 1), ("93.184.216.9", "high", 1.0, 1)]
+        ("93.184.216.34", "high", 1.0, 1), ("93.184.216.34", "medium", 1.0, 1), ("93.184.216.9", "medium", 1.0, 1)]
 
 
 def test_p2p_thresholds_from_config():
@@ -224,3 +228,20 @@ def test_attempts_are_reported_when_their_window_closes():
     harness = Harness(UnknownPort, knowledge=knowledge()).feed(*scan(1))
     assert harness.so_far() == []
     assert [e.uids for e in harness.evidence()] == [["V0"]]
+
+
+def test_a_udp_request_and_its_answer_is_not_an_established_connection():
+    """Issue 21: ESET's lookups on 53535/udp (a capture kept aside) were HIGH
+    as if a TCP handshake had been seen. The record has the shape Zeek gives
+    any answered UDP exchange: conn_state SF, history Dd, one packet each way
+    (the shared captures have no such record, so its addresses are ours)."""
+    record = conn(uid="CeSeT1", sport=61942, daddr=SERVER, dport=53535, proto="udp", appproto="", dur=0.02,
+                  sbytes=64, dbytes=64, state="SF", history="Dd", spkts=1, dpkts=1)
+    assert run(record) == [ev(SERVER, 53535, "udp")]
+    assert ev(SERVER, 53535, "udp")[5:] == ("medium", 1.0, 1, {
+        "kind": "UnknownPortDetails", "dport": 53535, "proto": "udp", "connections": 1, "established": 0})
+
+
+@pytest.mark.parametrize(("port", "proto"), [(444, "tcp"), (444, "udp"), (546, "tcp"), (547, "tcp"), (1720, "tcp")])
+def test_ports_iana_registers_are_known(port, proto):
+    assert run(conn(dport=port, proto=proto)) == []

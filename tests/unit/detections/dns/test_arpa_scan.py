@@ -6,9 +6,10 @@ import random
 
 import pytest
 
+from flowalerts.core.records import DnsRecord
 from flowalerts.detections.dns.arpa_scan import ArpaScanDetails, DnsArpaScan
 from flowalerts.engine.bursts import burst_members
-from tests.harness import CLIENT, T0, Harness, config, dns, in_zeek_order, summary
+from tests.harness import CLIENT, T0, Harness, config, dns, from_zeek, in_zeek_order, summary
 
 
 def ptr(i, ts, query=None, **kw):
@@ -127,3 +128,43 @@ def test_any_order_gives_the_same_evidence():
 )
 def test_burst_members(times, names, seconds, members):
     assert burst_members(list(zip(times, names)), seconds, 3) == members
+
+
+# WRCCDC 2018: 10.47.2.10 answers its team's queries (a resolver) and looks up the
+# reverse names of 172.20.0.x hosts for them (dns.log, ts, uid, source port, query).
+RESOLVER_SWEEP = [
+    ("2018-03-24T17:20:15.608203Z", "CkrZWqYIaIMx7R1n3", 62831, "102.0.20.172.in-addr.arpa"),
+    ("2018-03-24T17:20:15.748189Z", "Cf36nK3bbcIa2QI9ef", 62164, "97.0.20.172.in-addr.arpa"),
+    ("2018-03-24T17:20:15.877912Z", "C7VnWb4h2IaHJSMpef", 63364, "104.0.20.172.in-addr.arpa"),
+    ("2018-03-24T17:20:16.007927Z", "CZGIyw2LhPBmR2t6xd", 63692, "98.0.20.172.in-addr.arpa"),
+    ("2018-03-24T17:20:16.127940Z", "CUBpV44DoWGuPDRlpk", 63699, "105.0.20.172.in-addr.arpa"),
+    ("2018-03-24T17:20:16.248042Z", "C9NznQ2OAR7JIDVOY4", 62184, "100.0.20.172.in-addr.arpa"),
+    ("2018-03-24T17:20:16.377890Z", "CtWIbc4R7ssaEb7Ib1", 62228, "106.0.20.172.in-addr.arpa"),
+    ("2018-03-24T17:20:16.498272Z", "CqmIbT3aaxxcLR00I3", 62180, "103.0.20.172.in-addr.arpa"),
+    ("2018-03-24T17:20:16.628086Z", "CLGwYO3XBjDyTi0vCi", 63568, "101.0.20.172.in-addr.arpa"),
+    ("2018-03-24T17:20:16.747842Z", "CdVCIa3m2mayEOUlVi", 64025, "99.0.20.172.in-addr.arpa"),
+]
+
+
+def wrccdc_dns(ts, uid, sport, query, saddr="10.47.2.10", daddr="10.0.0.100", answers=(), qtype="PTR",
+               rcode="NXDOMAIN"):
+    fields = {"_path": "dns", "ts": ts, "uid": uid, "id.orig_h": saddr, "id.orig_p": sport, "id.resp_h": daddr,
+              "id.resp_p": 53, "proto": "udp", "query": query, "qclass": 1, "qclass_name": "C_INTERNET",
+              "qtype_name": qtype, "rcode_name": rcode, "RD": True, "rejected": False}
+    if answers:
+        fields.update(answers=list(answers), TTLs=[86400.0] * len(answers))
+    return from_zeek(DnsRecord, fields)
+
+
+@pytest.mark.parametrize("answered_first", [True, False])
+def test_a_dns_resolvers_reverse_lookups_are_context_not_a_scan(answered_first):
+    sweep_records = [wrccdc_dns(*row) for row in RESOLVER_SWEEP]
+    answer = wrccdc_dns("2018-03-24T17:20:15.683184Z", "CufzKX2H0vMuF4aV9h", 57560, "store.oompa.loompa",
+                        saddr="10.196.136.60", daddr="10.47.2.10", answers=["10.47.2.142"], qtype="A",
+                        rcode="NOERROR")
+    records = [answer, *sweep_records] if answered_first else [*sweep_records, answer]
+    (evidence,) = Harness(DnsArpaScan).feed(*records).evidence()
+    assert (evidence.profile, evidence.threat_level.value, evidence.count) == ("10.47.2.10", "info", 10)
+    # Without the answer it is a sweep.
+    (evidence,) = Harness(DnsArpaScan).feed(*sweep_records).evidence()
+    assert (evidence.profile, evidence.threat_level.value, evidence.count) == ("10.47.2.10", "medium", 10)

@@ -96,7 +96,7 @@ def test_no_local_network_yet_means_no_evidence():
 def test_local_network_learned_from_the_first_private_source():
     assert [e.details for e in harness(client_ips=()).feed(
         dns(starttime=T0, saddr="192.168.1.5", daddr="10.0.0.53", answers=[], uid="C0")).evidence()] == [
-        DifferentLocalnetDetails(side="dst", address="10.0.0.53", local_network="192.168.1.0/24", dport=53,
+        DifferentLocalnetDetails(side="dst", address="10.0.0.53", local_network="192.168.0.0/16", dport=53,
                                  proto="udp", log="dns")]
 
 

@@ -352,3 +352,35 @@ def test_cancelled_timers_leave_no_heap_behind():
     assert len(timers) == 0 and len(timers._heap) <= Timers._COMPACT_AT + 1
     timers.schedule("owner", "x", 5.0, "p")
     assert list(timers.pop_due(10.0)) == [("owner", "x", "p")]
+
+
+# simda-botnet355 (Bro 2.5, no MAC fields, a 1970 clock): the infected host resolves
+# its DGA names from its IPv6 address and connects to the answers from its IPv4 one.
+SIMDA_V6, SIMDA_V4 = "fd77:48a1:c0bb:0:b96c:506d:6c7f:e8be", "192.168.1.116"
+
+
+def simda_query(ts, uid, sport, query, answers):
+    return dns(starttime=ts, uid=uid, saddr=SIMDA_V6, sport=sport, daddr="fd77:48a1:c0bb::1", dport=53,
+               proto="udp", query=query, qtype_name="A", rcode_name="NOERROR", answers=answers, TTLs=[300.0, 300.0])
+
+
+def simda_conn(ts, uid, sport, dur, history):
+    return conn(starttime=ts, uid=uid, saddr=SIMDA_V4, sport=sport, daddr="23.253.126.58", dport=80, proto="tcp",
+                appproto="http", dur=dur, sbytes=268, dbytes=199, state="SF", history=history)
+
+
+def test_names_resolved_over_ipv6_and_contacted_over_ipv4_by_the_same_host():
+    records = [
+        simda_query(181.830929, "CGoftF3MAQKt6EnM17", 55504, "qetyfuv.com", ["23.253.126.58", "104.239.157.210"]),
+        simda_query(181.832351, "CRBPHbojfvbgyPcKc", 55605, "lyryfyd.com", ["104.239.157.210", "23.253.126.58"]),
+        simda_conn(188.286711, "CURBCh2f2GuQfZSDDj", 49178, 2.511281, "ShADadFf"),
+        simda_conn(188.305810, "CjxmcfbfiUXODgxt1", 49179, 1.276102, "ShADadFf"),
+    ]
+    assert Harness(DnsWithoutConnection).feed(*in_zeek_order(records)).evidence() == []
+    assert Harness(DnsWithoutConnection).feed(*sorted(records, key=lambda r: r.starttime)).evidence() == []
+    # A connection written before the answer that taught a pairing (its DNS record late) still pairs.
+    late_answer = [records[0], records[2], records[1], records[3]]
+    assert Harness(DnsWithoutConnection).feed(*late_answer).evidence() == []
+    # One name followed once is not enough to call two addresses one host.
+    alone = Harness(DnsWithoutConnection).feed(*in_zeek_order([records[0], records[2]])).evidence()
+    assert [e.details.query for e in alone] == ["qetyfuv.com"]

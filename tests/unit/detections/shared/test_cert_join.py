@@ -149,10 +149,12 @@ def test_a_certificate_never_logged_gives_nothing_after_the_wait():
 def test_the_old_schema_without_x509_still_judges_the_subject():
     records = [r for r in old_schema() if isinstance(r, SslRecord)]
     found = run(records)
-    # Without the x509 record the SANs are unknown: CN_URL_MISMATCH does not
-    # judge a name against a CN alone (a CDN's certificate lists its customers
-    # only in its SANs), INCOMPATIBLE_CN still judges the subject.
-    assert sorted((e.evidence_type, e.count) for e in found) == [("INCOMPATIBLE_CN", 3)]
+    # Without the x509 record the SANs are unknown: CN_URL_MISMATCH judges the
+    # CN alone (issue 21: the seed's rule, confidence 0.4, a pair), and
+    # INCOMPATIBLE_CN still judges the subject.
+    assert sorted((e.evidence_type, e.count) for e in found) == [
+        ("CN_URL_MISMATCH", 3), ("CN_URL_MISMATCH", 3), ("INCOMPATIBLE_CN", 3)]
+    assert {e.confidence for e in found if e.evidence_type == "CN_URL_MISMATCH"} == {0.5}
 
 
 def test_waiting_records_are_bounded_per_certificate():

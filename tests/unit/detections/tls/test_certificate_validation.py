@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from flowalerts.core.evidence import KINDS
-from flowalerts.core.records import NoticeRecord
+from flowalerts.core.records import NoticeRecord, SslRecord
 from flowalerts.detections.tls.certificate_validation import (
     CertificateValidation,
     CertificateValidationDetails,
@@ -17,6 +17,8 @@ from tests.harness import CLIENT, SERVER, T0, Harness, from_zeek, in_zeek_order,
 
 EXPIRED = "certificate has expired"
 NOT_YET = "certificate is not yet valid"
+REVOKED = "certificate revoked"
+MISSING_ISSUER = "unable to get local issuer certificate"
 DAY = 86400.0
 
 
@@ -37,7 +39,12 @@ def pair(kind, statuses, count=1, confidence=0.5, names=("bad.example",), source
     [
         ("self signed certificate", "SELF_SIGNED_CERTIFICATE"),
         ("self signed certificate in certificate chain", "SELF_SIGNED_CERTIFICATE"),
-        ("unable to get local issuer certificate", "INVALID_CERTIFICATE"),
+        (REVOKED, "INVALID_CERTIFICATE"),
+        ("certificate signature failure", "INVALID_CERTIFICATE"),
+        # Zeek lacked an issuer to build the chain: not a verdict on the server.
+        (MISSING_ISSUER, None),
+        ("unable to get issuer certificate", None),
+        ("unable to verify the first certificate", None),
         (EXPIRED, "INVALID_CERTIFICATE"),
         (NOT_YET, "INVALID_CERTIFICATE"),
         ("ok", None),
@@ -48,7 +55,7 @@ def pair(kind, statuses, count=1, confidence=0.5, names=("bad.example",), source
 def test_status_table(status, kind):
     found, notes = run(ssl(validation_status=status, server_name="bad.example"))
     assert [summary(e) for e in found] == (pair(kind, [status]) if kind else [])
-    assert notes == []
+    assert len(notes) == (1 if status.startswith("unable to") else 0)
     if kind:
         client, server = found
         assert (client.attacker.direction.value, server.attacker.direction.value) == ("SRC", "DST")
@@ -59,7 +66,7 @@ def test_status_table(status, kind):
 
 def test_invalid_certificate_reaches_slips_as_self_signed_with_its_name_in_the_text():
     assert KINDS["INVALID_CERTIFICATE"].slips_type == "SELF_SIGNED_CERTIFICATE"
-    (client, _), _ = run(ssl(validation_status="unable to get local issuer certificate"))
+    (client, _), _ = run(ssl(validation_status=REVOKED))
     assert client.description.startswith("INVALID_CERTIFICATE")
 
 
@@ -83,16 +90,15 @@ def test_a_connection_in_both_logs_counts_once():
 
 
 def test_one_pair_per_server_and_window_growing_in_confidence_only():
-    records = [ssl(uid=f"C{i}", starttime=T0 + i, validation_status="unable to get local issuer certificate",
+    records = [ssl(uid=f"C{i}", starttime=T0 + i, validation_status=REVOKED,
                    server_name="bad.example") for i in range(4)]
     records.append(ssl(uid="Cself", starttime=T0 + 5, validation_status="self signed certificate",
                        server_name="bad.example"))
-    records.append(ssl(uid="Cnext", starttime=T0 + 3600 + 1, validation_status="unable to get local issuer certificate",
+    records.append(ssl(uid="Cnext", starttime=T0 + 3600 + 1, validation_status=REVOKED,
                        server_name="bad.example"))
     found, _ = run(*records)
     rows = [summary(e) for e in found]
-    assert rows[:2] == pair("INVALID_CERTIFICATE", ["unable to get local issuer certificate"], count=4,
-                            confidence=0.7)
+    assert rows[:2] == pair("INVALID_CERTIFICATE", [REVOKED], count=4, confidence=0.7)
     assert rows[2:4] == pair("SELF_SIGNED_CERTIFICATE", ["self signed certificate"])
     assert [(r[0], r[2], r[7]) for r in rows[4:]] == [("INVALID_CERTIFICATE", 2, 1)] * 2
     assert found[0].uids == ["C0", "C1", "C2", "C3"] and found[0].occurrences == 4
@@ -109,10 +115,33 @@ def test_time_failures_wait_for_the_window_close_others_do_not():
 def test_a_time_failure_and_a_chain_failure_on_one_server_report_at_once():
     harness = Harness(CertificateValidation)
     harness.feed(ssl(uid="C1", validation_status=EXPIRED),
-                 ssl(uid="C2", starttime=T0 + 1, validation_status="unable to get local issuer certificate"))
+                 ssl(uid="C2", starttime=T0 + 1, validation_status=REVOKED))
     (client, _) = harness.so_far()
-    assert client.details.statuses == [EXPIRED, "unable to get local issuer certificate"]
+    assert client.details.statuses == [EXPIRED, REVOKED]
     assert client.count == 2
+
+
+def test_google_chain_zeek_could_not_build_is_not_evidence_and_gives_one_note():
+    """WRCCDC 2018 processed by Zeek 6.2: Google's 2018 chain ends at a root
+    Zeek's store no longer has (ssl.log, 361 records to 172.217.11.78)."""
+    fields = {"_path": "ssl", "_write_ts": "2018-03-24T17:15:24.685906Z", "ts": "2018-03-24T17:15:24.646248Z",
+              "uid": "CHBsCQDS1auzfHpp5", "id.orig_h": "10.47.6.159", "id.orig_p": 50233,
+              "id.resp_h": "172.217.11.78", "id.resp_p": 443, "version": "TLSv12",
+              "cipher": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "curve": "x25519",
+              "server_name": "notifications.google.com", "resumed": False, "next_protocol": "h2",
+              "established": True, "ssl_history": "CsxknGIti",
+              "cert_chain_fps": ["f64087e30e4d0fb87b608540bb7cfd2ea060d6c6164cb1ae6e02177733ebc1bd",
+                                 "be0ccd54d4cecda1bd5e5d9ecc85a04c2c1f93a5220d77fde88fe9ad081f641b"],
+              "client_cert_chain_fps": [], "sni_matches_cert": True, "validation_status": MISSING_ISSUER}
+    record = from_zeek(SslRecord, fields)
+    notice_record = from_zeek(NoticeRecord, {
+        "ts": record.starttime, "uid": record.uid, "id.orig_h": "10.47.6.159", "id.orig_p": 50233,
+        "id.resp_h": "172.217.11.78", "id.resp_p": 443, "note": "SSL::Invalid_Server_Cert",
+        "msg": f"SSL certificate validation failed with ({MISSING_ISSUER})", "src": "10.47.6.159",
+        "dst": "172.217.11.78", "p": 443})
+    found, notes = run(record, notice_record)
+    assert found == []
+    assert len(notes) == 1 and notes[0].startswith("certificate validation: 2 record(s)")
 
 
 # -- the capture clock -------------------------------------------------------------------

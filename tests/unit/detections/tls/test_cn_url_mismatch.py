@@ -31,8 +31,9 @@ def run(*records, in_order=True):
     return Harness(CnUrlMismatch, knowledge=knowledge()).feed(*records).evidence()
 
 
-def pair(sni, cn, count=1, san_count=0, server=SERVER, low=("low", 0.8), medium=("medium", 0.8)):
-    d = msgspec.to_builtins(CnUrlMismatchDetails(server_name=sni, server=server, cns=[cn], san_count=san_count))
+def pair(sni, cn, count=1, san_count=0, server=SERVER, low=("low", 0.8), medium=("medium", 0.8), cn_only=False):
+    d = msgspec.to_builtins(CnUrlMismatchDetails(server_name=sni, server=server, cns=[cn], san_count=san_count,
+                                                 cn_only=cn_only))
     return [
         ("CN_URL_MISMATCH", CLIENT, 1, CLIENT, sni, *low, count, d),
         ("CN_URL_MISMATCH", server, 1, sni, CLIENT, *medium, count, d),
@@ -70,9 +71,28 @@ def test_names_table(subject, server_name, fires):
         assert client.uids == name.uids == ["Cssl1"] and client.dst_port == 443
 
 
-def test_without_the_x509_record_nothing_is_reported():
-    # The SANs are unknown (no x509.log, or inside Slips): a CN alone is no evidence.
-    assert run(ssl(subject="CN=example.com", server_name="another.com")) == []
+def test_without_the_x509_record_the_cn_alone_is_judged_with_lower_confidence():
+    # The SANs are unknown (no x509.log, or inside Slips): the seed's rule on the CN alone, said so.
+    found = run(ssl(subject="CN=example.com", server_name="another.com"))
+    assert [summary(e) for e in found] == pair("another.com", "example.com", low=("low", 0.4),
+                                               medium=("medium", 0.4), cn_only=True)
+    assert all("judged from the CN alone" in e.description for e in found)
+    # Related names are still not a mismatch: the same registrable domain, or the same organisation.
+    assert run(ssl(subject="CN=www.example.com", server_name="cdn.example.com")) == []
+    assert run(ssl(subject="CN=*.google.com", server_name="www.youtube.com")) == []
+
+
+def test_slips_test9_netflix_sni_on_a_microsoft_certificate_from_ssl_log_alone():
+    """test9 (Slips's folder): 123.33.22.11 answered SNI www.netflix.com with
+    CN=www.microsoft.com; without its x509 record the CN alone shows it."""
+    record = ssl(uid="CCaRFW2mHr5QjSxnQk", saddr=CLIENT, sport=49243, daddr="123.33.22.11", dport=443,
+                 version="TLSv10", server_name="www.netflix.com", established=True,
+                 cert_chain_fuids=["FAqZiovJiKx2hjVog", "FjIi3A4UVoAkvFLRd6"],
+                 subject="CN=www.microsoft.com,OU=MSCOM,O=Microsoft Corporation,L=Redmond,ST=Washington,C=US",
+                 issuer="CN=Symantec Class 3 Secure Server CA - G4,OU=Symantec Trust Network,"
+                        "O=Symantec Corporation,C=US")
+    assert [summary(e) for e in run(record)] == pair("www.netflix.com", "www.microsoft.com", server="123.33.22.11",
+                                                      low=("low", 0.4), medium=("medium", 0.4), cn_only=True)
 
 
 def test_a_san_from_x509_covers_the_sni():
@@ -93,8 +113,9 @@ def test_a_candidate_waits_for_its_x509_record_then_settles_on_flow_time():
     assert harness.so_far() == []
     harness.advance(T0 + 59 + 3600)  # the watermark (newest time - lateness) is still before ts + 60
     assert harness.so_far() == []
-    harness.advance(T0 + 61 + 3600)  # no x509 record came: the SANs are unknown, nothing to report
-    assert harness.so_far() == []
+    harness.advance(T0 + 61 + 3600)  # no x509 record came: the SANs are unknown, the CN alone is judged
+    assert [summary(e) for e in harness.so_far()] == pair("b.example", "a.example", low=("low", 0.4),
+                                                          medium=("medium", 0.4), cn_only=True)
 
 
 def test_the_x509_record_settles_at_once():

@@ -47,3 +47,20 @@ def test_one_evidence_per_server_and_window():
     found = Harness(DnsOverHttps).feed(*records).evidence()
     assert [summary(e) for e in found] == [row(["dns.google"], False, count=5), row([], True, server="1.1.1.1")]
     assert found[0].uids == ["C0", "C1", "C2", "C3", "C4"]
+
+
+def test_dns_over_tls_on_port_853_is_not_dns_over_https():
+    """CTU-Normal-44 day 2: the Windows host's DNS over TLS to Cloudflare
+    (ssl.log: 1.1.1.2:853, SNI cloudflare-dns.com, TLSv12, established)."""
+    dot = ssl(starttime=1655965729.763848, uid="CDRur7wLIIF7THsU6", saddr="147.32.83.161", sport=19011,
+              daddr="1.1.1.2", dport=853, version="TLSv12", server_name="cloudflare-dns.com", established=True)
+    doh = ssl(starttime=1655965730.0, uid="Cdoh", saddr="147.32.83.161", daddr="1.1.1.2", dport=443,
+              server_name="cloudflare-dns.com")
+    found = Harness(DnsOverHttps).feed(dot, doh).evidence()
+    details = msgspec.to_builtins(DnsOverHttpsDetails(server="1.1.1.2", server_names=["cloudflare-dns.com"],
+                                                      marked_by_zeek=False))
+    assert sorted(summary(e) for e in found) == [
+        ("DNS_OVER_HTTPS", "147.32.83.161", 1, "1.1.1.2", "147.32.83.161", "info", 0.9, 1, details),
+        ("DNS_OVER_TLS", "147.32.83.161", 1, "1.1.1.2", "147.32.83.161", "info", 0.9, 1, details),
+    ]
+    assert KINDS["DNS_OVER_TLS"].slips_type is None

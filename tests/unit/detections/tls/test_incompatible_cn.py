@@ -16,7 +16,9 @@ from tests.harness import CLIENT, SERVER, T0, Harness, in_zeek_order, ssl, summa
 GOOGLE_IP = "142.250.1.1"
 AKAMAI_IP = "23.38.85.187"
 FASTLY_IP = "151.101.36.249"
-ASNS = {AKAMAI_IP: (20940, "Akamai International B.V."), FASTLY_IP: (54113, "Fastly, Inc.")}
+WRCCDC_AKAMAI_IP = "184.25.155.49"
+ASNS = {AKAMAI_IP: (20940, "Akamai International B.V."), FASTLY_IP: (54113, "Fastly, Inc."),
+        WRCCDC_AKAMAI_IP: (20940, "Akamai International B.V.")}
 MS_SUBJECT = "CN=mem.gfx.ms,OU=Microsoft Corporation,O=Microsoft Corporation,L=Redmond,ST=Washington,C=US"
 
 
@@ -84,11 +86,17 @@ def test_claims_and_exceptions(subject, daddr, server_name, claim):
         (AKAMAI_IP, "mem.gfx.ms", "certificate is not yet valid", None, False),  # a time failure: chain trusted
         # Covered by a SAN only (x509.log, joined by file id).
         (AKAMAI_IP, "assets.onestore.ms", "", ["*.onestore.ms"], False),
-        (AKAMAI_IP, "assets.onestore.ms", "", None, True),  # no x509 record: only the CN, which does not cover it
+        # No x509 record (ssl.log alone, or inside Slips): the SANs are unknown; a CN in the SNI's
+        # registrable domain says the certificate is the one asked for (issue 21).
+        (AKAMAI_IP, "assets.onestore.ms", "", None, False),
+        (AKAMAI_IP, "evil.example", "", None, True),
+        (AKAMAI_IP, "assets.onestore.ms", "", ["*.other.ms"], True),  # SANs known, none covers it
         (AKAMAI_IP, "evil.example", "", ["*.onestore.ms"], True),  # the certificate does not cover the SNI
         (AKAMAI_IP, "", "", None, True),  # no SNI: nothing to vouch for
         (AKAMAI_IP, "mem.gfx.ms", "self signed certificate", None, True),  # not issued by a CA
-        (AKAMAI_IP, "mem.gfx.ms", "unable to get local issuer certificate", None, True),
+        # Zeek's root store lacked the issuer: not a verdict on the chain (issue 21).
+        (AKAMAI_IP, "mem.gfx.ms", "unable to get local issuer certificate", None, False),
+        (AKAMAI_IP, "mem.gfx.ms", "certificate revoked", None, True),
         (FASTLY_IP, "mem.gfx.ms", "", None, True),  # not a CDN Microsoft is known to use
         (SERVER, "mem.gfx.ms", "", None, True),  # not a CDN at all
     ],
@@ -127,3 +135,19 @@ def test_reported_at_once_then_updated_at_window_close():
 def test_hostile_subject_does_not_crash():
     subject = "=" * 5000 + "\\" + "," * 5000 + "O=" + "a" * 10000
     assert run(ssl(subject=subject, server_name="\x1b[31m" * 100)) == []
+
+
+def test_microsoft_on_akamai_whose_chain_zeek_could_not_build():
+    """WRCCDC 2018 (Zeek 6.2): i-technet.sec.s-msft.com on Akamai 184.25.155.49
+    with Microsoft's *.sec.s-msft.com certificate; Zeek's store lacked its
+    issuer (Symantec, retired)."""
+    leaf = x509(uid="", starttime=T0 + 0.014, fingerprint="10486ef8282ba53cea75f8c74ad838b28b584456314b42051ebe4f10884a28a5",
+                subject="CN=*.sec.s-msft.com,OU=STO Operations,O=Microsoft Corporation,L=Redmond,ST=Washington,C=US",
+                issuer="CN=Symantec Class 3 Secure Server CA - G4,OU=Symantec Trust Network,O=Symantec Corporation,C=US",
+                not_valid_before=T0 - 86400 * 257, not_valid_after=T0 + 86400 * 199, san_dns=["*.sec.s-msft.com"])
+    record = ssl(uid="C6soYif4dC9Qr87n8", saddr="10.47.2.158", sport=64295, daddr=WRCCDC_AKAMAI_IP, dport=443,
+                 version="TLSv12", server_name="i-technet.sec.s-msft.com", established=True, subject="",
+                 cert_chain_fps=["10486ef8282ba53cea75f8c74ad838b28b584456314b42051ebe4f10884a28a5",
+                                 "eae72eb454bf6c3977ebd289e970b2f5282949190093d0d26f98d0f0d6a9cf17"],
+                 validation_status="unable to get local issuer certificate")
+    assert run(record, leaf) == []
