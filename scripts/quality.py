@@ -55,7 +55,7 @@ from collections.abc import Iterator
 
 from flowalerts.core.config import parse_config
 from flowalerts.core.evidence import Evidence, ThreatLevel
-from flowalerts.engine.detection import config_sections
+from flowalerts.catalog import config_sections
 from flowalerts.hosts.standalone import RunOptions, run
 from flowalerts.io.input.folder import FolderReader, log_type_of
 from flowalerts.io.score import Labels, read_evidence, read_labels, score
