@@ -53,9 +53,9 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 
+from flowalerts.catalog import config_sections
 from flowalerts.core.config import parse_config
 from flowalerts.core.evidence import Evidence, ThreatLevel
-from flowalerts.catalog import config_sections
 from flowalerts.hosts.standalone import RunOptions, run
 from flowalerts.io.input.folder import FolderReader, log_type_of
 from flowalerts.io.score import Labels, read_evidence, read_labels, score

@@ -170,8 +170,8 @@ def _apply_mutation(spec: str) -> None:
             if hook in vars(cls) or hook == "handle":
                 setattr(cls, hook, broken)
     elif mode == "silent":
-        cls.report = lambda self, *args, **kwargs: None
-        cls.report_linked = lambda self, *args, **kwargs: []
+        # Every evidence of a detection leaves it through _emit.
+        cls._emit = lambda self, evidence: None
     else:
         raise pytest.UsageError(f"FLOWALERTS_MUTATE: mode must be raise or silent, not {mode!r}")
 

@@ -477,15 +477,19 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
             id=evidence_id,
         )
         if send:
-            self.ctx.report(evidence)
+            self._emit(evidence)
         return evidence
 
     def report_linked(self, *evidences: Evidence) -> list[Evidence]:
         """Report evidence built with ``send=False`` as one linked group (rel_id)."""
         linked = link(*evidences)
         for evidence in linked:
-            self.ctx.report(evidence)
+            self._emit(evidence)
         return linked
+
+    def _emit(self, evidence: Evidence) -> None:
+        """Where every evidence of this detection leaves it, for the host."""
+        self.ctx.report(evidence)
 
     # -- repeated events: one evidence per (profile, window, kind, key) ------------------
     def tally(
@@ -495,6 +499,7 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
         threshold: int = 1,
         uid: str | None = None,
         update: Callable[[TallyT], None] | None = None,
+        ts: float | None = None,
     ) -> TallyT:
         """Count one occurrence of a repeated event under ``key`` in the
         record's window.
@@ -505,7 +510,9 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
         id with the final count and every uid (hosts treat it as an update).
         So one (profile, window, key) never gives more than one evidence id.
         ``update(tally)`` runs after counting and before any report (to keep
-        the typed fields of the detection's tally class). While ``hold_tally``
+        the typed fields of the detection's tally class). ``uid`` and ``ts``
+        name the occurrence when it is not the record's own flow (e.g. an
+        earlier failure that a burst now includes). While ``hold_tally``
         says so, the report at the threshold is held back to the window close.
         A late record (its window already closed) is counted in the summary
         and not reported.
@@ -521,7 +528,7 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
         if entry is None:
             entry = tallies[key] = typing.cast("TallyT", self.TallyType())
             entry.threshold = max(1, threshold)
-        entry.add(msg.flow.uid if uid is None else uid, msg.flow.starttime)
+        entry.add(msg.flow.uid if uid is None else uid, msg.flow.starttime if ts is None else ts)
         if update is not None:
             update(entry)
         if entry.reported == 0 and entry.count >= entry.threshold and not self.hold_tally(key, entry):
@@ -581,7 +588,7 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
         findings = (found,) if isinstance(found, Finding) else tuple(found)
         evidences = [self._evidence_of(finding, profile, twid, key, tally) for finding in findings]
         if len(evidences) == 1:
-            self.ctx.report(evidences[0])
+            self._emit(evidences[0])
         elif evidences:
             self.report_linked(*evidences)
 

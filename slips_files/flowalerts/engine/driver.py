@@ -155,6 +155,12 @@ class ModuleDriver:
                              for channel, learners in self._learner_routes.items()}
         self._handle_calls = {channel: [(detection, detection.handle) for detection in detections]
                               for channel, detections in self._routes.items()}
+        # Late records (their window already settled) go only to detections
+        # that declare ``late_records``; the others are counted as not seeing them.
+        self._late_calls = {channel: [(d, handle) for d, handle in calls if d.late_records]
+                            for channel, calls in self._handle_calls.items()}
+        self._late_skipped = {channel: [d.id for d, _ in calls if not d.late_records]
+                              for channel, calls in self._handle_calls.items()}
         self.disabled = {name.upper() for name in config.DisabledAlerts.disabled_detections}
         self.processed: Counter[str] = Counter()
         self.watermark = float("-inf")
@@ -203,7 +209,12 @@ class ModuleDriver:
                 if found:
                     for fact in found:
                         apply(fact)
-        for detection, handle in self._handle_calls.get(channel, ()):
+        calls = self._handle_calls
+        if msg.late:
+            calls = self._late_calls
+            for ident in self._late_skipped.get(channel, ()):
+                self.health.late_window_use[ident] += 1
+        for detection, handle in calls.get(channel, ()):
             try:
                 handle(msg)
             except Exception as exc:

@@ -117,7 +117,7 @@ def health_lines(summary: RunSummary) -> list[str]:
         lines.append(f"late records (their time window had already closed): {late} ({parts})")
         if health.late_window_use:
             users = ", ".join(f"{name} {count}" for name, count in sorted(health.late_window_use.items()))
-            lines.append(f"  not added to their closed window's totals by: {users}")
+            lines.append(f"  not seen, or not added to their closed window's totals, by: {users}")
     jumps = sum(summary.clock_jumps.values())
     if jumps:
         lines.append(f"clock jumps: {jumps} records far from the rest of the input's flow time (see the warnings)")

@@ -127,6 +127,7 @@ class ConnectionWithoutDns(Detection):
     id = "connection_without_dns"
     # dns.log records only to know whose queries it has (see "without dns.log").
     channels = ("new_flow", "new_dns")
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = ConnectionWithoutDnsConfig
     evidence = (CONNECTION_WITHOUT_DNS,)
     needs = (DnsFacts, TlsFacts, DhcpFacts)

@@ -92,6 +92,7 @@ class DataUpload(Detection):
 
     id = "data_upload"
     channels = ("new_flow",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = DataUploadConfig
     evidence = (DATA_UPLOAD,)
 

@@ -73,6 +73,7 @@ class DeviceChangingIp(Detection):
 
     id = "device_changing_ip"
     channels = ("new_flow",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (DEVICE_CHANGING_IP,)
     needs = (LayerTwo, DhcpFacts)
 

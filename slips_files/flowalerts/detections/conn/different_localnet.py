@@ -91,6 +91,7 @@ class DifferentLocalnet(Detection):
 
     id = "different_localnet"
     channels = ("new_flow",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (DIFFERENT_LOCALNET,)
     needs = (LayerTwo, DnsFacts)
 

@@ -69,6 +69,7 @@ class LongConnection(Detection):
 
     id = "long_connection"
     channels = ("new_flow",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = LongConnectionConfig
     evidence = (LONG_CONNECTION,)
 

@@ -96,6 +96,7 @@ class MultiplePorts(Detection):
 
     id = "multiple_ports"
     channels = ("new_flow",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = MultiplePortsConfig
     evidence = (CONNECTION_TO_MULTIPLE_PORTS,)
 

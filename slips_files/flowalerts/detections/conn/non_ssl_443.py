@@ -88,6 +88,7 @@ class NonSsl443(Detection):
 
     id = "non_ssl_443"
     channels = ("new_flow", "new_ssl")
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = NonSsl443Config
     evidence = (NON_SSL_PORT_443_CONNECTION,)
     logs = ("conn",)

@@ -23,11 +23,13 @@ alerts, as one evidence per connection did.
 
 from __future__ import annotations
 
+import msgspec
+
 from flowalerts.core.evidence import Details, Direction, EvidenceKind, Ioc, IoCType, ThreatLevel
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import Detection, Tally
-from flowalerts.traffic.conn_flows import MULTICAST, ip_info, repeat_level, top
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
+from flowalerts.traffic.conn_flows import MULTICAST, ip_info, top
 
 PORTED_PROTOCOLS = frozenset({"tcp", "udp"})
 
@@ -50,16 +52,17 @@ PORT_0_CONNECTION = EvidenceKind(
 )
 
 
-def _note(tally: Tally, peer_port: int, proto: str) -> None:
-    extra = tally.extra
-    ports = extra.setdefault("ports", set())
-    if len(ports) < 64:
-        ports.add(peer_port)
-    protos = extra.setdefault("protos", set())
-    protos.add(proto)
+class PortZeroTally(Tally):
+    peer_ports: set[int] = msgspec.field(default_factory=set)  # up to 64
+    protos: set[str] = msgspec.field(default_factory=set)
+
+    def note(self, peer_port: int, proto: str) -> None:
+        if len(self.peer_ports) < 64:
+            self.peer_ports.add(peer_port)
+        self.protos.add(proto)
 
 
-class PortZero(Detection):
+class PortZero(Detection[NoConfig, PortZeroTally]):
     """A TCP or UDP connection whose source or destination port is 0."""
 
     id = "port_zero"
@@ -81,32 +84,19 @@ class PortZero(Detection):
             attacker, victim, zero_side, peer_port = source, destination, "source", flow.dport
         else:
             attacker, victim, zero_side, peer_port = destination, source, "destination", flow.sport
-        self.tally(
-            msg,
-            (attacker.canonical, victim.canonical, zero_side),
-            1,
-            update=lambda tally: _note(tally, peer_port, proto),
-        )
+        self.tally(msg, (attacker.canonical, victim.canonical, zero_side), update=lambda tally: tally.note(peer_port, proto))
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str, str], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str, str], tally: PortZeroTally) -> Finding:
         attacker, victim, zero_side = key
         owner = ip_info(profile)
         attacker_is_profile = owner is not None and owner.canonical == attacker
         attacker_dir, victim_dir = (Direction.SRC, Direction.DST) if attacker_is_profile else (Direction.DST, Direction.SRC)
-        level, confidence = repeat_level(PORT_0_CONNECTION, tally.count)
-        ports = top(tally.extra.get("ports", set()))
-        protos = sorted(tally.extra.get("protos", set()))
+        ports = top(tally.peer_ports)
+        protos = sorted(tally.protos)
         where = "from port 0" if zero_side == "source" else "to port 0"
-        self.report(
-            PORT_0_CONNECTION,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
+        return Finding(
             attacker=Ioc(direction=attacker_dir, ioc_type=IoCType.IP, value=attacker),
             victim=Ioc(direction=victim_dir, ioc_type=IoCType.IP, value=victim),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
             details=PortZeroDetails(connections=tally.count, zero_side=zero_side, peer_ports=ports, protos=protos),
             description=(
                 f"{tally.count} connection(s) {where} between {attacker} (port 0 side) and {victim} "
@@ -115,7 +105,4 @@ class PortZero(Detection):
             src_port=0 if zero_side == "source" else (ports[0] if len(ports) == 1 else None),
             dst_port=0 if zero_side == "destination" else (ports[0] if len(ports) == 1 else None),
             proto=protos[0] if len(protos) == 1 else None,
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(PORT_0_CONNECTION, profile, twid, key),
         )

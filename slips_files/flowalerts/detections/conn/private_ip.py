@@ -79,6 +79,7 @@ class ConnectionToPrivateIp(Detection):
 
     id = "private_ip"
     channels = ("new_flow",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (CONNECTION_TO_PRIVATE_IP,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:

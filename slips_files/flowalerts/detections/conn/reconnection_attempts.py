@@ -116,6 +116,7 @@ class ReconnectionAttempts(Detection):
 
     id = "reconnection_attempts"
     channels = ("new_flow",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = ReconnectionConfig
     evidence = (MULTIPLE_RECONNECTION_ATTEMPTS,)
 

@@ -51,6 +51,7 @@ class TorExitNode(Detection):
 
     id = "tor_exit_node"
     channels = ("new_flow",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (TOR_EXIT_NODE,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:

@@ -126,6 +126,7 @@ class UnknownPort(Detection):
 
     id = "unknown_port"
     channels = ("new_flow",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = UnknownPortConfig
     evidence = (UNKNOWN_PORT,)
     needs = (DnsFacts, TlsFacts, NoticeFacts)

@@ -83,6 +83,7 @@ class DnsArpaScan(Detection):
 
     id = "arpa_scan"
     channels = ("new_dns",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = ArpaScanConfig
     evidence = (DNS_ARPA_SCAN,)
     needs = (DnsFacts,)

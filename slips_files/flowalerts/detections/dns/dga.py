@@ -70,6 +70,7 @@ class DgaNxdomains(Detection):
 
     id = "dga"
     channels = ("new_dns",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = DgaConfig
     evidence = (DGA_NXDOMAINS,)
 

@@ -62,6 +62,7 @@ class DnsDifferentLocalnet(Detection):
 
     id = "dns_different_localnet"
     channels = ("new_dns",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (DIFFERENT_LOCALNET,)
     needs = (DnsFacts,)
 

@@ -94,6 +94,7 @@ class HighEntropyDnsTxt(Detection):
 
     id = "high_entropy_txt"
     channels = ("new_dns",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = HighEntropyTxtConfig
     evidence = (HIGH_ENTROPY_DNS_ANSWER,)
 

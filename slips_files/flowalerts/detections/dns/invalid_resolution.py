@@ -58,6 +58,7 @@ class InvalidDnsResolution(Detection):
 
     id = "invalid_resolution"
     channels = ("new_dns",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (INVALID_DNS_RESOLUTION,)
 
     def handle(self, msg: Message[DnsRecord]) -> None:

@@ -158,6 +158,7 @@ class DnsWithoutConnection(Detection):
     id = "dns_without_connection"
     # conn records only to decide "contacted" early (see the docstring).
     channels = ("new_dns", "new_flow")
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = WithoutConnectionConfig
     evidence = (DNS_WITHOUT_CONNECTION,)
     needs = (DnsFacts, Contacts, AppContacts, LayerTwo, DualStackLearner)

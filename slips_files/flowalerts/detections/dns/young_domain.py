@@ -86,6 +86,7 @@ class YoungDomain(Detection):
 
     id = "young_domain"
     channels = ("new_dns",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = YoungDomainConfig
     evidence = (YOUNG_DOMAIN,)
 

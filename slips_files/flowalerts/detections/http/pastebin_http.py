@@ -44,6 +44,7 @@ class PastebinHttp(Detection):
 
     id = "pastebin_http"
     channels = ("new_http",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = PastebinHttpConfig
     evidence = (PASTEBIN_DOWNLOAD,)
     needs = (DnsFacts,)

@@ -62,6 +62,7 @@ class WeirdHttpMethod(Detection):
 
     id = "weird_http_method"
     channels = ("new_weird",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (WEIRD_HTTP_METHOD,)
 
     def handle(self, msg: Message[WeirdRecord]) -> None:

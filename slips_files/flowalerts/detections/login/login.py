@@ -58,6 +58,7 @@ class Login(Detection):
 
     id = "login"
     channels = ("new_login",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (LOGIN,)
 
     def handle(self, msg: Message[LoginRecord]) -> None:

@@ -78,6 +78,7 @@ class ZeekNotices(Detection):
 
     id = "zeek_notices"
     channels = ("new_notice",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (VERTICAL_PORT_SCAN, HORIZONTAL_PORT_SCAN)
 
     def handle(self, msg: Message[NoticeRecord]) -> None:

@@ -63,6 +63,7 @@ class CertificateJoin(Detection):
 
     abstract = True
     channels: ClassVar[tuple[str, ...]] = ("new_ssl", "new_x509")
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     # x509.log makes the detection complete on Zeek 5+, but ssl.log alone is enough on older Zeek.
     logs: ClassVar[tuple[str, ...] | None] = ("ssl",)
     needs: ClassVar[tuple[type[Learner], ...]] = (CertificateFacts,)

@@ -50,6 +50,7 @@ class BadSmtpLogin(Detection):
 
     id = "bad_smtp_login"
     channels = ("new_smtp",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (BAD_SMTP_LOGIN,)
 
     def handle(self, msg: Message[SmtpRecord]) -> None:

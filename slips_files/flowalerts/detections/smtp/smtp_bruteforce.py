@@ -14,8 +14,8 @@ arrival order (``flowalerts.engine.bursts``).
 
 One evidence per (profile, window, server) (issue 13): reported when the first
 burst is seen, updated at window close with the count and every uid. Threat
-level and confidence grow with the count (``scale_with_count``: critical from
-12 failures), and for alerts it weighs as one evidence per ``threshold``
+level and confidence grow with the count (the kind's ``Growth``: critical
+from 12 failures), and for alerts it weighs as one evidence per ``threshold``
 failures (the reference's one evidence per burst of 3).
 
 Exceptions, and why:
@@ -27,15 +27,16 @@ Exceptions, and why:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, scale_with_count, src_ip
+from flowalerts.core.evidence import Details, EvidenceKind, Growth, ThreatLevel, dst_ip
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SmtpRecord
-from flowalerts.engine.bursts import burst_members, settle_exact
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.bursts import burst_members
+from flowalerts.engine.detection import Detection, Finding, Tally
 from flowalerts.traffic.smtp_replies import is_bad_login
 
 MAX_RECENT = 1_000  # failures kept inside one sliding window
@@ -63,15 +64,33 @@ SMTP_LOGIN_BRUTEFORCE = EvidenceKind(
     details=SmtpBruteforceDetails,
     category="Attempt.Login",
     summary=">= 3 failed SMTP logins to one server within a sliding 10 s; one per server and window",
+    grows=Growth(weighs="threshold"),
 )
 
 
-class SmtpBruteforce(Detection):
+@dataclasses.dataclass
+class Burst:
+    """The failures of one (profile, window) to one server."""
+
+    # (ts, sequence number, uid) of the failures inside the sliding window.
+    recent: deque[tuple[float, int, str]] = dataclasses.field(default_factory=deque)
+    newest: float = float("-inf")
+    events: list[tuple[float, str]] = dataclasses.field(default_factory=list)  # (ts, uid), for the recount
+    counted: set[int] = dataclasses.field(default_factory=set)  # sequence numbers already in the tally
+
+
+@dataclasses.dataclass
+class Bursts:
+    """A (profile, window)'s failures by server."""
+
+    by_server: dict[str, Burst] = dataclasses.field(default_factory=dict)
+
+
+class SmtpBruteforce(Detection[SmtpBruteforceConfig]):
     """Several failed SMTP logins from one host to one server in a short time."""
 
     id = "smtp_bruteforce"
     channels = ("new_smtp",)
-    Config = SmtpBruteforceConfig
     evidence = (SMTP_LOGIN_BRUTEFORCE,)
 
     def handle(self, msg: Message[SmtpRecord]) -> None:
@@ -79,20 +98,18 @@ class SmtpBruteforce(Detection):
         if not is_bad_login(flow.last_reply) or not is_ip(flow.daddr):
             return
         threshold = max(1, self.config.threshold)
-        bursts = self.window(msg).setdefault("bursts", {})
+        bursts = self.window(msg, Bursts).by_server
         burst = bursts.get(flow.daddr)
         if burst is None:
-            burst = bursts[flow.daddr] = {"recent": deque(), "newest": flow.starttime, "events": [],
-                                          "counted": set()}
-        events: list[tuple[float, str]] = burst["events"]
-        seq = len(events)
+            burst = bursts[flow.daddr] = Burst(newest=flow.starttime)
+        seq = len(burst.events)
         if seq < MAX_EVENTS:
-            events.append((flow.starttime, flow.uid))
+            burst.events.append((flow.starttime, flow.uid))
         # Online: a sliding window over the failures as they arrive, so a burst
         # is reported as soon as it is seen (exact when they arrive in time order;
-        # recounted over every failure at window close, see ``settle_tallies``).
-        recent: deque[tuple[float, int, str]] = burst["recent"]
-        newest = burst["newest"] = max(burst["newest"], flow.starttime)
+        # recounted over every failure at window close, see ``recount``).
+        recent = burst.recent
+        newest = burst.newest = max(burst.newest, flow.starttime)
         horizon = newest - self.config.window
         while recent and (recent[0][0] < horizon or len(recent) >= MAX_RECENT):
             recent.popleft()
@@ -101,51 +118,34 @@ class SmtpBruteforce(Detection):
         recent.append((flow.starttime, seq, flow.uid))
         if len(recent) < threshold:
             return
-        counted: set[int] = burst["counted"]
         for ts, number, uid in sorted(recent):
-            if number in counted:
+            if number in burst.counted:
                 continue
-            counted.add(number)
-            self.tally(msg, flow.daddr, threshold, uid=uid, update=lambda tally, ts=ts: _span(tally, ts))
+            burst.counted.add(number)
+            self.tally(msg, flow.daddr, threshold, uid=uid, ts=ts)
 
-    def settle_tallies(self, profile: str, twid: int) -> None:
+    def recount(self, profile: str, twid: int) -> None:
         """Window close: recount over every failure of the window in time order."""
-        window = self.window_of(profile, twid)
+        window = self.window_of(profile, twid, Bursts)
+        if window is None:
+            return
         threshold = max(1, self.config.threshold)
-        for server, burst in ((window or {}).get("bursts") or {}).items():
-            events = sorted(burst["events"])
+        for server, burst in window.by_server.items():
+            events = sorted(burst.events)
             marks = burst_members([(ts, str(index)) for index, (ts, _) in enumerate(events)], self.config.window,
                                   threshold)
-            members = [(ts, "", uid) for (ts, uid), member in zip(events, marks) if member]
-            settle_exact(self, profile, twid, window, server, members, len(members), threshold)
-        super().settle_tallies(profile, twid)
+            members = [(ts, uid) for (ts, uid), member in zip(events, marks) if member]
+            if members:
+                self.set_tally(profile, twid, server, count=len(members), uids=[uid for _, uid in members],
+                               first_ts=members[0][0], last_ts=members[-1][0], threshold=threshold)
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        threshold = tally.threshold
-        level, confidence = scale_with_count(SMTP_LOGIN_BRUTEFORCE, tally.count, threshold)
-        self.report(
-            SMTP_LOGIN_BRUTEFORCE,
-            profile=profile,
-            twid=twid,
-            ts=tally.extra["first"],
-            attacker=src_ip(profile),
+    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> Finding:
+        return Finding(
             victim=dst_ip(key),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
-            details=SmtpBruteforceDetails(failures=tally.count, threshold=threshold, window=self.config.window,
+            details=SmtpBruteforceDetails(failures=tally.count, threshold=tally.threshold, window=self.config.window,
                                           server=key),
             description=(
                 f"SMTP login brute force from {profile} to {key}: {tally.count} failed logins in bursts of at "
-                f"least {threshold} within {self.config.window:g} s"
+                f"least {tally.threshold} within {self.config.window:g} s"
             ),
-            count=tally.count,
-            occurrences=tally.count // threshold,
-            evidence_id=self.tally_id(SMTP_LOGIN_BRUTEFORCE, profile, twid, key),
         )
-
-
-def _span(tally: Tally, ts: float) -> None:
-    extra = tally.extra
-    extra["first"] = min(extra.get("first", ts), ts)
-    extra["last"] = max(extra.get("last", ts), ts)

@@ -69,6 +69,7 @@ class SshVersions(Detection):
 
     id = "ssh_versions"
     channels = ("new_software",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (MULTIPLE_SSH_VERSIONS,)
 
     def handle(self, msg: Message[SoftwareRecord]) -> None:

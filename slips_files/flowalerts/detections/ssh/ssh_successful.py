@@ -95,6 +95,7 @@ class SshSuccessful(Detection):
     id = "ssh_successful"
     # conn records decide the sessions waiting for them (see the docstring).
     channels = ("new_ssh", "new_flow")
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     Config = SshSuccessfulConfig
     evidence = (SSH_SUCCESSFUL,)
     needs = (ConnByUid,)

@@ -167,6 +167,7 @@ class CertificateValidation(Detection):
 
     id = "certificate_validation"
     channels = ("new_ssl", "new_notice", "new_x509")
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     # ssl.log or notice.log alone is enough; x509.log only informs the clock check.
     logs = ()
     Config = CertificateValidationConfig

@@ -78,6 +78,7 @@ class DnsOverHttps(Detection):
 
     id = "dns_over_https"
     channels = ("new_ssl",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (DNS_OVER_HTTPS, DNS_OVER_TLS)
 
     def handle(self, msg: Message[SslRecord]) -> None:

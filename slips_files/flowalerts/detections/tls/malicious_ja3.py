@@ -77,6 +77,7 @@ class MaliciousJa3(Detection):
 
     id = "malicious_ja3"
     channels = ("new_ssl",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (MALICIOUS_JA3, MALICIOUS_JA3S, MALICIOUS_JA4, MALICIOUS_JA4S)
 
     def handle(self, msg: Message[SslRecord]) -> None:

@@ -75,6 +75,7 @@ class MaliciousSslCert(Detection):
 
     id = "malicious_ssl_cert"
     channels = ("new_downloaded_file", "new_ssl")
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     logs = ()  # files.log or ssl.log
     evidence = (MALICIOUS_SSL_CERT,)
 

@@ -82,6 +82,7 @@ class PastebinTls(Detection):
     id = "pastebin_tls"
     # conn records decide the downloads waiting for them (see the docstring).
     channels = ("new_ssl", "new_flow")
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     logs = ("ssl", "conn")
     needs = (ConnByUid,)
     Config = PastebinTlsConfig

@@ -70,6 +70,7 @@ class GreTunnel(Detection):
 
     id = "gre"
     channels = ("new_tunnel",)
+    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (GRE_TUNNEL, GRE_SCAN)
 
     def handle(self, msg: Message[TunnelRecord]) -> None:
