@@ -24,15 +24,30 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SECTION = "## Adding a detection"
 _FILE_BLOCK = re.compile(r"^`(?P<path>[\w./-]+\.py)`:\n\n```python\n(?P<code>.*?)^```", re.M | re.S)
+_SH_BLOCK = re.compile(r"^```sh\n(?P<lines>.*?)^```", re.M | re.S)
+
+
+def recipe_section(readme: str | None = None) -> str:
+    text = readme if readme is not None else (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index(SECTION)
+    end = text.find("\n## ", start + len(SECTION))
+    return text[start : end if end != -1 else len(text)]
 
 
 def recipe_files(readme: str | None = None) -> dict[str, str]:
     """The recipe's files by path, in the order the README gives them."""
-    text = readme if readme is not None else (REPO / "README.md").read_text(encoding="utf-8")
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
-    section = text[start : end if end != -1 else len(text)]
-    return {match["path"]: match["code"] for match in _FILE_BLOCK.finditer(section)}
+    return {match["path"]: match["code"] for match in _FILE_BLOCK.finditer(recipe_section(readme))}
+
+
+def recipe_scripts(readme: str | None = None) -> list[list[str]]:
+    """The recipe's ``python scripts/...`` steps (its ``pytest`` lines are what the checks run)."""
+    steps = []
+    for block in _SH_BLOCK.finditer(recipe_section(readme)):
+        for line in block["lines"].splitlines():
+            words = line.split(" #", 1)[0].split()
+            if words[:1] == ["python"] and len(words) > 1 and words[1].startswith("scripts/"):
+                steps.append(words[1:])
+    return steps
 
 
 def tracked_files() -> list[str]:
@@ -41,7 +56,8 @@ def tracked_files() -> list[str]:
 
 
 def scratch_tree(dest: pathlib.Path) -> dict[str, str]:
-    """Copy the repository into ``dest`` and add the recipe's files; returns them."""
+    """Copy the repository into ``dest``, add the recipe's files and run its
+    ``python scripts/...`` steps there; returns the files."""
     for name in tracked_files():
         source = REPO / name
         target = dest / name
@@ -57,6 +73,10 @@ def scratch_tree(dest: pathlib.Path) -> dict[str, str]:
             raise FileExistsError(f"the recipe's {name} already exists in the repository")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(code, encoding="utf-8")
+    for step in recipe_scripts():
+        result = run_in_scratch(dest, *step)
+        if result.returncode:
+            raise RuntimeError(f"the recipe's step python {' '.join(step)} failed: {result.stdout}{result.stderr}")
     return files
 
 

@@ -20,6 +20,7 @@ AFFECTED = (
     "tests/unit/core/test_config.py",
     "tests/unit/hosts/slips/test_slips_encode.py",
     "tests/unit/test_layers.py",
+    "tests/unit/test_readme.py",
     "tests/integration/test_golden.py",
 )
 
