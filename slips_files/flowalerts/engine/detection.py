@@ -52,7 +52,7 @@ from flowalerts.core.records import BY_CHANNEL
 
 if TYPE_CHECKING:
     from flowalerts.core.config import Config
-    from flowalerts.core.facts import Fact, Facts
+    from flowalerts.core.facts import Fact, Facts, FactStore
     from flowalerts.core.messages import Message
     from flowalerts.core.state import FlowTimeTable, State
     from flowalerts.knowledge import Knowledge
@@ -95,6 +95,7 @@ LEARNERS: dict[str, type[Learner[Any]]] = {}
 
 CfgT = TypeVar("CfgT", bound=SectionConfig, default=NoConfig)
 W = TypeVar("W")
+S = TypeVar("S", bound="FactStore")
 
 # The key of a detection's tallies in its window dict (only this module reads it).
 _TALLIES = "__tallies__"
@@ -176,6 +177,27 @@ class _Component(Generic[CfgT]):
             return data
         return data.get(kind)
 
+    # -- facts learned from the traffic ------------------------------------------------
+    def facts_of(self, store: type[S]) -> S:
+        """The facts of ``store`` (``flowalerts.core.facts``), e.g.
+        ``self.facts_of(DnsNames).domains_of_ip(ip)``: only the stores that
+        the learners this component ``needs`` (or, for a learner, itself)
+        provide - in production as in the unit harness."""
+        if store not in self._readable_stores():
+            raise LookupError(
+                f"{type(self).__name__} reads {store.__name__}, which none of the learners it needs provides"
+            )
+        return self.ctx.facts.store(store)
+
+    @classmethod
+    def _readable_stores(cls) -> frozenset[type[FactStore]]:
+        found = cls.__dict__.get("_stores_cache")
+        if found is None:
+            learners = [*getattr(cls, "needs", ()), *([cls] if issubclass(cls, Learner) else [])]
+            found = frozenset(store for learner in learners for store in learner.provides)
+            cls._stores_cache = found
+        return found
+
     # -- state that expires with flow time ---------------------------------------------
     def table(self, name: str, max_entries: int = 0) -> FlowTimeTable[Any]:
         """A table private to this component whose entries expire with flow time."""
@@ -237,6 +259,10 @@ class Learner(_Component[CfgT]):
     """
 
     scope: ClassVar[str] = "global"
+    # The fact stores it writes (and so may read); detections that need it read them.
+    provides: ClassVar[tuple[type[FactStore], ...]] = ()
+    # Learners whose stores it reads too.
+    needs: ClassVar[tuple[type[Learner[Any]], ...]] = ()
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -37,7 +37,7 @@ from typing import Any, Literal
 import msgspec
 
 from flowalerts.core.config import Config
-from flowalerts.core.evidence import AsInfo, Direction, Evidence, Ioc, IoCType
+from flowalerts.core.evidence import AsInfo, Evidence, Ioc, IoCType
 from flowalerts.core.facts import Fact, Facts
 from flowalerts.core.health import Health
 from flowalerts.core.messages import Advance, Dispatcher, End, Message, TwClosed
@@ -373,19 +373,14 @@ class ModuleDriver:
         self._out.append(evidence)
 
     def _enrich(self, ioc: Ioc) -> None:
-        ip = ioc.value
-        facts = self.facts
-        # An SNI names a server: only the destination side of an evidence is
-        # one. A client's evidence never shows what others asked it for.
-        if ioc.SNI is None and ioc.direction is Direction.DST:
-            ioc.SNI = facts.sni_of(ip)
+        # What the traffic taught (each fact store adds its part: the SNI of a
+        # destination, its rDNS, the names it was resolved from), then the
+        # optional lookups and the organisations' AS data.
+        self.facts.enrich(ioc)
         if ioc.rDNS is None:
-            ioc.rDNS = facts.ptr_of(ip) or self.lookups.rdns(ip)
-        if ioc.domains is None:
-            domains = facts.domains_of_ip(ip)
-            ioc.domains = domains[:10] or None
+            ioc.rDNS = self.lookups.rdns(ioc.value)
         if ioc.AS is None:
-            found = self.knowledge.orgs.asn_of(ip)
+            found = self.knowledge.orgs.asn_of(ioc.value)
             if found is not None:
                 ioc.AS = AsInfo(number=found[0], org=found[1] or "")
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flowalerts.core.facts import Contact, Fact
+from flowalerts.core.facts import Fact
 from flowalerts.core.messages import Message
 from flowalerts.engine.detection import Learner
+from flowalerts.learners.conn import Contact, ContactSpans
 
 
 class AppContacts(Learner):
@@ -24,6 +25,7 @@ class AppContacts(Learner):
     id = "app_contacts"
     channels = ("new_ssl", "new_http", "new_ssh")
     scope = "partition"
+    provides = (ContactSpans,)
 
     def learn(self, msg: Message[Any]) -> Iterable[Fact] | None:
         if not msg.flow.daddr:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flowalerts.core.facts import Fact, MacAddress, Server
+from flowalerts.core.facts import Fact
 from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DhcpRecord
 from flowalerts.engine.detection import Learner
+from flowalerts.learners.conn import MacAddress, MacTable
+from flowalerts.learners.servers import Server, ServerRoles
 
 
 class DhcpFacts(Learner):
@@ -17,6 +19,7 @@ class DhcpFacts(Learner):
 
     id = "dhcp_facts"
     channels = ("new_dhcp",)
+    provides = (ServerRoles, MacTable)
 
     def learn(self, msg: Message[DhcpRecord]) -> Iterable[Fact] | None:
         flow = msg.flow

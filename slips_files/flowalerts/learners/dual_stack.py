@@ -27,11 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flowalerts.core.facts import DualStack, Fact
+from flowalerts.core.facts import Fact, FactStore
 from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, DnsRecord
 from flowalerts.engine.detection import Learner
+from flowalerts.learners.conn import MAC_TTL, MacTable
 from flowalerts.traffic import dns_names as names
 
 # A connection this many seconds (of flow time) after the answer follows it.
@@ -47,6 +48,47 @@ CANDIDATE_SECONDS = 86400.0
 SEEN_KEY = "dual_stack.cross_version_answers"
 
 
+class DualStack(Fact, tag="dual"):
+    """``a`` and ``b`` (one IPv4, one IPv6 address) are the same host: learned
+    from traffic when no MAC pairs them (``learners.dual_stack``)."""
+
+    a: str
+    b: str
+    ts: float
+
+
+class DualStacks(FactStore):
+    """Addresses of the other IP version of the same host."""
+
+    keeps = {DualStack: "add"}
+
+    def __init__(self, facts) -> None:
+        super().__init__(facts)
+        self._dual_stack = self.state.table("facts.dual_stack")  # ip -> addresses of the same host, other IP version
+
+    def add(self, fact: DualStack) -> None:
+        for ip, other in ((fact.a, fact.b), (fact.b, fact.a)):
+            known = list(self._dual_stack.get(ip) or ())
+            if other not in known:
+                known = [*known[-7:], other]
+            self._dual_stack.set(ip, known, fact.ts + MAC_TTL)
+
+    def other_ip_versions(self, ip: str) -> list[str]:
+        """Addresses of the other IP version of the same host: seen with the
+        same MAC, or paired by traffic (``DualStack``) where conn.log has no MACs."""
+        version = 6 if ":" in ip else 4
+        macs = self.facts.store(MacTable)
+        mac = macs.mac_of(ip)
+        found = [other for other in macs.ips_of_mac(mac) if (6 if ":" in other else 4) != version] if mac else []
+        for other in self._dual_stack.get(ip) or ():
+            if other not in found:
+                found.append(other)
+        return found
+
+    def dual_stack_paired(self, a: str, b: str) -> bool:
+        return b in (self._dual_stack.get(a) or ())
+
+
 def _version(ip: str) -> int:
     return 6 if ":" in ip else 4
 
@@ -56,6 +98,7 @@ class DualStackLearner(Learner):
 
     id = "dual_stack"
     channels = ("new_dns", "new_flow")
+    provides = (DualStacks,)
 
     def learn(self, msg: Message[DnsRecord | ConnRecord]) -> Iterable[Fact] | None:
         flow = msg.flow
@@ -113,6 +156,6 @@ class DualStackLearner(Learner):
             return []
         queries = (*queries, query)[:PAIR_QUERIES]
         candidates.set(pair, queries, ts + CANDIDATE_SECONDS)
-        if len(queries) == PAIR_QUERIES and not self.facts.dual_stack_paired(*pair):
+        if len(queries) == PAIR_QUERIES and not self.facts_of(DualStacks).dual_stack_paired(*pair):
             return [DualStack(a=pair[0], b=pair[1], ts=ts)]
         return []

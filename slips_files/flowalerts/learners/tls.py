@@ -15,8 +15,8 @@
   records comes first. Zeek 5+ logs a certificate only the first time it sees
   it within ``X509::relog_known_certificates_after`` (default 1 day): the
   certificate is kept ``keep_seconds`` of flow time after its x509 record
-  (default 1 day + 1 hour of lateness), at most ``facts.MAX_CERTIFICATES``
-  entries, with at most ``facts.MAX_SAN`` DNS names each (lower case, no
+  (default 1 day + 1 hour of lateness), at most ``MAX_CERTIFICATES``
+  entries, with at most ``MAX_SAN`` DNS names each (lower case, no
   trailing dot). Raise
   ``keep_seconds`` if your Zeek re-logs certificates less often.
 """
@@ -26,15 +26,103 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.facts import MAX_SAN, Certificate, Fact, Server, ServerName
+from flowalerts.core.evidence import Direction, Ioc
+from flowalerts.core.facts import Fact, FactStore
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord, X509Record
 from flowalerts.engine.detection import Learner
+from flowalerts.learners.servers import Server, ServerRoles
 from flowalerts.traffic.tls_names import is_dns_name, is_doh, normalise_host
 
 # Longest certificate name kept (a DNS name is at most 253 characters).
 MAX_NAME = 253
+
+
+# Certificates (x509.log). Zeek 5+ logs a certificate only the first time it
+# sees it within ``X509::relog_known_certificates_after`` (1 day by default)
+# and ssl.log refers to it by fingerprint (``cert_chain_fps``), so a
+# certificate is kept by fingerprint until the expiry its learner chose (at
+# least that day). Older Zeek logs it once per connection under the file id
+# that ssl.log's ``cert_chain_fuids`` names: those entries are only needed for
+# the connection's own ssl record.
+CERTIFICATE_FUID_TTL = 3600.0
+MAX_CERTIFICATES = 100_000
+MAX_SAN = 200
+SNI_TTL = 86400.0 + 3600.0  # seconds of flow time an SNI is kept after it was last seen
+
+
+class ServerName(Fact, tag="sni"):
+    ip: str
+    name: str
+    ts: float
+
+
+class ServerNames(FactStore):
+    """The name (SNI) each server IP was asked for in a completed TLS session."""
+
+    keeps = {ServerName: "add"}
+
+    def __init__(self, facts) -> None:
+        super().__init__(facts)
+        self._sni = self.state.table("facts.sni")  # ip -> name
+
+    def add(self, fact: ServerName) -> None:
+        self._sni.set(fact.ip, fact.name, fact.ts + SNI_TTL)
+
+    def sni_of(self, ip: str) -> str | None:
+        return self._sni.get(ip)
+
+    def enrich(self, ioc: Ioc) -> None:
+        # An SNI names a server: only the destination side of an evidence is
+        # one. A client's evidence never shows what others asked it for.
+        if ioc.SNI is None and ioc.direction is Direction.DST:
+            ioc.SNI = self.sni_of(ioc.value)
+
+
+class Certificate(Fact, tag="cert"):
+    """A certificate from x509.log, kept until ``expires`` (flow time).
+
+    ``fingerprint`` (lower case; Zeek 5+) and ``fuid`` (the x509 ``id`` of
+    older Zeek) are the two ways ssl.log refers to it; either may be empty.
+    """
+
+    fingerprint: str
+    fuid: str
+    subject: str
+    issuer: str
+    not_valid_before: float
+    not_valid_after: float
+    san_dns: list[str]
+    ts: float
+    expires: float
+
+
+class Certificates(FactStore):
+    """Certificates from x509.log, by fingerprint and by file id."""
+
+    keeps = {Certificate: "add"}
+
+    def __init__(self, facts) -> None:
+        super().__init__(facts)
+        # ("fp", fingerprint) or ("fuid", file id) -> Certificate
+        self._certificates = self.state.table("facts.certificates", MAX_CERTIFICATES)
+
+    def add(self, fact: Certificate) -> None:
+        if fact.fingerprint:
+            self._certificates.set(("fp", fact.fingerprint), fact, fact.expires)
+        if fact.fuid:
+            self._certificates.set(("fuid", fact.fuid), fact, fact.ts + CERTIFICATE_FUID_TTL)
+
+    def certificate(self, fingerprint: str = "", fuid: str = "") -> Certificate | None:
+        """The certificate with this fingerprint (any case) or x509 file id, if seen and not expired."""
+        if fingerprint:
+            found = self._certificates.get(("fp", fingerprint.lower()))
+            if found is not None:
+                return found
+        if fuid:
+            return self._certificates.get(("fuid", fuid))
+        return None
 
 
 class TlsFacts(Learner):
@@ -42,6 +130,7 @@ class TlsFacts(Learner):
 
     id = "tls_facts"
     channels = ("new_ssl",)
+    provides = (ServerNames, ServerRoles)
 
     def learn(self, msg: Message[SslRecord]) -> Iterable[Fact] | None:
         flow = msg.flow
@@ -67,6 +156,7 @@ class CertificateFacts(Learner[CertificatesConfig]):
 
     id = "certificates"
     channels = ("new_x509",)
+    provides = (Certificates,)
 
     def learn(self, msg: Message[X509Record]) -> Iterable[Fact] | None:
         flow = msg.flow

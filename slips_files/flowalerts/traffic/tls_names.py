@@ -10,16 +10,13 @@ on attacker-controlled text), so hostile subjects or SNIs cannot slow us down.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 
 from flowalerts.core.ips import is_ip
 from flowalerts.core.records import SslRecord
 from flowalerts.knowledge.orgs import registered_domain
-
-if TYPE_CHECKING:
-    from flowalerts.core.facts import Facts
 
 MAX_CHAIN = 10
 # Longest validation status / subject kept in evidence details.
@@ -245,14 +242,30 @@ def leaf_reference(flow: SslRecord) -> tuple[str, str] | None:
     return None
 
 
-def certificate_view(facts: Facts, flow: SslRecord) -> CertView | None:
+class RememberedCertificate(Protocol):
+    """What a remembered x509 record gives (``flowalerts.learners.tls.Certificate``)."""
+
+    subject: str
+    issuer: str
+    san_dns: list[str]
+    not_valid_before: float
+    not_valid_after: float
+
+
+class CertificateSource(Protocol):
+    """Where remembered certificates are looked up (``flowalerts.learners.tls.Certificates``)."""
+
+    def certificate(self, fingerprint: str = "", fuid: str = "") -> RememberedCertificate | None: ...
+
+
+def certificate_view(certificates: CertificateSource, flow: SslRecord) -> CertView | None:
     """The leaf certificate of ``flow`` from ssl.log and the remembered x509
     records; None when we know nothing about it (yet)."""
     reference = leaf_reference(flow)
     cert = None
     if reference is not None:
         kind, value = reference
-        cert = facts.certificate(fingerprint=value) if kind == "fp" else facts.certificate(fuid=value)
+        cert = certificates.certificate(fingerprint=value) if kind == "fp" else certificates.certificate(fuid=value)
     if cert is None:
         if not flow.subject:
             return None

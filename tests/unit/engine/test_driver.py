@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from flowalerts.core.evidence import AsInfo, Details, Direction, EvidenceKind, ThreatLevel, dst_ip, src_ip
-from flowalerts.core.facts import ServerName
 from flowalerts.core.messages import Message
 from flowalerts.engine.detection import Detection
 from flowalerts.engine.driver import DetectionFailed, ModuleDriver
+from flowalerts.learners.tls import ServerName
 from tests.harness import CLIENT, SERVER, T0, Harness, config, conn, dns
 
 SEEN = EvidenceKind("TEST_SEEN", ThreatLevel.LOW, 0.5)

@@ -3,9 +3,8 @@ and file id, bounded and expiring with flow time (certificates)."""
 
 from __future__ import annotations
 
-from flowalerts.core.facts import MAX_CERTIFICATES, MAX_SAN, Certificate
 from flowalerts.detections.tls.dns_over_https import DnsOverHttps
-from flowalerts.learners.tls import CertificateFacts, TlsFacts
+from flowalerts.learners.tls import MAX_CERTIFICATES, MAX_SAN, Certificate, CertificateFacts, Certificates, TlsFacts
 from tests.harness import SERVER, T0, Harness, config, ssl, x509
 
 LATENESS = 3600.0  # time.allowed_lateness: the watermark is the newest end time minus this
@@ -82,6 +81,7 @@ def test_keep_seconds_is_configurable():
 
 def test_the_certificate_table_is_capped():
     h = harness()
+    h.driver.facts.store(Certificates)  # the store (and its table) is made on first use
     assert h.driver.state.table("facts.certificates").max_entries == MAX_CERTIFICATES
 
 

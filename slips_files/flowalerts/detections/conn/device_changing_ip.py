@@ -28,11 +28,10 @@ from __future__ import annotations
 import msgspec
 
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, src_ip
-from flowalerts.core.facts import MAC_TTL
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.engine.detection import Detection
-from flowalerts.learners.conn import LayerTwo
+from flowalerts.learners.conn import MAC_TTL, LayerTwo
 from flowalerts.learners.dhcp import DhcpFacts
 from flowalerts.traffic.conn_flows import PRIVATE, ip_info
 

@@ -5,7 +5,7 @@ The local network comes from the learners (``layer_two``, ``dns_facts``):
 the first private CIDR of ``parameters.client_ips`` (a configured host: its
 RFC 1918 block), else the RFC 1918 block (10/8, 172.16/12, 192.168/16) of the
 private IPv4 source with the earliest flow time
-(``flowalerts.core.facts.local_network_candidate``: a real network's
+(``flowalerts.learners.localnet.local_network_candidate``: a real network's
 private space is rarely one /24). A private IPv4 endpoint
 outside it is either forged or a route the network should not have:
 

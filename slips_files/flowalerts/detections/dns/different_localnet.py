@@ -3,7 +3,7 @@ private IPs outside the current local network"; spec 2.32 INTENT, 5.2 item 16).
 
 DNS traffic (port 53) with a private endpoint (RFC 1918, or ULA when the local
 network is IPv6) outside the local network learned from ``client_ips`` or the
-first private source (``flowalerts.core.facts.local_network_of``): a host that uses
+first private source (``flowalerts.learners.localnet.local_network_candidate``): a host that uses
 a resolver of another network, or a forged or misrouted packet. A private
 *source* outside the network is LOW (profile: the source); a private
 *destination* outside it is HIGH (profile: the destination), as the seed says.

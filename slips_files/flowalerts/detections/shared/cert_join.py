@@ -30,7 +30,7 @@ import msgspec
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord, X509Record
 from flowalerts.engine.detection import Detection, Learner
-from flowalerts.learners.tls import CertificateFacts
+from flowalerts.learners.tls import CertificateFacts, Certificates
 from flowalerts.traffic.tls_names import (
     CERT_WAIT,
     CertView,
@@ -86,7 +86,7 @@ class CertificateJoin(Detection):
 
     # -- internals -------------------------------------------------------------------
     def _consider(self, msg: Message[SslRecord], settled: bool) -> None:
-        view = certificate_view(self.facts, msg.flow)
+        view = certificate_view(self.facts_of(Certificates), msg.flow)
         waits = not settled and awaiting_certificate(msg.flow, view) and self.wait_for_x509(msg, view)
         if waits and self._wait(msg):
             return

@@ -40,12 +40,11 @@ import msgspec
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
-from flowalerts.core.facts import CONN_BY_UID_TTL, ConnSummary
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, SshRecord
 from flowalerts.engine.detection import Detection
-from flowalerts.learners.conn import ConnByUid, conn_summary
+from flowalerts.learners.conn import CONN_BY_UID_TTL, ConnByUid, ConnSummary, conn_summary
 
 MAX_UIDS = 1_000
 # How long the per-server sums are kept after their last login (seconds of flow time).

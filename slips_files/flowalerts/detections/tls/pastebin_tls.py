@@ -41,13 +41,12 @@ import msgspec
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import escape_text, src_ip
-from flowalerts.core.facts import ConnSummary
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, SslRecord
 from flowalerts.detections.shared.pastebin import PASTEBIN_DOWNLOAD, PastebinDetails
 from flowalerts.engine.detection import Detection, Tally
-from flowalerts.learners.conn import ConnByUid, conn_summary
+from flowalerts.learners.conn import ConnByUid, ConnSummary, conn_summary
 from flowalerts.traffic.tls_names import normalise_host
 
 CONN_WAIT = 300.0

@@ -34,7 +34,7 @@ from typing import Any, Union
 
 import msgspec
 
-from flowalerts.core.facts import GLOBAL_FACTS
+from flowalerts.core.facts import global_facts
 from flowalerts.core.messages import Advance, End, Message, TwClosed
 from flowalerts.core.records import RECORD_TYPES, Record
 
@@ -74,12 +74,20 @@ globals().update({cls.__name__: cls for cls in MESSAGE_TYPES.values()})
 # record type -> the tag of its items (producer side).
 MESSAGE_TAGS: dict[type[Record], str] = {t: f"m.{t.log_type}" for t in RECORD_TYPES}
 
-Item = Union[  # noqa: UP007 - a runtime union of classes for msgspec
-    tuple(MESSAGE_TYPES.values()) + GLOBAL_FACTS + (AdvanceItem, TwClosedItem, EndItem)
-]
-
 _encoder = msgspec.msgpack.Encoder()
-_batch_decoder = msgspec.msgpack.Decoder(list[Item])  # type: ignore[valid-type]
+_batch_decoders: dict[tuple[type, ...], msgspec.msgpack.Decoder[Any]] = {}
+
+
+def _batch_decoder() -> msgspec.msgpack.Decoder[Any]:
+    """The decoder of batches: messages, the global facts the learners
+    declared (``flowalerts.core.facts.global_facts``, known once the catalog
+    is loaded), advance, window closed, end."""
+    facts = global_facts()
+    decoder = _batch_decoders.get(facts)
+    if decoder is None:
+        item = Union[tuple(MESSAGE_TYPES.values()) + facts + (AdvanceItem, TwClosedItem, EndItem)]  # noqa: UP007
+        decoder = _batch_decoders[facts] = msgspec.msgpack.Decoder(list[item])  # type: ignore[valid-type]
+    return decoder
 
 END = ("end",)
 
@@ -107,7 +115,7 @@ def encode_batch(items: list[Any]) -> bytes:
 
 def decode_batch(payload: bytes) -> list[Any]:
     """Typed items: Messages, global facts, AdvanceItem, TwClosedItem, EndItem."""
-    return _batch_decoder.decode(payload)
+    return _batch_decoder().decode(payload)
 
 
 # -- evidence stream ---------------------------------------------------------------------

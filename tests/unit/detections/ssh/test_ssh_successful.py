@@ -125,7 +125,7 @@ def test_without_uid_only_zeeks_verdict():
 
 @pytest.mark.parametrize("auth", [None, True])
 def test_the_conn_record_decides_on_arrival_even_once_the_bounded_conn_table_forgot_it(monkeypatch, auth):
-    import flowalerts.core.facts as facts
+    import flowalerts.learners.conn as facts
 
     monkeypatch.setattr(facts, "CONN_BY_UID_MAX", 8)
     harness = Harness(SshSuccessful).feed(login(auth)).advance(T0 + 2)

@@ -93,7 +93,7 @@ def test_needs_conn_log():
 def test_the_conn_record_decides_on_arrival_even_once_the_bounded_conn_table_forgot_it(monkeypatch):
     # A busy network: by the time the timer would look the conn record up, the
     # learner's bounded table (here 8 entries) has forgotten it.
-    import flowalerts.core.facts as facts
+    import flowalerts.learners.conn as facts
 
     monkeypatch.setattr(facts, "CONN_BY_UID_MAX", 8)
     ssl_record, its_conn = tls_download(dur=600.0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from flowalerts.core.facts import LocalNetwork, MacAddress, PtrName, Resolution, Server, ServerName
 from flowalerts.core.health import Health
 from flowalerts.core.messages import Message
 from flowalerts.core.records import RECORD_TYPES, ConnRecord, DnsRecord
@@ -23,6 +22,11 @@ from flowalerts.hosts.distributed.wire import (
     encode_evidence,
     message_item,
 )
+from flowalerts.learners.conn import MacAddress
+from flowalerts.learners.dns import PtrName, Resolution
+from flowalerts.learners.localnet import LocalNetwork
+from flowalerts.learners.servers import Server
+from flowalerts.learners.tls import ServerName
 from tests.harness import config
 
 
