@@ -155,7 +155,7 @@ class MacTable(FactStore):
         self._ip_mac = self.state.table("facts.ip_mac")  # ip -> mac
 
     def add(self, fact: MacAddress) -> None:
-        seen = list(self._mac_ips.get(fact.mac) or ())
+        seen: list[tuple[float, str]] = list(self._mac_ips.get(fact.mac) or ())
         for index, (first, ip) in enumerate(seen):
             if ip == fact.ip:
                 seen[index] = (min(first, fact.ts), ip)

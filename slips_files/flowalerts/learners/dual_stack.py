@@ -102,7 +102,7 @@ class DualStackLearner(Learner):
 
     def learn(self, msg: Message[DnsRecord | ConnRecord]) -> Iterable[Fact] | None:
         flow = msg.flow
-        if type(flow) is DnsRecord:
+        if isinstance(flow, DnsRecord):
             return self._answer(flow)
         return self._connection(flow)
 
