@@ -29,7 +29,7 @@ import msgspec
 
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord, X509Record
-from flowalerts.engine.detection import Detection, Learner
+from flowalerts.engine.detection import CfgT, Detection, Learner, TallyT
 from flowalerts.learners.tls import CertificateFacts, Certificates
 from flowalerts.traffic.tls_names import (
     CERT_WAIT,
@@ -58,7 +58,7 @@ class Waiting(msgspec.Struct, array_like=True, gc=False):
     records: list[WaitingRecord]
 
 
-class CertificateJoin(Detection):
+class CertificateJoin(Detection[CfgT, TallyT]):
     """Base: ssl records joined to their certificate (see the module docstring)."""
 
     abstract = True

@@ -162,7 +162,7 @@ def _note(tally: Tally, status: str, sni: str, source: str, dport: int) -> None:
             values.append(value)
 
 
-class CertificateValidation(Detection):
+class CertificateValidation(Detection[CertificateValidationConfig]):
     """A TLS server whose certificate failed Zeek's validation."""
 
     id = "certificate_validation"
@@ -170,7 +170,6 @@ class CertificateValidation(Detection):
     late_records = True  # TRANSITIONAL: as before the base gated late records
     # ssl.log or notice.log alone is enough; x509.log only informs the clock check.
     logs = ()
-    Config = CertificateValidationConfig
     evidence = (SELF_SIGNED_CERTIFICATE, INVALID_CERTIFICATE)
 
     def handle(self, msg: Message[Any]) -> None:

@@ -136,11 +136,10 @@ def _note(tally: Tally, flow: SslRecord, subject: str, attribute: str, sni: str)
         names.append(sni)
 
 
-class IncompatibleCn(CertificateJoin):
+class IncompatibleCn(CertificateJoin[IncompatibleCnConfig]):
     """A certificate claiming a well-known organisation on a server outside it."""
 
     id = "incompatible_cn"
-    Config = IncompatibleCnConfig
     evidence = (INCOMPATIBLE_CN,)
 
     def _candidate(self, flow: SslRecord, view: CertView | None) -> tuple[str, str] | None:

@@ -75,7 +75,7 @@ def _note(tally: Tally, dbytes: int, dport: int, threshold: int) -> None:
     tally.extra.setdefault("threshold_bytes", threshold)
 
 
-class PastebinTls(Detection):
+class PastebinTls(Detection[PastebinTlsConfig]):
     """A download of at least the threshold from a pastebin host over TLS."""
 
     id = "pastebin_tls"
@@ -84,7 +84,6 @@ class PastebinTls(Detection):
     late_records = True  # TRANSITIONAL: as before the base gated late records
     logs = ("ssl", "conn")
     needs = (ConnByUid,)
-    Config = PastebinTlsConfig
     evidence = (PASTEBIN_DOWNLOAD,)
 
     def handle(self, msg: Message[SslRecord | ConnRecord]) -> None:
