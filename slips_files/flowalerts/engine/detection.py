@@ -336,7 +336,8 @@ class Finding:
     attacker: Ioc | None = None
     # Whose evidence it is (default: the tally's profile).
     profile: str | None = None
-    # The key the evidence id is derived from (default: the tally's key).
+    # The key the evidence id is derived from, with the kind, the owner
+    # (``profile``) and the window (default: the tally's key).
     id_key: Any = None
     # Starting points before growth (default: the kind's).
     level: ThreatLevel | None = None
@@ -641,7 +642,8 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
             proto=finding.proto,
             count=tally.count,
             occurrences=occurrences if finding.occurrences is None else finding.occurrences,
-            evidence_id=self.tally_id(kind, profile, twid, key if finding.id_key is None else finding.id_key),
+            # Unique per owner: a linked group's evidence of another profile has its own id.
+            evidence_id=self.tally_id(kind, owner, twid, key if finding.id_key is None else finding.id_key),
             send=False,
         )
 
