@@ -38,7 +38,7 @@ import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -490,7 +490,8 @@ class ZeekFileReader:
                 raise BadLine(problem) from None
         if "starttime" not in kwargs:
             raise BadLine("ts is missing")
-        return self.twin(**kwargs)
+        # The twin has the record's fields and class facts: it stands for the record.
+        return cast("Record", self.twin(**kwargs))
 
 
 def _exc_text(exc: BaseException) -> str:
