@@ -314,6 +314,25 @@ class Tally(msgspec.Struct, gc=False):
 TallyT = TypeVar("TallyT", bound=Tally, default=Tally)
 
 
+@dataclasses.dataclass
+class CountedOnce:
+    """Window state (``self.window(msg, CountedOnce)``): the (key, uid) pairs
+    already counted, so that a connection two logs report (ssl.log and
+    notice.log, files.log and ssl.log) counts once. Bounded: past
+    ``MAX_PAIRS`` pairs a repeat counts again rather than memory growing."""
+
+    MAX_PAIRS: ClassVar[int] = 10000
+    pairs: set[tuple[Any, str]] = dataclasses.field(default_factory=set)
+
+    def first(self, key: Any, uid: str) -> bool:
+        """Whether (key, uid) is seen for the first time (and remember it)."""
+        if (key, uid) in self.pairs:
+            return False
+        if len(self.pairs) < self.MAX_PAIRS:
+            self.pairs.add((key, uid))
+        return True
+
+
 @dataclasses.dataclass(frozen=True)
 class Finding:
     """What only the detection knows about the evidence of a tally
