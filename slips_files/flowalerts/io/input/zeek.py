@@ -31,10 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
-import math
-import operator
 import re
-import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -43,18 +40,13 @@ from typing import Any, cast
 import msgspec
 
 from flowalerts.core.config import InputSection
-from flowalerts.core.ips import parse_ip
-from flowalerts.core.records import RECORD_TYPES, FilesRecord, NoticeRecord, Record, zeek_json_type
+from flowalerts.core.records import FilesRecord, NoticeRecord, Record, zeek_json_type
+from flowalerts.core.validation import validate
 from flowalerts.io.input.warnings import InputWarnings
 
 # Defaults of the ``input`` config section (see flowalerts.core.config.InputSection).
 DEFAULT_LIMITS = InputSection()
 MAX_LINE_BYTES = DEFAULT_LIMITS.max_line_bytes
-# Flow timestamps must be finite, non-negative, and before year 5000.
-MAX_TS = 95_617_584_000.0
-# Zeek's count type is an unsigned 64-bit integer: anything larger cannot be
-# real (and cannot be encoded for Slips or the bus).
-MAX_COUNT = 2**64 - 1
 # Zeek fields of type ``time`` (written as ISO-8601 strings with
 # json_timestamps); intervals such as ``duration`` stay numbers.
 TIME_FIELDS = frozenset({"ts", "certificate.not_valid_before", "certificate.not_valid_after"})
@@ -499,121 +491,22 @@ def _exc_text(exc: BaseException) -> str:
 
 
 # -- semantic checks -------------------------------------------------------------------
-class _Checks:
-    """Per record type: the numeric fields to check, with their Zeek names.
-
-    The common case (every number fine) is decided in C with ``attrgetter``,
-    ``min``/``max`` and ``math.isfinite``; only a failing record walks the
-    fields one by one to name the one at fault.
-    """
-
-    def __init__(self, record_type: type[Record]) -> None:
-        zeek = record_type.zeek
-        self.record_type = record_type
-        self.ts_name = zeek.get("starttime", "ts")
-        self.saddr_name = zeek.get("saddr", "source address")
-        self.daddr_name = zeek.get("daddr", "destination address")
-        self.sport_name = zeek.get("sport", "source port")
-        self.dport_name = zeek.get("dport", "destination port")
-        self.numbers: list[tuple[str, str, bool]] = []  # (attr, zeek name, is an integer)
-        for f in msgspec.structs.fields(record_type):
-            if f.name in ("starttime", "sport", "dport"):
-                continue
-            text = repr(f.type)
-            if f.type is int or text in ("int | None", "typing.Optional[int]"):
-                self.numbers.append((f.name, zeek.get(f.name, f.name), True))
-            elif f.type is float:
-                self.numbers.append((f.name, zeek.get(f.name, f.name), False))
-        ints = [attr for attr, _, is_int in self.numbers if is_int]
-        floats = [attr for attr, _, is_int in self.numbers if not is_int]
-        # attrgetter of one name returns the value, of several a tuple: always ask for two or more.
-        self.get_ints = operator.attrgetter(*ints, "sport") if ints else None
-        self.get_floats = operator.attrgetter(*floats, "starttime") if floats else None
-        self.has_duration = record_type.__name__ == "ConnRecord"
-
-    def which(self, record: Any) -> str | None:
-        """The first numeric field at fault, named as in Zeek."""
-        for attr, name, is_int in self.numbers:
-            value = getattr(record, attr)
-            if value is None:
-                continue
-            if is_int:
-                if value < 0:
-                    return f"{name} is negative"
-                if value > MAX_COUNT:
-                    return f"{name} is above 2^64-1"
-            elif not math.isfinite(value):
-                return f"{name} is not a finite number"
-            elif value < 0:
-                return f"{name} is negative"
-        return None
-
-
-_CHECKS: dict[type[Record], _Checks] = {record_type: _Checks(record_type) for record_type in RECORD_TYPES}
-isfinite = math.isfinite
-_intern = sys.intern
-
-
 def _check(record: Any) -> str | None:
-    """Semantic checks every record must pass; also normalises a few fields.
-
-    Reasons name the Zeek field (``orig_bytes is negative``), not ours.
-    """
-    record_type = record.record_type
-    checks = _CHECKS[record_type]
-    ts = record.starttime
-    if ts.__class__ is not float or len(record.time_attrs) > 1:
+    """Zeek's time fields as epoch, Zeek's files/notice layouts as ours, then
+    the checks every record passes (``flowalerts.core.validation``); the
+    reason names the Zeek field (``orig_bytes is negative``)."""
+    if record.starttime.__class__ is not float or len(record.time_attrs) > 1:
         for attr in record.time_attrs:
             value = getattr(record, attr)
             if isinstance(value, dt.datetime):
                 setattr(record, attr, iso_to_epoch(value))
-        ts = record.starttime
-    if not isinstance(ts, (float, int)) or not 0 <= ts <= MAX_TS:  # NaN fails the comparison too
-        return f"{checks.ts_name} is not a valid time"
+    record_type = record.record_type
     if record_type is FilesRecord:
         _normalise_files(record)
     elif record_type is NoticeRecord:
         _normalise_notice(record)
-    saddr = record.saddr
-    if saddr:
-        ip = parse_ip(saddr)
-        if ip is None:
-            return f"{checks.saddr_name} is not an IP address"
-        # One string object per address, shared by every record and every
-        # table keyed by it (contacts, windows, sightings...), instead of one
-        # per record kept alive by whichever entry it created.
-        record.saddr = _intern(str(ip) if ip.version == 4 and ":" in saddr else saddr)
-    elif record_type.needs_saddr:
-        return f"{checks.saddr_name} is missing"
-    daddr = record.daddr
-    if daddr:
-        ip = parse_ip(daddr)
-        if ip is None:
-            return f"{checks.daddr_name} is not an IP address"
-        # An IPv4-mapped IPv6 address (::ffff:10.0.2.15) is that IPv4 host.
-        record.daddr = _intern(str(ip) if ip.version == 4 and ":" in daddr else daddr)
-    elif record_type.needs_daddr:
-        return f"{checks.daddr_name} is missing"
-    if not 0 <= record.sport <= 65535:
-        return f"{checks.sport_name} is not a port number (0-65535)"
-    if not 0 <= record.dport <= 65535:
-        return f"{checks.dport_name} is not a port number (0-65535)"
-    # Every number fine is the common case: decided in C (see _Checks).
-    get_ints = checks.get_ints
-    if get_ints is not None:
-        values = get_ints(record)
-        if None in values or min(values) < 0 or max(values) > MAX_COUNT:
-            problem = checks.which(record)
-            if problem:
-                return problem
-    get_floats = checks.get_floats
-    if get_floats is not None:
-        values = get_floats(record)
-        if min(values) < 0 or not all(map(isfinite, values)):
-            return checks.which(record)
-    if checks.has_duration and ts + record.dur > MAX_TS:
-        return "duration is too large"
-    return None
+    problem = validate(record, record_type)
+    return None if problem is None else str(problem)
 
 
 def _normalise_files(record: Any) -> None:
