@@ -113,13 +113,14 @@ def discover(path: str, warnings: InputWarnings) -> list[tuple[str, str]]:
         problem = file_is_readable(path)
         if problem:
             raise InputUnusable(f"cannot read {path}: {problem}")
-        log_type = log_type_of_file(path, log_type_of(os.path.basename(path)))
-        if log_type is None:
+        said = sniff_log_type(path)
+        if said is not None and said not in BY_LOG_TYPE:
+            raise InputError(f"{path} is a Zeek {said} log, which Flowalerts does not read")
+        log_type = said or log_type_of(os.path.basename(path))
+        if log_type not in BY_LOG_TYPE:
             raise InputError(
                 f"cannot tell which Zeek log {path} is (no #path header or _path field, and not a name like conn.log)"
             )
-        if log_type not in BY_LOG_TYPE:
-            raise InputError(f"{path} is a Zeek {log_type} log, which Flowalerts does not read")
         return [(log_type, path)]
     if not os.path.isdir(path):
         raise InputError(f"input path is neither a file nor a folder: {path}")

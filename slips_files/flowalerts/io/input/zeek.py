@@ -478,9 +478,11 @@ class ZeekFileReader:
         """
         keys: list[str] = []
         if self._separator_matters:
-            fields = msgspec.json.decode(line)
-            if isinstance(fields, dict):
-                keys = [str(key) for key in fields]  # pyright: ignore[reportUnknownVariableType]
+            try:
+                # Only the keys: values stay raw (a bad value is the record decoder's to report).
+                keys = list(msgspec.json.decode(line, type=dict[str, msgspec.Raw]))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                keys = []
         separator = scope_separator(keys)
         found = self._decoders.get(separator)
         if found is None:
