@@ -107,4 +107,4 @@ def test_score_says_when_alerts_and_labels_share_no_uid(tmp_path, capsys):
 
 def test_labels_of_a_conn_json(tmp_path):
     (tmp_path / "conn.json").write_text(json.dumps({"ts": T0, "uid": "Cm1", "label": "Malicious"}) + "\n")
-    assert read_labels(str(tmp_path)).by_uid == {"Cm1": ("Malicious", "")}
+    assert read_labels(str(tmp_path)).by_uid == {"Cm1": ("malicious", "")}
