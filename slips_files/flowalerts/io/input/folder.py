@@ -20,6 +20,7 @@ in time order. Symbolic links to folders are not followed.
 
 from __future__ import annotations
 
+import gzip
 import heapq
 import os
 import re
@@ -32,7 +33,7 @@ import msgspec
 from flowalerts.core.config import InputSection
 from flowalerts.core.records import BY_LOG_TYPE, Record
 from flowalerts.io.input.warnings import InputWarnings
-from flowalerts.io.input.zeek import DEFAULT_LIMITS, ZeekFileReader, file_is_readable, json_too_deep, open_binary
+from flowalerts.io.input.zeek import DEFAULT_LIMITS, ZeekFileReader, file_is_readable, json_too_deep
 
 # conn.log, conn.json, conn.log.labeled, conn.log.gz, dns.json.gz, json_streaming_conn.log,
 # conn.00:00:00-01:00:00.log.gz, conn.2024-01-01-10-00-00.log
@@ -74,7 +75,9 @@ def sniff_log_type(path: str, limits: InputSection | None = None) -> str | None:
     ``_path`` of its first JSON record; None if it does not say (bounded reads)."""
     limits = limits or DEFAULT_LIMITS
     try:
-        with open_binary(path, limits) as handle:
+        # Small reads (not the reader's 256 KiB chunks): every file of a
+        # year of archives is sniffed; readline's limit bounds a gzip bomb.
+        with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as handle:
             for _ in range(_SNIFF_LINES):
                 raw = handle.readline(limits.max_line_bytes + 1)
                 if not raw or len(raw) > limits.max_line_bytes:
