@@ -513,8 +513,8 @@ def zeek_json_type(record_type: type[Record]) -> type[msgspec.Struct]:
     Only fields named in ``record_type.zeek`` can be read from Zeek; the others
     keep their defaults. Unknown Zeek fields are ignored.
     """
-    zeek = record_type.zeek
-    rename = {name: zeek[name] if name in zeek else "__flowalerts_unmapped__" + name for name, *_ in _fields(record_type)}
+    names = [f.name for f in msgspec.structs.fields(record_type)]
+    rename = {name: record_type.zeek.get(name, "__flowalerts_unmapped__" + name) for name in names}
     return msgspec.defstruct(
         "Zeek" + record_type.__name__,
         _fields(record_type),

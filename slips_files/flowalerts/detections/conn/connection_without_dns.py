@@ -121,14 +121,13 @@ def _note(tally: Tally, dport: int) -> None:
         ports.add(dport)
 
 
-class ConnectionWithoutDns(Detection):
+class ConnectionWithoutDns(Detection[ConnectionWithoutDnsConfig]):
     """A connection to a public IP that nobody resolved around that time."""
 
     id = "connection_without_dns"
     # dns.log records only to know whose queries it has (see "without dns.log").
     channels = ("new_flow", "new_dns")
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = ConnectionWithoutDnsConfig
     evidence = (CONNECTION_WITHOUT_DNS,)
     needs = (DnsFacts, TlsFacts, DhcpFacts)
     logs = ("conn",)

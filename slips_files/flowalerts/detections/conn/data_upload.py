@@ -87,13 +87,12 @@ DATA_UPLOAD = EvidenceKind(
 )
 
 
-class DataUpload(Detection):
+class DataUpload(Detection[DataUploadConfig]):
     """Large uploads in one connection or to one destination in a window."""
 
     id = "data_upload"
     channels = ("new_flow",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = DataUploadConfig
     evidence = (DATA_UPLOAD,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:

@@ -64,13 +64,12 @@ LONG_CONNECTION = EvidenceKind(
 )
 
 
-class LongConnection(Detection):
+class LongConnection(Detection[LongConnectionConfig]):
     """A connection whose duration exceeds the threshold."""
 
     id = "long_connection"
     channels = ("new_flow",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = LongConnectionConfig
     evidence = (LONG_CONNECTION,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:

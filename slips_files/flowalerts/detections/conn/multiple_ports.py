@@ -91,13 +91,12 @@ def _port_count(tally: Tally) -> int:
     return len(tally.extra.get("ports", ())) + tally.extra.get("more_ports", 0)
 
 
-class MultiplePorts(Detection):
+class MultiplePorts(Detection[MultiplePortsConfig]):
     """Established TCP to several unknown-service ports of one host."""
 
     id = "multiple_ports"
     channels = ("new_flow",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = MultiplePortsConfig
     evidence = (CONNECTION_TO_MULTIPLE_PORTS,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:

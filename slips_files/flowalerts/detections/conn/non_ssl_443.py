@@ -83,13 +83,12 @@ def _note(tally: Tally, service: str, payload: int) -> None:
     extra["bytes"] = extra.get("bytes", 0) + payload
 
 
-class NonSsl443(Detection):
+class NonSsl443(Detection[NonSsl443Config]):
     """Established non-TLS traffic to port 443 with no TLS nearby in time."""
 
     id = "non_ssl_443"
     channels = ("new_flow", "new_ssl")
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = NonSsl443Config
     evidence = (NON_SSL_PORT_443_CONNECTION,)
     logs = ("conn",)
 

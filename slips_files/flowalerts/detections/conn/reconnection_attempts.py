@@ -111,13 +111,12 @@ def _note_state(tally: Tally, state: str) -> None:
         tally.extra["states"] = (*states, state)
 
 
-class ReconnectionAttempts(Detection):
+class ReconnectionAttempts(Detection[ReconnectionConfig]):
     """Repeated not-established TCP connections to one destination and port."""
 
     id = "reconnection_attempts"
     channels = ("new_flow",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = ReconnectionConfig
     evidence = (MULTIPLE_RECONNECTION_ATTEMPTS,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:

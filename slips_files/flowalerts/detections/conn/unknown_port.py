@@ -121,13 +121,12 @@ def _note(tally: Tally, established: bool) -> None:
         tally.extra["established"] = tally.extra.get("established", 0) + 1
 
 
-class UnknownPort(Detection):
+class UnknownPort(Detection[UnknownPortConfig]):
     """A connection to a destination port no known service, org or device uses."""
 
     id = "unknown_port"
     channels = ("new_flow",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = UnknownPortConfig
     evidence = (UNKNOWN_PORT,)
     needs = (DnsFacts, TlsFacts, NoticeFacts)
 

@@ -78,13 +78,12 @@ DNS_ARPA_SCAN = EvidenceKind(
 )
 
 
-class DnsArpaScan(Detection):
+class DnsArpaScan(Detection[ArpaScanConfig]):
     """A burst of reverse lookups of many IPv4 addresses."""
 
     id = "arpa_scan"
     channels = ("new_dns",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = ArpaScanConfig
     evidence = (DNS_ARPA_SCAN,)
     needs = (DnsFacts,)
 

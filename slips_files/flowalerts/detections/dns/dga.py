@@ -65,13 +65,12 @@ DGA_NXDOMAINS = EvidenceKind(
 )
 
 
-class DgaNxdomains(Detection):
+class DgaNxdomains(Detection[DgaConfig]):
     """Many distinct names that failed to resolve (NXDOMAIN) from one host."""
 
     id = "dga"
     channels = ("new_dns",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = DgaConfig
     evidence = (DGA_NXDOMAINS,)
 
     def handle(self, msg: Message[DnsRecord]) -> None:

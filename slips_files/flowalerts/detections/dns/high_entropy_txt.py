@@ -89,13 +89,12 @@ HIGH_ENTROPY_DNS_ANSWER = EvidenceKind(
 )
 
 
-class HighEntropyDnsTxt(Detection):
+class HighEntropyDnsTxt(Detection[HighEntropyTxtConfig]):
     """A DNS TXT answer whose text looks random (tunnels, encoded payloads)."""
 
     id = "high_entropy_txt"
     channels = ("new_dns",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = HighEntropyTxtConfig
     evidence = (HIGH_ENTROPY_DNS_ANSWER,)
 
     def handle(self, msg: Message[DnsRecord]) -> None:

@@ -152,14 +152,13 @@ def is_exempt(query: str) -> bool:
     return query == "cymru.com" or query.endswith(".cymru.com")
 
 
-class DnsWithoutConnection(Detection):
+class DnsWithoutConnection(Detection[WithoutConnectionConfig]):
     """An answered A/AAAA resolution never followed by a connection within 30 minutes."""
 
     id = "dns_without_connection"
     # conn records only to decide "contacted" early (see the docstring).
     channels = ("new_dns", "new_flow")
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = WithoutConnectionConfig
     evidence = (DNS_WITHOUT_CONNECTION,)
     needs = (DnsFacts, Contacts, AppContacts, LayerTwo, DualStackLearner)
     # Without conn.log every resolution would look unused.

@@ -81,13 +81,12 @@ def registrable_domain(name: str) -> str | None:
     return registered_domain(name) or None
 
 
-class YoungDomain(Detection):
+class YoungDomain(Detection[YoungDomainConfig]):
     """A DNS query for a domain registered less than 60 days before the query."""
 
     id = "young_domain"
     channels = ("new_dns",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = YoungDomainConfig
     evidence = (YOUNG_DOMAIN,)
 
     def handle(self, msg: Message[DnsRecord]) -> None:

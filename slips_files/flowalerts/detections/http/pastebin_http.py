@@ -39,13 +39,12 @@ class PastebinHttpConfig(SectionConfig):
     slips_keys = {"pastebin_download_threshold": "threshold"}
 
 
-class PastebinHttp(Detection):
+class PastebinHttp(Detection[PastebinHttpConfig]):
     """A download larger than the threshold from a pastebin host over HTTP."""
 
     id = "pastebin_http"
     channels = ("new_http",)
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = PastebinHttpConfig
     evidence = (PASTEBIN_DOWNLOAD,)
     needs = (DnsFacts,)
 

@@ -88,14 +88,13 @@ SSH_SUCCESSFUL = EvidenceKind(
 )
 
 
-class SshSuccessful(Detection):
+class SshSuccessful(Detection[SshSuccessfulConfig]):
     """SSH connections that authenticated (Zeek's verdict or the byte count)."""
 
     id = "ssh_successful"
     # conn records decide the sessions waiting for them (see the docstring).
     channels = ("new_ssh", "new_flow")
     late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = SshSuccessfulConfig
     evidence = (SSH_SUCCESSFUL,)
     needs = (ConnByUid,)
     logs = ("ssh",)  # without conn.log the Zeek method still works

@@ -44,6 +44,7 @@ from typing import Any
 
 import msgspec
 import redis
+from redis.typing import EncodableT, FieldT
 
 from flowalerts import __version__
 from flowalerts.catalog import load_components
@@ -207,7 +208,7 @@ class DistributedPipeline:
         for stream in self.streams:
             ensure_group(call, client, stream)
         lease = max(1.0, self.config.redis.lease_seconds)
-        meta = {
+        meta: dict[FieldT, EncodableT] = {
             "version": __version__,
             "partitions": self.partitions,
             "workers": workers or self.partitions,

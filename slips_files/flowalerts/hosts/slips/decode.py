@@ -340,12 +340,12 @@ def _record(record_type: type[Record], fields: tuple[_Field, ...], flow: dict[st
             value = [part for item in value for part in item.split(",") if part]
         values[spec.name] = value
     record = record_type(**values)
-    if record_type is NoticeRecord:
+    if isinstance(record, NoticeRecord):
         # Port-scan notices name the scanner and port in their own fields.
         record.saddr = record.saddr or record.scanning_ip
         record.daddr = record.daddr or record.dst or record.saddr
         record.dport = record.dport or record.scanned_port
-    elif record_type is FilesRecord:
+    elif isinstance(record, FilesRecord):
         record.saddr = record.saddr or (record.tx_hosts[0] if record.tx_hosts else "")
         record.daddr = record.daddr or (record.rx_hosts[0] if record.rx_hosts else "")
     for name, required in (("saddr", record_type.needs_saddr), ("daddr", record_type.needs_daddr)):

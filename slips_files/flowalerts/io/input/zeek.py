@@ -43,7 +43,7 @@ import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -516,7 +516,7 @@ class ZeekFileReader:
             names = value.split(self.separator)
             self.layout = _TsvLayout(self.record_type, names, self.set_separator, self.field_names)
 
-    def _tsv(self, line: bytes) -> msgspec.Struct:
+    def _tsv(self, line: bytes) -> Record:
         layout = self.layout
         if layout is None:
             raise BadLine("TSV line before its #fields header")
@@ -544,7 +544,8 @@ class ZeekFileReader:
                 raise BadLine(problem) from None
         if "starttime" not in kwargs:
             raise BadLine("ts is missing")
-        return self.twin(**kwargs)
+        # The twin has the record's fields and class facts: it stands for the record.
+        return cast("Record", self.twin(**kwargs))
 
 
 def _exc_text(exc: BaseException) -> str:
