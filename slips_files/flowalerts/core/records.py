@@ -490,6 +490,8 @@ RECORD_TYPES: tuple[type[Record], ...] = (
 )
 BY_LOG_TYPE: dict[str, type[Record]] = {t.log_type: t for t in RECORD_TYPES}
 BY_CHANNEL: dict[str, type[Record]] = {t.channel: t for t in RECORD_TYPES}
+# Every Zeek field name some record reads (``id.orig_h``, ``certificate.subject``, ...).
+ZEEK_FIELD_NAMES: frozenset[str] = frozenset(name for t in RECORD_TYPES for name in t.zeek.values())
 
 
 def _fields(record_type: type[Record]) -> list[tuple[Any, ...]]:

@@ -24,6 +24,11 @@ bytes:
 Zeek's ISO-8601 timestamps (``redef LogAscii::json_timestamps =
 JSON::TS_ISO8601``, e.g. ``"ts":"2024-05-01T10:00:00.123456Z"``) are read
 like epoch timestamps, in every time field.
+
+Field names are the file's own: a ``_`` scope separator (``id_orig_h``) is
+detected from the ``#fields`` header or the first JSON record, and
+``input.field_names`` renames fields (``flowalerts.io.input.fields``); each
+file gets a decoder for its names, so the records are the same.
 """
 
 from __future__ import annotations
@@ -42,6 +47,13 @@ import msgspec
 from flowalerts.core.config import InputSection
 from flowalerts.core.records import FilesRecord, NoticeRecord, Record, zeek_json_type
 from flowalerts.core.validation import validate
+from flowalerts.io.input.fields import (
+    file_names,
+    has_dotted_names,
+    normalise_field_names,
+    scope_separator,
+    shows_separator,
+)
 from flowalerts.io.input.warnings import InputWarnings
 
 # Defaults of the ``input`` config section (see flowalerts.core.config.InputSection).
@@ -259,15 +271,19 @@ def _converter(field_type: Any, set_separator: str, zeek_name: str) -> tuple[Cal
 class _TsvLayout:
     """Column positions of one ``#fields`` header for one record type."""
 
-    def __init__(self, record_type: type[Record], names: list[str], set_separator: str) -> None:
+    def __init__(
+        self, record_type: type[Record], names: list[str], set_separator: str, field_names: dict[str, str]
+    ) -> None:
         field_types = {f.name: f.type for f in msgspec.structs.fields(record_type)}
-        by_zeek = {zeek: attr for attr, zeek in record_type.zeek.items()}
+        in_file = file_names(record_type, scope_separator(names), field_names)
+        by_name = {in_file[zeek]: (attr, zeek) for attr, zeek in record_type.zeek.items()}
         self.columns: list[tuple[int, str, Callable[[str], Any], bool, str]] = []
         for index, name in enumerate(names):
-            attr = by_zeek.get(name)
-            if attr is None:
+            found = by_name.get(name)
+            if found is None:
                 continue
-            conv, type_name = _converter(field_types[attr], set_separator, name)
+            attr, zeek = found
+            conv, type_name = _converter(field_types[attr], set_separator, zeek)
             is_text = conv is str or repr(field_types[attr]).startswith("list")
             problem = f"{name} is not a valid {type_name}"
             self.columns.append((index, attr, conv, is_text, problem))
@@ -275,15 +291,20 @@ class _TsvLayout:
 
 
 @functools.cache
-def decoding_twin(record_type: type[Record]) -> type[msgspec.Struct]:
+def decoding_twin(record_type: type[Record], renames: tuple[tuple[str, str], ...] = ()) -> type[msgspec.Struct]:
     """The Zeek-named twin of ``record_type`` whose time fields also accept
-    ISO-8601 strings (converted to epoch seconds by the reader)."""
+    ISO-8601 strings (converted to epoch seconds by the reader).
+
+    ``renames``: (Zeek's name, the name in the file) for the fields a file
+    names otherwise (``flowalerts.io.input.fields``).
+    """
     twin = zeek_json_type(record_type)
+    in_file = dict(renames)
     fields: list[tuple[Any, ...]] = []
     rename: dict[str, str] = {}
     for f in msgspec.structs.fields(twin):
         field_type = float | dt.datetime if f.encode_name in TIME_FIELDS and f.type is float else f.type
-        rename[f.name] = f.encode_name
+        rename[f.name] = in_file.get(f.encode_name, f.encode_name)
         if f.default_factory is not msgspec.NODEFAULT:
             fields.append((f.name, field_type, msgspec.field(default_factory=f.default_factory)))
         elif f.default is not msgspec.NODEFAULT:
@@ -326,10 +347,15 @@ class ZeekFileReader:
     ) -> None:
         self.path = path
         self.record_type = record_type
-        self.twin = decoding_twin(record_type)
-        self.decoder = msgspec.json.Decoder(self.twin, strict=False)
         self.warnings = warnings
         self.limits = limits or DEFAULT_LIMITS
+        self.field_names = normalise_field_names(self.limits.field_names)
+        # The twin and decoder for this file's field names: decided by the
+        # first JSON record that shows the scope separator (None until then).
+        self.twin: type[msgspec.Struct] = decoding_twin(record_type)
+        self.decoder: msgspec.json.Decoder[Any] | None = None
+        self._separator_matters = has_dotted_names(record_type)
+        self._decoders: dict[str, tuple[type[msgspec.Struct], msgspec.json.Decoder[Any]]] = {}
         self.max_line_bytes = self.limits.max_line_bytes
         self.max_json_depth = self.limits.max_json_depth
         self.too_long = f"line longer than {self.max_line_bytes:,} bytes (input.max_line_bytes)"
@@ -412,7 +438,10 @@ class ZeekFileReader:
                 depth = self.max_json_depth
                 if line.count(b"[") + line.count(b"{") > depth and json_too_deep(line, depth):
                     return self._bad(self.too_deep)
-                record = self.decoder.decode(line)
+                decoder = self.decoder
+                if decoder is None:
+                    decoder = self._json_decoder(line)
+                record = decoder.decode(line)
             else:
                 record = self._tsv(line)
             problem = _check(record)
@@ -433,6 +462,30 @@ class ZeekFileReader:
         # The twin has Zeek's field names; everything downstream gets the record class.
         return msgspec.convert(record, self.record_type, from_attributes=True)
 
+    def _json_decoder(self, line: bytes) -> msgspec.json.Decoder[Any]:
+        """The decoder for this file's field names, judged from this record's keys.
+
+        Kept for the whole file once a record shows the scope separator (a
+        record without any dotted field, e.g. a weird without ``id``, does not).
+        """
+        keys: list[str] = []
+        if self._separator_matters:
+            try:
+                # Only the keys: values stay raw (a bad value is the record decoder's to report).
+                keys = list(msgspec.json.decode(line, type=dict[str, msgspec.Raw]))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                keys = []
+        separator = scope_separator(keys)
+        found = self._decoders.get(separator)
+        if found is None:
+            in_file = file_names(self.record_type, separator, self.field_names)
+            renames = tuple(sorted((zeek, name) for zeek, name in in_file.items() if zeek != name))
+            twin = decoding_twin(self.record_type, renames)
+            found = self._decoders[separator] = (twin, msgspec.json.Decoder(twin, strict=False))
+        if not self._separator_matters or shows_separator(keys):
+            self.twin, self.decoder = found
+        return found[1]
+
     def _bad(self, reason: str) -> None:
         self.skipped[reason] += 1
         self.warnings.bad_line(self.path, self.line_no, reason)
@@ -452,7 +505,8 @@ class ZeekFileReader:
         elif key == "#empty_field":
             self.empty = value or "(empty)"
         elif key == "#fields":
-            self.layout = _TsvLayout(self.record_type, value.split(self.separator), self.set_separator)
+            names = value.split(self.separator)
+            self.layout = _TsvLayout(self.record_type, names, self.set_separator, self.field_names)
 
     def _tsv(self, line: bytes) -> Record:
         layout = self.layout
