@@ -184,6 +184,17 @@ def test_live_mode_warmup_and_confidence(elapsed_s, expected):
     assert [e.confidence for e in h.feed(conn()).evidence()] == expected
 
 
+def test_live_low_confidence_does_not_grow_with_the_count():
+    clock = {"now": 1000.0}
+    h = harness(live=True, wall_clock=lambda: clock["now"])
+    clock["now"] += 31 * 60
+    records = [conn(uid=f"C{i}", starttime=T0 + i) for i in range(9)]
+    assert [(e.count, e.confidence) for e in h.feed(*records).evidence()] == [(9, 0.1)]
+    h = harness(live=True, wall_clock=lambda: clock["now"])
+    clock["now"] += 5 * 3600 + 1
+    assert [(e.count, e.confidence) for e in h.feed(*records).evidence()] == [(9, 1.0)]
+
+
 def test_live_warmup_slips_key():
     clock = {"now": 1000.0}
     h = harness(config(flow_alerts={"live_warmup_minutes": 1}), live=True, wall_clock=lambda: clock["now"])
