@@ -91,7 +91,7 @@ DATA_UPLOAD = EvidenceKind(
 )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # one per (profile, window): no __dict__
 class WindowSums:
     """A (profile, window)'s bytes sent by destination (one int each)."""
 

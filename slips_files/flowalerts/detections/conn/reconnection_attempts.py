@@ -121,7 +121,7 @@ class ReconnectionTally(Tally):
             self.states = (*self.states, state)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # one per (profile, window): no __dict__
 class Answered:
     """The targets that answered the profile in a window (up to MAX_ANSWERED)."""
 

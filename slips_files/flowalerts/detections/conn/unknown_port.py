@@ -127,7 +127,7 @@ class UnknownPortTally(Tally):
             self.established += 1
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # one per (profile, window): no __dict__
 class PeerToPeer:
     """A (profile, window)'s UDP to high ports: candidates until the window closes."""
 
