@@ -65,8 +65,8 @@ def config(**sections: Any) -> Config:
 class Harness:
     def __init__(
         self,
-        *detections: type[Detection],
-        learners: Iterable[type[Learner]] | None = None,
+        *detections: type[Detection[Any, Any]],
+        learners: Iterable[type[Learner[Any]]] | None = None,
         cfg: Config | None = None,
         knowledge: Knowledge | None = None,
         lookups: Lookups | None = None,

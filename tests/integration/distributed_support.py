@@ -30,6 +30,9 @@ from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip,
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.engine.detection import Detection
+from flowalerts.learners.dns import DnsFacts, DnsNames
+from flowalerts.learners.localnet import LocalNet
+from flowalerts.learners.tls import ServerNames, TlsFacts
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -58,6 +61,7 @@ class Probe(Detection):
     abstract = True
     id = "probe"
     channels = ("new_flow", "new_dns")
+    needs = (DnsFacts, TlsFacts)
     evidence = (PROBE_WINDOW, PROBE_TIMER)
 
     def handle(self, msg: Message[Any]) -> None:
@@ -65,11 +69,10 @@ class Probe(Detection):
         window = self.window(msg)  # a late record's is thrown away
         window["first"] = min(window.get("first", flow.starttime), flow.starttime)
         if isinstance(flow, ConnRecord):
-            facts = self.facts
             window["conns"] = window.get("conns", 0) + 1
-            if facts.domains_of_ip(flow.daddr) or facts.sni_of(flow.daddr):
+            if self.facts_of(DnsNames).domains_of_ip(flow.daddr) or self.facts_of(ServerNames).sni_of(flow.daddr):
                 window["named"] = window.get("named", 0) + 1
-            if facts.in_local_network(flow.saddr):
+            if self.facts_of(LocalNet).in_local_network(flow.saddr):
                 window["local"] = window.get("local", 0) + 1
             if flow.dur > 1000 and flow.uid:
                 due = flow.starttime + flow.dur + 600.0
@@ -109,8 +112,8 @@ class Probe(Detection):
             description=f"probe timer of {profile} to {daddr}",
             details=ProbeTimerDetails(
                 daddr=daddr,
-                sni=self.facts.sni_of(daddr) or "",
-                domains=sorted(self.facts.domains_of_ip(daddr)),
+                sni=self.facts_of(ServerNames).sni_of(daddr) or "",
+                domains=sorted(self.facts_of(DnsNames).domains_of_ip(daddr)),
                 due=due,
             ),
         )

@@ -203,12 +203,18 @@ class EvidenceKind:
     grows: Growth = GROWS
 
     def grown(
-        self, count: int, threshold: int = 1, level: ThreatLevel | None = None, confidence: float | None = None
+        self,
+        count: int,
+        threshold: int = 1,
+        level: ThreatLevel | None = None,
+        confidence: float | None = None,
+        growth: Growth | None = None,
     ) -> tuple[ThreatLevel, float, int]:
         """Threat level, confidence and occurrences of an evidence standing for
         ``count`` occurrences (reported at ``threshold``), starting from
-        ``level`` and ``confidence`` (default: the kind's), by ``grows``."""
-        growth = self.grows
+        ``level`` and ``confidence`` (default: the kind's), by ``growth``
+        (default: the kind's ``grows``)."""
+        growth = growth or self.grows
         start = self.threat_level if level is None else level
         start_confidence = self.confidence if confidence is None else confidence
         ratio = max(1.0, count / max(1, threshold))
@@ -217,8 +223,7 @@ class EvidenceKind:
             start = start.raised(min(headroom, math.floor(math.log(ratio, 4) + 1e-9)))
         if growth.confidence:
             start_confidence = min(1.0, round(start_confidence + 0.1 * math.floor(math.log2(ratio) + 1e-9), 4))
-        occurrences = count if growth.weighs == "each" else max(1, count // max(1, threshold))
-        return start, start_confidence, occurrences
+        return start, start_confidence, count if growth.weighs == "each" else max(1, count // max(1, threshold))
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", self.name):
@@ -236,29 +241,6 @@ class EvidenceKind:
         if self.slips is None:
             return self.name
         return self.slips or None
-
-
-def scale_with_count(
-    kind: EvidenceKind,
-    count: int,
-    threshold: int,
-    base: ThreatLevel | None = None,
-    confidence: float | None = None,
-) -> tuple[ThreatLevel, float]:
-    """The documented growth rule for evidence that stands for many occurrences.
-
-    ``n = count / threshold`` (at least 1). The threat level rises one step for
-    every factor 4 of ``n`` (x4: +1, x16: +2, capped at critical) and the
-    confidence rises by 0.1 for every doubling of ``n`` (capped at 1). ``base``
-    and ``confidence`` replace the kind's defaults as the starting point (e.g.
-    a level taken from a threat feed).
-    """
-    ratio = max(1.0, count / max(1, threshold))
-    steps = math.floor(math.log(ratio, 4) + 1e-9)
-    boosts = math.floor(math.log2(ratio) + 1e-9)
-    start_level = kind.threat_level if base is None else base
-    start_confidence = kind.confidence if confidence is None else confidence
-    return start_level.raised(steps), min(1.0, round(start_confidence + 0.1 * boosts, 4))
 
 
 # --- the evidence record -----------------------------------------------------------

@@ -113,11 +113,3 @@ class Facts:
         """What every store of this state knows about an evidence side (see ``FactStore.enrich``)."""
         for store in self._stores.values():
             store.enrich(ioc)
-
-    def __getattr__(self, name: str) -> Any:
-        # TRANSITIONAL: the queries of every store, until the detections ask
-        # their stores through Detection.facts_of.
-        for cls in dict.fromkeys(STORE_OF.values()):
-            if hasattr(cls, name):
-                return getattr(self.store(cls), name)
-        raise AttributeError(name)

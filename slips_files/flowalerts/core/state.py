@@ -328,9 +328,6 @@ class State:
         self._tables: dict[str, FlowTimeTable[Any]] = {}
         self.timers = Timers(max_timers)
         self.watermark = float("-inf")
-        # Values that live as long as the state (e.g. the learned local
-        # network), checkpointed with it.
-        self.values: dict[str, Any] = {}
 
     # -- per-window state -------------------------------------------------
     def window(self, owner: str, profile: str, twid: int) -> dict[Any, Any]:
@@ -408,7 +405,7 @@ class State:
             yield len(data).to_bytes(8, "little")
             yield data
 
-        yield from frame(("header", self.watermark, self.values, self._owners_of))
+        yield from frame(("header", self.watermark, self._owners_of))
         yield from frame(("timers", self.timers))
         for chunk in _chunks(self._windows):
             yield from frame(("windows", chunk))
@@ -446,8 +443,8 @@ class State:
             kind = item[0]
             if kind == "end":
                 return state
-            if kind == "header" and len(item) == 4:
-                _, state.watermark, state.values, state._owners_of = item
+            if kind == "header" and len(item) == 3:
+                _, state.watermark, state._owners_of = item
             elif kind == "timers" and len(item) == 2 and isinstance(item[1], Timers):
                 state.timers = item[1]
             elif kind == "windows" and len(item) == 2 and isinstance(item[1], dict):

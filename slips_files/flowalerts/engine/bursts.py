@@ -14,13 +14,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-from flowalerts.core.evidence import Evidence
-from flowalerts.engine.detection import Tally
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flowalerts.engine.detection import Detection
+    pass
 
 
 def burst_members(events: Sequence[tuple[float, str]], seconds: float, threshold: int) -> list[bool]:
@@ -49,34 +46,3 @@ def burst_members(events: Sequence[tuple[float, str]], seconds: float, threshold
         if names[name] <= 0:
             del names[name]
     return member
-
-
-def settle_exact(
-    detection: Detection,
-    profile: str,
-    twid: int,
-    window: dict[Any, Any],
-    key: Any,
-    members: Sequence[tuple[float, str, str]],
-    count: int,
-    threshold: int,
-) -> None:
-    """Replace the online tally of ``key`` with the exact recount (``members``:
-    the (ts, name, uid) events in a burst, sorted; ``count``: what the evidence
-    counts). Reports it if it was never reported or if it changed; the
-    detection's ``report_tally`` reads ``tally.extra["first"]``/``["last"]``."""
-    if not members:
-        return
-    tallies = window.setdefault("__tallies__", {})
-    tally = tallies.get(key)
-    if tally is None:
-        tally = tallies[key] = Tally()
-        tally.threshold = threshold
-    uids = sorted(dict.fromkeys(uid for _, _, uid in members if uid))[: Evidence.MAX_UIDS]
-    first, last = members[0][0], members[-1][0]
-    changed = (tally.count, tally.uids, tally.extra.get("first"), tally.extra.get("last")) != (count, uids, first, last)
-    tally.count, tally.uids, tally.first_ts, tally.last_ts = count, uids, first, last
-    tally.extra["first"], tally.extra["last"] = first, last
-    if tally.reported == 0 or changed:
-        detection.report_tally(profile, twid, key, tally)
-        tally.reported = tally.count

@@ -41,6 +41,7 @@ from flowalerts.core.evidence import (
     Details,
     Evidence,
     EvidenceKind,
+    Growth,
     Ioc,
     NoDetails,
     ThreatLevel,
@@ -115,7 +116,6 @@ class _Component(Generic[CfgT]):
     def __init__(self, ctx: ModuleContext, config: Any = None) -> None:
         self.ctx = ctx
         self.config = typing.cast("CfgT", config if config is not None else self.Config())
-        self.facts = ctx.facts
         self.knowledge = ctx.knowledge
         self.lookups = ctx.lookups
         self._state = ctx.state
@@ -299,7 +299,6 @@ class Tally(msgspec.Struct, gc=False):
     reported: int = 0
     threshold: int = 1
     recounted: bool = False
-    extra: dict[str, Any] = msgspec.field(default_factory=dict)  # TRANSITIONAL: typed subclasses replace it
 
     def add(self, uid: str, ts: float) -> None:
         self.count += 1
@@ -361,6 +360,12 @@ class Finding:
     # Starting points before growth (default: the kind's).
     level: ThreatLevel | None = None
     confidence: float | None = None
+    # What the kind's growth measures, when not the tally's count: (amount,
+    # threshold), e.g. (distinct destinations, 1) or (MB sent, threshold in MB).
+    grown_by: tuple[int, int] | None = None
+    # This finding's growth, when not its kind's (e.g. a live warm-up's low
+    # confidence must not grow with the count: ``Growth(confidence=False)``).
+    grows: Growth | None = None
     # How many evidence it weighs as for alerts (default: the kind's Growth).
     occurrences: int | None = None
     ts: float | None = None
@@ -642,7 +647,10 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
         kind = finding.kind or self.evidence[0]
         if finding.kind is None and len(self.evidence) > 1:
             raise ValueError(f"{type(self).__name__} declares several kinds: its Finding must name one")
-        level, confidence, occurrences = kind.grown(tally.count, tally.threshold, finding.level, finding.confidence)
+        amount, threshold = finding.grown_by or (tally.count, tally.threshold)
+        level, confidence, _ = kind.grown(amount, threshold, finding.level, finding.confidence, finding.grows)
+        # The weight for alerts counts the tally's occurrences, whatever the growth measured.
+        _, _, occurrences = kind.grown(tally.count, tally.threshold, growth=finding.grows)
         owner = finding.profile or profile
         return self.report(
             kind,

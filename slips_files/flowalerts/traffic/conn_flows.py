@@ -9,9 +9,7 @@
   connection that began inside the capture);
 * ``wholly_seen(flow)``: whether Zeek saw the whole TCP conversation, its
   handshake in order and every byte (issue 21: "no TLS" needs it);
-* ``ssl_service(appproto)``: Zeek found TLS on the connection;
-* ``repeat_level(kind, count, threshold)``: threat level and confidence of an
-  evidence that stands for ``count`` occurrences.
+* ``ssl_service(appproto)``: Zeek found TLS on the connection.
 
 Everything here is a pure function of its arguments.
 """
@@ -23,7 +21,6 @@ import ipaddress
 
 import msgspec
 
-from flowalerts.core.evidence import EvidenceKind, ThreatLevel, scale_with_count
 from flowalerts.core.ips import parse_ip
 from flowalerts.core.records import ConnRecord
 
@@ -178,27 +175,6 @@ def ssl_service(appproto: str) -> bool:
 
 
 # -- repeated events ------------------------------------------------------------------------
-
-
-def repeat_level(kind: EvidenceKind, count: int, threshold: int = 1,
-                 base: ThreatLevel | None = None) -> tuple[ThreatLevel, float]:
-    """Threat level and confidence of an evidence standing for ``count`` events.
-
-    ``flowalerts.core.evidence.scale_with_count`` (the level rises one step per
-    factor 4 of count/threshold, the confidence 0.1 per doubling), starting
-    from ``base`` (default: the kind's level). An INFO evidence stays INFO:
-    it is context, never alert weight, and volume alone (a thousand LAN
-    connections, a thousand connections to one undiscovered IP) must not turn
-    context into an alert.
-    """
-    level, confidence = scale_with_count(kind, count, threshold)
-    start = base or kind.threat_level
-    if start is ThreatLevel.INFO:
-        return ThreatLevel.INFO, confidence
-    if start is not kind.threat_level:
-        steps = list(ThreatLevel).index(level) - list(ThreatLevel).index(kind.threat_level)
-        level = start.raised(steps)
-    return level, confidence
 
 
 def top(values: set[int] | list[int], limit: int = 32) -> list[int]:

@@ -6,7 +6,8 @@ import ipaddress
 
 import pytest
 
-from flowalerts.learners.conn import ConnByUid, Contacts, LayerTwo
+from flowalerts.learners.conn import ConnByUid, ConnsByUid, Contacts, ContactSpans, LayerTwo, MacTable
+from flowalerts.learners.localnet import LocalNet
 from tests.harness import CLIENT, SERVER, T0, Harness, config, conn
 
 
@@ -18,10 +19,10 @@ def facts_after(*records, client_ips=()):
 
 def test_records_uid_contact_and_mac():
     facts = facts_after(conn(uid="Cu1", dport=443, appproto="ssl", smac="AA:BB:CC:00:00:01", sbytes=7, dbytes=9))
-    summary = facts.conn_of_uid("Cu1")
+    summary = facts.store(ConnsByUid).conn_of_uid("Cu1")
     assert (summary.saddr, summary.daddr, summary.sbytes, summary.dbytes) == (CLIENT, SERVER, 7, 9)
-    assert facts.contact_span(CLIENT, SERVER) == (T0, T0 + 1.0)  # (first start, last end)
-    assert facts.ips_of_mac("aa:bb:cc:00:00:01") == [CLIENT]
+    assert facts.store(ContactSpans).contact_span(CLIENT, SERVER) == (T0, T0 + 1.0)  # (first start, last end)
+    assert facts.store(MacTable).ips_of_mac("aa:bb:cc:00:00:01") == [CLIENT]
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,7 @@ def test_records_uid_contact_and_mac():
      (53, "dns", False), (5353, "", False)],
 )
 def test_only_connections_other_logs_join_to_are_kept_by_uid(dport, appproto, kept):
-    assert (facts_after(conn(uid="Cj", dport=dport, appproto=appproto)).conn_of_uid("Cj") is not None) is kept
+    assert (facts_after(conn(uid="Cj", dport=dport, appproto=appproto)).store(ConnsByUid).conn_of_uid("Cj") is not None) is kept
 
 
 @pytest.mark.parametrize(
@@ -48,4 +49,4 @@ def test_only_connections_other_logs_join_to_are_kept_by_uid(dport, appproto, ke
 def test_local_network(client_ips, sources, expected):
     facts = facts_after(*[conn(uid=f"C{i}", saddr=src, starttime=T0 + i) for i, src in enumerate(sources)],
                         client_ips=client_ips)
-    assert facts.local_network == (ipaddress.ip_network(expected) if expected else None)
+    assert facts.store(LocalNet).local_network == (ipaddress.ip_network(expected) if expected else None)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from flowalerts.detections.dns.invalid_resolution import InvalidDnsResolution
-from flowalerts.learners.dns import DnsFacts
+from flowalerts.learners.dns import DnsFacts, DnsNames
+from flowalerts.learners.localnet import LocalNet
+from flowalerts.learners.servers import ServerRoles
 from tests.harness import CLIENT, T0, Harness, dns
 
 
@@ -40,7 +42,7 @@ def learned(*records):
     ],
 )
 def test_resolutions(query, qtype, rcode, answers, expected):
-    facts = learned(dns(query=query, qtype_name=qtype, rcode_name=rcode, answers=answers)).driver.facts
+    facts = learned(dns(query=query, qtype_name=qtype, rcode_name=rcode, answers=answers)).driver.facts.store(DnsNames)
     assert {ip: facts.domains_of_ip(ip) for ip in expected} == expected
     for ip, domains in expected.items():
         if domains:
@@ -48,7 +50,7 @@ def test_resolutions(query, qtype, rcode, answers, expected):
 
 
 def test_cnames_and_ips_of_domain():
-    facts = learned(dns(query="www.example.com", answers=["cdn.example.net", "1.2.3.4", "5.6.7.8"])).driver.facts
+    facts = learned(dns(query="www.example.com", answers=["cdn.example.net", "1.2.3.4", "5.6.7.8"])).driver.facts.store(DnsNames)
     assert facts.cnames_of("www.example.com") == ["cdn.example.net"]
     assert facts.ips_of_domain("www.example.com") == {"1.2.3.4", "5.6.7.8"}
     assert facts.ips_of_domain("cdn.example.net") == {"1.2.3.4", "5.6.7.8"}
@@ -64,7 +66,7 @@ def test_cnames_and_ips_of_domain():
     ],
 )
 def test_ptr_records_give_rdns(query, answers, ip, name):
-    assert learned(dns(query=query, qtype_name="PTR", answers=answers)).driver.facts.ptr_of(ip) == name
+    assert learned(dns(query=query, qtype_name="PTR", answers=answers)).driver.facts.store(DnsNames).ptr_of(ip) == name
 
 
 @pytest.mark.parametrize(
@@ -82,13 +84,13 @@ def test_ptr_records_give_rdns(query, answers, ip, name):
 def test_dns_server_heuristic_announced_once(daddr, dport, answers, server):
     harness = learned(dns(daddr=daddr, dport=dport, answers=answers),
                       dns(uid="C2", starttime=T0 + 1, daddr=daddr, dport=dport, answers=answers))
-    assert harness.driver.facts.is_dns_server(daddr) is server
+    assert harness.driver.facts.store(ServerRoles).is_dns_server(daddr) is server
     assert harness.notes == ([f"Detected DNS server by traffic heuristic: {daddr}"] if server else [])
 
 
 def test_local_network_learned_from_the_first_private_source():
-    assert learned(dns(saddr="8.8.4.4")).driver.facts.local_network is None
-    facts = learned(dns(saddr="8.8.4.4"), dns(saddr="192.168.5.7", starttime=T0 + 1)).driver.facts
+    assert learned(dns(saddr="8.8.4.4")).driver.facts.store(LocalNet).local_network is None
+    facts = learned(dns(saddr="8.8.4.4"), dns(saddr="192.168.5.7", starttime=T0 + 1)).driver.facts.store(LocalNet)
     assert str(facts.local_network) == "192.168.0.0/16"
 
 

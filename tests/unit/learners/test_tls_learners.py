@@ -4,7 +4,16 @@ and file id, bounded and expiring with flow time (certificates)."""
 from __future__ import annotations
 
 from flowalerts.detections.tls.dns_over_https import DnsOverHttps
-from flowalerts.learners.tls import MAX_CERTIFICATES, MAX_SAN, Certificate, CertificateFacts, Certificates, TlsFacts
+from flowalerts.learners.servers import ServerRoles
+from flowalerts.learners.tls import (
+    MAX_CERTIFICATES,
+    MAX_SAN,
+    Certificate,
+    CertificateFacts,
+    Certificates,
+    ServerNames,
+    TlsFacts,
+)
 from tests.harness import SERVER, T0, Harness, config, ssl, x509
 
 LATENESS = 3600.0  # time.allowed_lateness: the watermark is the newest end time minus this
@@ -25,8 +34,8 @@ def learned(*records, cfg=None) -> Harness:
 def test_sni_and_doh_servers():
     h = learned(ssl(server_name="www.example.org"), ssl(daddr="9.9.9.9", server_name="dns.quad9.net"))
     facts = h.driver.facts
-    assert (facts.sni_of(SERVER), facts.is_doh_server(SERVER)) == ("www.example.org", False)
-    assert (facts.sni_of("9.9.9.9"), facts.is_doh_server("9.9.9.9")) == ("dns.quad9.net", True)
+    assert (facts.store(ServerNames).sni_of(SERVER), facts.store(ServerRoles).is_doh_server(SERVER)) == ("www.example.org", False)
+    assert (facts.store(ServerNames).sni_of("9.9.9.9"), facts.store(ServerRoles).is_doh_server("9.9.9.9")) == ("dns.quad9.net", True)
 
 
 def test_an_sni_is_learned_only_from_a_completed_session_and_when_it_is_a_host_name():
@@ -37,7 +46,7 @@ def test_an_sni_is_learned_only_from_a_completed_session_and_when_it_is_a_host_n
     facts = learned(scanner, ssl(uid="Cip", daddr="198.51.100.7", server_name="198.51.100.7"),
                     ssl(uid="Cnot", daddr="198.51.100.8", server_name="www.example.net", established=False),
                     ssl(uid="Cok", daddr="198.51.100.9", server_name="www.example.com")).driver.facts
-    assert [facts.sni_of(ip) for ip in ("147.32.83.161", "198.51.100.7", "198.51.100.8", "198.51.100.9")] == [
+    assert [facts.store(ServerNames).sni_of(ip) for ip in ("147.32.83.161", "198.51.100.7", "198.51.100.8", "198.51.100.9")] == [
         None, None, None, "www.example.com"]
 
 
@@ -45,38 +54,38 @@ def test_certificate_by_fingerprint_and_by_file_id():
     h = learned(x509(uid="", fingerprint=FP, subject="CN=a.example", san_dns=["a.example"]),
                        x509(uid="Fold", fingerprint="", subject="CN=b.example", san_dns=[]))
     facts = h.driver.facts
-    by_fp = facts.certificate(fingerprint=FP.lower())
+    by_fp = facts.store(Certificates).certificate(fingerprint=FP.lower())
     assert by_fp == Certificate(fingerprint=FP.lower(), fuid="", subject="CN=a.example", issuer="CN=Example CA",
                                 not_valid_before=T0 - 86400, not_valid_after=T0 + 86400 * 90, san_dns=["a.example"],
                                 ts=T0, expires=T0 + 90000.0)
-    assert facts.certificate(fingerprint=FP) == by_fp  # any case
-    assert facts.certificate(fuid="Fold").subject == "CN=b.example"
-    assert facts.certificate(fingerprint="00" * 32) is None and facts.certificate() is None
+    assert facts.store(Certificates).certificate(fingerprint=FP) == by_fp  # any case
+    assert facts.store(Certificates).certificate(fuid="Fold").subject == "CN=b.example"
+    assert facts.store(Certificates).certificate(fingerprint="00" * 32) is None and facts.store(Certificates).certificate() is None
 
 
 def test_san_names_are_bounded():
     names = [f"n{i}.example" for i in range(MAX_SAN + 50)] + ["x" * 300 + ".example"]
     h = learned(x509(uid="F1", san_dns=names))
-    assert h.driver.facts.certificate(fuid="F1").san_dns == names[:MAX_SAN]
+    assert h.driver.facts.store(Certificates).certificate(fuid="F1").san_dns == names[:MAX_SAN]
     h = learned(x509(uid="F2", san_dns=["x" * 300 + ".example", "ok.example", "WWW.Example.COM."]))
-    assert h.driver.facts.certificate(fuid="F2").san_dns == ["ok.example", "www.example.com"]
+    assert h.driver.facts.store(Certificates).certificate(fuid="F2").san_dns == ["ok.example", "www.example.com"]
 
 
 def test_a_fingerprint_is_remembered_for_zeek_s_day_a_file_id_for_an_hour():
     h = learned(x509(uid="Fold", fingerprint=FP))
     facts = h.driver.facts
     h.advance(T0 + 3600 + 60 + LATENESS)
-    assert facts.certificate(fingerprint=FP) is not None and facts.certificate(fuid="Fold") is None
+    assert facts.store(Certificates).certificate(fingerprint=FP) is not None and facts.store(Certificates).certificate(fuid="Fold") is None
     h.advance(T0 + 24 * 3600 + LATENESS)
-    assert facts.certificate(fingerprint=FP) is not None
+    assert facts.store(Certificates).certificate(fingerprint=FP) is not None
     h.advance(T0 + 25 * 3600 + 60 + LATENESS)
-    assert facts.certificate(fingerprint=FP) is None
+    assert facts.store(Certificates).certificate(fingerprint=FP) is None
 
 
 def test_keep_seconds_is_configurable():
     h = learned(x509(uid="", fingerprint=FP), cfg=config(flow_alerts={"certificates": {"keep_seconds": 7 * 86400}}))
     h.advance(T0 + 6 * 86400 + LATENESS)
-    assert h.driver.facts.certificate(fingerprint=FP) is not None
+    assert h.driver.facts.store(Certificates).certificate(fingerprint=FP) is not None
 
 
 def test_the_certificate_table_is_capped():

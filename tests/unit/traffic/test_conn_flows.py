@@ -1,11 +1,9 @@
-"""Helpers shared by the conn.log detections: address flags, start_seen, wholly_seen, segment broadcasts,
-repeat_level."""
+"""Helpers shared by the conn.log detections: address flags, start_seen, wholly_seen, segment broadcasts."""
 
 from __future__ import annotations
 
 import pytest
 
-from flowalerts.core.evidence import EvidenceKind, ThreatLevel
 from flowalerts.traffic.conn_flows import (
     BROADCAST,
     LAN,
@@ -14,7 +12,6 @@ from flowalerts.traffic.conn_flows import (
     PRIVATE,
     UNICAST_V4,
     ip_info,
-    repeat_level,
     start_seen,
     to_whole_segment,
     wholly_seen,
@@ -101,21 +98,3 @@ def test_wholly_seen(state, history, missed, proto, whole):
 )
 def test_to_whole_segment(source, destination, whole):
     assert to_whole_segment(ip_info(source), ip_info(destination)) is whole
-
-
-KIND = EvidenceKind("TEST_REPEATED_HIGH", ThreatLevel.HIGH, 0.5)
-INFO = EvidenceKind("TEST_REPEATED_INFO", ThreatLevel.INFO, 0.5)
-
-
-@pytest.mark.parametrize(
-    ("kind", "count", "threshold", "base", "expected"),
-    [
-        (KIND, 1, 1, None, (ThreatLevel.HIGH, 0.5)),
-        (KIND, 4, 1, None, (ThreatLevel.CRITICAL, 0.7)),
-        (KIND, 4, 1, ThreatLevel.LOW, (ThreatLevel.MEDIUM, 0.7)),  # from another base level
-        (KIND, 16, 2, ThreatLevel.MEDIUM, (ThreatLevel.HIGH, 0.8)),
-        (INFO, 1000, 1, None, (ThreatLevel.INFO, 1.0)),  # INFO stays INFO, the confidence grows
-    ],
-)
-def test_repeat_level(kind, count, threshold, base, expected):
-    assert repeat_level(kind, count, threshold, base=base) == expected

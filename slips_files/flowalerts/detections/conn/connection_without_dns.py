@@ -59,13 +59,12 @@ mode's low confidence, which stays 0.1.
 from __future__ import annotations
 
 import ipaddress
-import math
 from typing import Any
 
 import msgspec
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip
+from flowalerts.core.evidence import Details, EvidenceKind, Growth, ThreatLevel, dst_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, DnsRecord
 from flowalerts.engine.detection import Detection, Finding, ModuleContext, Tally
@@ -277,16 +276,15 @@ class ConnectionWithoutDns(Detection[ConnectionWithoutDnsConfig, ConnectionWitho
         return any(whitelist.is_whitelisted_alert(domain, "domain", "dst") for domain in domains)
 
     def report_tally(self, profile: str, twid: int, key: str, tally: ConnectionWithoutDnsTally) -> Finding:
-        confidence = None
+        confidence, grows = None, None
         if self.ctx.live and self._live_elapsed() < self.config.live_low_confidence_hours * 3600:
-            # The live mode's low confidence does not grow with the count: the
-            # starting point that the kind's growth brings back to it.
-            # TRANSITIONAL until a Finding can opt out of growth.
-            confidence = LIVE_LOW_CONFIDENCE - 0.1 * math.floor(math.log2(max(1, tally.count)) + 1e-9)
+            # The live mode's low confidence does not grow with the count.
+            confidence, grows = LIVE_LOW_CONFIDENCE, Growth(confidence=False)
         dports = top(tally.dports)
         return Finding(
             victim=dst_ip(key),
             confidence=confidence,
+            grows=grows,
             details=ConnectionWithoutDnsDetails(connections=tally.count, dports=dports,
                                                 lookback=self.config.lookback, grace=self.config.grace),
             description=(

@@ -31,8 +31,8 @@ Repeated: one pair per (profile, window, destination), reported when the
 window sum or one connection crosses its threshold and updated at window
 close with the final bytes, connections and uids. The receiver's level and
 the confidence grow with the bytes over the window threshold, not with the
-count of connections (``repeat_level`` of MB over the threshold in MB: x4 the
-threshold is one level more; so the kind's own growth is ``FIXED``), and it
+count of connections (the kind's growth of MB over the threshold in MB,
+``grown_by``: x4 the threshold is one level more), and it
 weighs as one evidence per single-flow upload in it (at least one); the
 uploader's half weighs as one.
 
@@ -48,11 +48,11 @@ import dataclasses
 import sys
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.evidence import GROWS, Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.engine.detection import Detection, Finding, Tally
-from flowalerts.traffic.conn_flows import UPLOAD_IGNORED, ip_info, repeat_level
+from flowalerts.traffic.conn_flows import UPLOAD_IGNORED, ip_info
 
 MB = 1_000_000
 # A destination's flows and uids are kept once its window sum passes this
@@ -87,7 +87,7 @@ DATA_UPLOAD = EvidenceKind(
     category="Information.DataLeak",
     summary=">= 100 MB sent to one IP in one connection or in one window; a linked pair (uploader INFO, "
     "receiver HIGH); one per destination",
-    grows=FIXED,  # grown by the bytes in report_tally, not by the count of connections
+    grows=GROWS,  # by the MB sent (report_tally's grown_by), not by the count of connections
 )
 
 
@@ -163,14 +163,14 @@ class DataUpload(Detection[DataUploadConfig, DataUploadTally]):
     def report_tally(self, profile: str, twid: int, key: str, tally: DataUploadTally) -> list[Finding] | None:
         if ip_info(profile) is None:
             return None  # a source that is not an address (hosts that do not check them)
-        level, confidence = self._grown(tally.bytes)
         details, text = self._details(profile, key, tally.bytes, tally.count, tally.largest, tally.singles)
+        grown_by = self._grown_by(tally.bytes)
         return [
             Finding(victim=None, details=details, description=f"large data upload: {text}",
-                    level=ThreatLevel.INFO, confidence=confidence, occurrences=1),
+                    level=ThreatLevel.INFO, grown_by=grown_by, occurrences=1),
             Finding(victim=None, details=details, description=f"large data upload received: {text}",
-                    attacker=dst_ip(key), profile=key, id_key=("received", profile), level=level,
-                    confidence=confidence, occurrences=max(1, tally.singles)),
+                    attacker=dst_ip(key), profile=key, id_key=("received", profile), grown_by=grown_by,
+                    occurrences=max(1, tally.singles)),
         ]
 
     def _report_late(self, msg: Message[ConnRecord], daddr: str) -> None:
@@ -179,7 +179,7 @@ class DataUpload(Detection[DataUploadConfig, DataUploadTally]):
         profile, sent = msg.profile, flow.sbytes
         if ip_info(profile) is None:
             return
-        level, confidence = self._grown(sent)
+        level, confidence, _ = DATA_UPLOAD.grown(*self._grown_by(sent))
         details, text = self._details(profile, daddr, sent, 1, sent, 1)
         common = {"twid": msg.twid, "ts": flow.starttime, "uids": [flow.uid], "confidence": confidence,
                   "details": details, "count": 1, "send": False}
@@ -189,9 +189,9 @@ class DataUpload(Detection[DataUploadConfig, DataUploadTally]):
                                description=f"large data upload received: {text}", **common)
         self.report_linked(uploader, receiver)
 
-    def _grown(self, sent: int) -> tuple[ThreatLevel, float]:
-        """The receiver's level and the confidence: grown with the MB sent over the window threshold."""
-        return repeat_level(DATA_UPLOAD, int(sent // MB), max(1, round(self.config.window_threshold_mb)))
+    def _grown_by(self, sent: int) -> tuple[int, int]:
+        """What the pair grows by: the MB sent, over the window threshold in MB."""
+        return int(sent // MB), max(1, round(self.config.window_threshold_mb))
 
     def _details(self, profile: str, daddr: str, sent: int, flows: int, largest: int,
                  singles: int) -> tuple[DataUploadDetails, str]:

@@ -25,8 +25,8 @@ destination (the reference suppressed every destination but the first: spec
 4.14 item 4). Reported when the distinct ports reach the threshold and
 updated at window close with the final ports, connections and every uid. It
 stays INFO; its confidence grows with the number of ports over the threshold,
-not with the count of connections (``repeat_level``; so the kind's own growth
-is ``FIXED``), and it weighs as one evidence.
+not with the count of connections (``grown_by``; the kind grows its
+confidence only), and it weighs as one evidence.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from __future__ import annotations
 import msgspec
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_ip
+from flowalerts.core.evidence import Details, EvidenceKind, Growth, ThreatLevel, dst_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.engine.detection import Detection, Finding, Tally
@@ -43,7 +43,6 @@ from flowalerts.traffic.conn_flows import (
     MULTICAST,
     UPLOAD_IGNORED,
     ip_info,
-    repeat_level,
     start_seen,
     top,
 )
@@ -71,7 +70,7 @@ CONNECTION_TO_MULTIPLE_PORTS = EvidenceKind(
     category="Recon.Scanning",
     summary="established TCP (handshake seen) to >= 2 unknown-service ports of one destination in a window; "
     "one per destination",
-    grows=FIXED,  # the confidence grows with the ports, in report_tally
+    grows=Growth(level=False),  # only the confidence grows, with the ports (report_tally's grown_by)
 )
 
 
@@ -126,12 +125,11 @@ class MultiplePorts(Detection[MultiplePortsConfig, MultiplePortsTally]):
     def report_tally(self, profile: str, twid: int, key: str, tally: MultiplePortsTally) -> Finding:
         threshold = self.config.threshold
         count = tally.port_count
-        _, confidence = repeat_level(CONNECTION_TO_MULTIPLE_PORTS, count, threshold)
         ports = top(tally.ports, 64)
         shown = ", ".join(map(str, ports[:20])) + (" ..." if count > 20 else "")
         return Finding(
             victim=dst_ip(key),
-            confidence=confidence,
+            grown_by=(count, threshold),
             occurrences=1,
             details=MultiplePortsDetails(ports=count, connections=tally.count, threshold=threshold, port_list=ports),
             description=(

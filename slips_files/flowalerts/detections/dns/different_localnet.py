@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import functools
 
-from flowalerts.core.evidence import ThreatLevel, dst_ip, src_ip
+from flowalerts.core.evidence import FIXED, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
 from flowalerts.detections.shared.localnet import DIFFERENT_LOCALNET, DifferentLocalnetDetails
-from flowalerts.engine.detection import Detection, NoConfig, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 from flowalerts.learners.dns import DnsFacts
 from flowalerts.learners.localnet import LocalNet
 from flowalerts.learners.servers import ServerRoles
@@ -101,7 +101,7 @@ class DnsDifferentLocalnet(Detection[NoConfig, DnsLocalnetTally]):
                 continue
             self.tally(msg, (side, ip), 1, update=lambda tally: tally.note(flow, str(localnet)))
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: DnsLocalnetTally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: DnsLocalnetTally) -> Finding:
         side, ip = key
         client, server = tally.saddr, tally.daddr
         port = f"{tally.dport}/{tally.proto or 'udp'}"
@@ -111,24 +111,21 @@ class DnsDifferentLocalnet(Detection[NoConfig, DnsLocalnetTally]):
         else:
             attacker, victim, level, owner = dst_ip(server), src_ip(client), ThreatLevel.HIGH, server
             text = f"DNS from {client} to the private address {server}, outside the local network {tally.localnet}, port {port}"
-        # Reported here, not as a Finding: DIFFERENT_LOCALNET (shared with the
-        # conn.log detection) grows with the count, this one does not.
-        self.report(
-            DIFFERENT_LOCALNET,
-            profile=owner,
-            twid=twid,
-            ts=tally.first_ts,
+        return Finding(
             attacker=attacker,
             victim=victim,
-            uids=tally.uids,
-            threat_level=level,
+            profile=owner,
+            # The destination's evidence is owned by the destination: one per client.
+            id_key=(profile, *key),
+            level=level,
+            # DIFFERENT_LOCALNET (shared with the conn.log detection) grows with
+            # the count there; one DNS server asked many times is one finding.
+            grows=FIXED,
+            occurrences=1,
             details=DifferentLocalnetDetails(side=side, address=ip, local_network=tally.localnet,
                                              dport=tally.dport, proto=tally.proto, log="dns"),
             description=f"{text} ({tally.count} queries in this time window)" if tally.count > 1 else text,
             src_port=tally.sport,
             dst_port=tally.dport,
             proto=tally.proto or None,
-            count=tally.count,
-            # The destination's evidence is owned by the destination: one per client.
-            evidence_id=self.tally_id(DIFFERENT_LOCALNET, owner, twid, (profile, *key)),
         )

@@ -15,7 +15,7 @@ tunnel asks a new subdomain for every message, so one evidence per query name
 would still flood. Reported at the first high-entropy answer, updated at
 window close with the number of answers, every uid, the distinct texts and the
 highest entropy. Threat level and confidence grow with the number of
-*distinct* high-entropy texts (``scale_with_count``, threshold 1), which is
+*distinct* high-entropy texts (the kind's growth, threshold 1), which is
 also its alert weight: a tunnel returns new data in every answer, while a
 mail server fetching one DKIM key a hundred times returns the same text.
 
@@ -37,14 +37,13 @@ import msgspec
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import (
-    FIXED,
+    GROWS,
     Details,
     EvidenceKind,
     Ioc,
     ThreatLevel,
     dst_ip,
     escape_text,
-    scale_with_count,
     src_ip,
 )
 from flowalerts.core.ips import is_ip, is_multicast
@@ -98,8 +97,8 @@ HIGH_ENTROPY_DNS_ANSWER = EvidenceKind(
         "a DNS TXT answer with Shannon entropy >= 5 bits/char (not mDNS); pair: client (low) and resolver "
         "(medium); one pair per queried domain and window"
     ),
-    # Grown by the distinct texts in report_tally (the base would grow by the answers).
-    grows=FIXED,
+    # Grown by the distinct texts (report_tally's grown_by), not by the answers.
+    grows=GROWS,
 )
 
 
@@ -166,12 +165,8 @@ class HighEntropyDnsTxt(Detection[HighEntropyTxtConfig, HighEntropyTally]):
             f"from resolver {resolver}: \"{shown}\""
             + (f" ({tally.count} such answers, {distinct} different, in this time window)" if tally.count > 1 else "")
         )
-        # Grown by the distinct texts, not the answers (the kind is FIXED: the
-        # base grows by the tally's count); the resolver's half starts one
-        # level higher (medium), as in the reference.
-        client_level, confidence = scale_with_count(HIGH_ENTROPY_DNS_ANSWER, distinct, 1)
-        resolver_level = ThreatLevel.MEDIUM.raised(_steps(HIGH_ENTROPY_DNS_ANSWER.threat_level, client_level))
-
+        # Grown by the distinct texts, not the answers; the resolver's half
+        # starts one level higher (medium), as in the reference.
         def finding(side: str, attacker: Ioc, owner: str, level: ThreatLevel) -> Finding:
             return Finding(
                 victim=None,
@@ -179,7 +174,7 @@ class HighEntropyDnsTxt(Detection[HighEntropyTxtConfig, HighEntropyTally]):
                 profile=owner,
                 id_key=(side, profile, key),
                 level=level,
-                confidence=confidence,
+                grown_by=(distinct, 1),
                 occurrences=distinct,
                 details=HighEntropyTxtDetails(
                     domain=key, queries=values(tally.queries), answers=tally.count, distinct_texts=distinct,
@@ -189,10 +184,5 @@ class HighEntropyDnsTxt(Detection[HighEntropyTxtConfig, HighEntropyTally]):
                 description=description,
             )
 
-        return [finding("client", src_ip(profile), profile, client_level),
-                finding("resolver", dst_ip(resolver), resolver, resolver_level)]
-
-
-def _steps(base: ThreatLevel, level: ThreatLevel) -> int:
-    order = list(ThreatLevel)
-    return order.index(level) - order.index(base)
+        return [finding("client", src_ip(profile), profile, ThreatLevel.LOW),
+                finding("resolver", dst_ip(resolver), resolver, ThreatLevel.MEDIUM)]

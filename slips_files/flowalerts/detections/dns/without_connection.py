@@ -75,6 +75,7 @@ from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_domain, escape_text, src_ip, uuid_shaped
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, DnsRecord
+from flowalerts.core.state import FlowTimeTable
 from flowalerts.engine.detection import Detection
 from flowalerts.learners.app_contacts import AppContacts
 from flowalerts.learners.conn import Contacts, ContactSpans, LayerTwo
@@ -86,6 +87,8 @@ ADDRESS_TYPES = frozenset({"A", "AAAA"})
 MAX_IPS = 32  # answer IPs kept per pending name
 MAX_CANDIDATES = 64  # IPs checked for a contact (answers, learned IPs of the name and its CNAMEs)
 MAX_UIDS = 100
+# (profile, answer IP) pairs indexed for deciding pending queries early (see _awaiting).
+MAX_AWAITING = 1_000_000
 # Far enough in the future for "kept for the run" entries (must stay finite).
 FOREVER = 1e18
 
@@ -287,11 +290,13 @@ class DnsWithoutConnection(Detection[WithoutConnectionConfig]):
         if earlier is None or due > earlier:
             marks[query] = due
 
-    def _awaiting(self) -> dict[tuple[str, str], tuple[tuple[str, int, str], ...]]:
-        """(profile, answer IP) -> the pending queries it would decide. A plain
-        dict in the checkpointed state: every key is removed when its query
-        is decided (early, or when its timer fires; at end of input all fire)."""
-        return self._state.values.setdefault(f"{self.id}.awaiting", {})
+    def _awaiting(self) -> FlowTimeTable[tuple[tuple[str, int, str], ...]]:
+        """(profile, answer IP) -> the pending queries it would decide early.
+        Entries do not expire by time: each is removed when its query is
+        decided (early, or when its timer fires; at end of input all fire).
+        The cap only bounds a flood: a query whose entry was evicted is
+        decided by its timer instead, with the same result."""
+        return self.table("awaiting", MAX_AWAITING)
 
     def _await(self, ips: tuple[str, ...] | list[str], key: tuple[str, int, str]) -> None:
         """Index the pending query by (profile, answer) for ``_connection``."""
@@ -301,9 +306,9 @@ class DnsWithoutConnection(Detection[WithoutConnectionConfig]):
             index = (profile, ip)
             keys = awaiting.get(index)
             if keys is None:
-                awaiting[index] = (key,)
+                awaiting.set(index, (key,), FOREVER)
             elif key not in keys:
-                awaiting[index] = (*keys, key)
+                awaiting.set(index, (*keys, key), FOREVER)
 
     def _unawait(self, ips: tuple[str, ...], key: tuple[str, int, str]) -> None:
         awaiting = self._awaiting()
@@ -314,9 +319,9 @@ class DnsWithoutConnection(Detection[WithoutConnectionConfig]):
             if keys is None or key not in keys:
                 continue
             if len(keys) == 1:
-                del awaiting[index]
+                awaiting.delete(index)
             else:
-                awaiting[index] = tuple(k for k in keys if k != key)
+                awaiting.set(index, tuple(k for k in keys if k != key), FOREVER)
 
     # -- internals ------------------------------------------------------------------
     def _warming_up(self) -> bool:

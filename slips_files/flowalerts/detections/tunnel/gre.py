@@ -13,7 +13,7 @@ One GRE_TUNNEL per (profile, window, tunnel endpoint), and one GRE_SCAN per
 (profile, window) (issue 13), each reported at the first record and updated
 at window close with the count and every uid. GRE_SCAN lists the
 destinations (the first 100) and its level and confidence grow with how many
-different destinations were probed (``scale_with_count``, threshold 1:
+different destinations were probed (the kind's growth, threshold 1:
 medium from 4): one discovery is a tunnel starting, many are a sweep. For
 alerts each weighs as one evidence per record, as before.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import msgspec
 
-from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count
+from flowalerts.core.evidence import FIXED, GROWS, Details, EvidenceKind, ThreatLevel, dst_ip, escape_text
 from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import TunnelRecord
@@ -65,7 +65,7 @@ GRE_SCAN = EvidenceKind(
     details=GreScanDetails,
     category="Recon.Scanning",
     summary="GRE tunnels discovered (tunnel.log DISCOVER); one per window, growing with the destinations",
-    grows=FIXED,  # grown by the distinct destinations in report_tally; weighs as each record
+    grows=GROWS,  # by the distinct destinations (report_tally); weighs as each record
 )
 
 
@@ -117,15 +117,11 @@ class GreTunnel(Detection[NoConfig, GreTally]):
             )
         destinations = values(tally.sample)
         distinct = tally.distinct
-        # Grown by the distinct destinations, not the records (the kind is FIXED:
-        # the base would grow by the tally's count).
-        level, confidence = scale_with_count(GRE_SCAN, distinct, 1)
         target = destinations[0] if distinct == 1 else f"{distinct} hosts"
         return Finding(
             kind=GRE_SCAN,
             victim=dst_ip(destinations[0]) if distinct == 1 else None,
-            level=level,
-            confidence=confidence,
+            grown_by=(distinct, 1),  # the destinations probed, not the records
             details=GreScanDetails(discoveries=tally.count, destinations=destinations, distinct_destinations=distinct),
             description=f"GRE scan from {profile} to {target} (Tunnel::DISCOVER){many}",
         )

@@ -6,6 +6,7 @@ import pytest
 
 from flowalerts.core.evidence import Direction, uuid_shaped
 from flowalerts.detections.conn.different_localnet import DifferentLocalnet
+from flowalerts.learners.localnet import LocalNet
 from tests.harness import T0, Harness, config, conn, dns, in_zeek_order, summary
 
 LOCAL = "192.168.1.0/24"
@@ -152,7 +153,7 @@ def test_once_the_network_is_final_flows_are_judged_at_once():
     assert [e.uids for e in h.so_far()] == [["C1"]]
     # An even earlier private source arriving now is beyond the allowed lateness: no change.
     h.feed(conn(uid="Cold", saddr="10.0.0.7", daddr="8.8.8.8", starttime=T0 - 10))
-    assert str(h.driver.facts.local_network) == "192.168.0.0/16"
+    assert str(h.driver.facts.store(LocalNet).local_network) == "192.168.0.0/16"
 
 
 def test_flows_waiting_for_the_network_join_their_window_or_are_reported_after_it_closed():

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flowalerts.core.facts import Facts
 from flowalerts.detections.dns.invalid_resolution import InvalidDnsResolution
-from flowalerts.learners.dns import DnsFacts
+from flowalerts.learners.dns import DnsFacts, DnsNames
 from tests.harness import CLIENT, T0, Harness, dns, in_zeek_order, summary
 
 
@@ -70,5 +69,5 @@ def test_any_order_gives_the_same_evidence():
 def test_blocking_answers_are_not_learned_as_resolutions():
     harness = Harness(InvalidDnsResolution, learners=[DnsFacts])
     harness.feed(dns(answers=["0.0.0.0", "93.184.216.34"])).so_far()
-    facts: Facts = harness.driver.facts
+    facts = harness.driver.facts.store(DnsNames)
     assert (facts.domains_of_ip("0.0.0.0"), facts.domains_of_ip("93.184.216.34")) == ([], ["example.com"])

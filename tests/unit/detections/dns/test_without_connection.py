@@ -293,7 +293,7 @@ def test_a_connection_to_an_answer_decides_at_once_and_frees_the_timer():
     assert len(harness.advance(T0 + 1).driver.state.timers) == 1
     timers = harness.feed(connect(T0 + 2)).advance(T0 + 3).driver.state.timers
     assert len(timers) == 0
-    assert harness.driver.state.values["dns_without_connection.awaiting"] == {}
+    assert len(harness.driver.state.table("dns_without_connection.awaiting")) == 0
     assert harness.evidence() == []
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flowalerts.detections.notice.zeek_notices import ZeekNotices, victim_of_port_scan
+from flowalerts.learners.notice import PortScanners
 from tests.harness import T0, Harness, in_zeek_order, notice, summary
 
 SCANNER = "147.32.83.156"
@@ -99,4 +100,4 @@ def test_scanners_are_learned_for_other_detections():
         scan("ICMP::ICMPAddressScan", "192.168.1.15 performed ICMP address scan on 5 hosts", scanner="192.168.1.15"))
     harness.so_far()
     facts = harness.driver.facts
-    assert (facts.port_scan_span(SCANNER), facts.port_scan_span("192.168.1.15")) == ((T0, T0 + 10), None)
+    assert (facts.store(PortScanners).port_scan_span(SCANNER), facts.store(PortScanners).port_scan_span("192.168.1.15")) == ((T0, T0 + 10), None)

@@ -38,8 +38,8 @@ def test_decoded_messages_survive_a_state_checkpoint() -> None:
     conn = ConnRecord(starttime=1.5, uid="C1", saddr="10.0.0.1", daddr="1.1.1.1", dport=443, proto="tcp", dur=2.0)
     (decoded,) = decode_batch(encode_batch([message_item(Message("10.0.0.1", 1, conn))]))
     state = State()
-    state.values["pending"] = decoded
-    restored = State.restore(state.snapshot()).values["pending"]
+    state.table("pending").set("message", decoded, float("inf"))
+    restored = State.restore(state.snapshot()).table("pending").get("message")
     assert type(restored) is type(decoded) and restored.flow == conn
 
 
