@@ -355,7 +355,8 @@ class Finding:
     # Whose evidence it is (default: the tally's profile).
     profile: str | None = None
     # The key the evidence id is derived from, with the kind, the owner
-    # (``profile``) and the window (default: the tally's key).
+    # (``profile``; when it is not the tally's profile, that one too) and the
+    # window (default: the tally's key).
     id_key: Any = None
     # Starting points before growth (default: the kind's).
     level: ThreatLevel | None = None
@@ -629,7 +630,19 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
             if entry.count >= entry.threshold and (entry.count > entry.reported or entry.recounted):
                 self._report_tally(profile, twid, key, entry)
 
-    def _report_tally(self, profile: str, twid: int, key: Any, tally: TallyT) -> None:
+    def report_late(self, msg: Message[Any], key: Any, update: Callable[[TallyT], None] | None = None) -> None:
+        """Report one late record (its window was already settled) as a
+        finding of its own: a tally of that record alone under ``key``, given
+        to ``report_tally`` like any other, with an evidence id of its own (the
+        window's evidence keeps its id and its count). For detections with
+        ``late_records`` whose findings must not be lost to lateness."""
+        tally = typing.cast("TallyT", self.TallyType())
+        tally.add(msg.flow.uid, msg.flow.starttime)
+        if update is not None:
+            update(tally)
+        self._report_tally(msg.profile, msg.twid, key, tally, late_uid=msg.flow.uid or repr(msg.flow.starttime))
+
+    def _report_tally(self, profile: str, twid: int, key: Any, tally: TallyT, late_uid: str | None = None) -> None:
         tally.uids.sort()
         found = self.report_tally(profile, twid, key, tally)
         tally.reported = tally.count
@@ -637,13 +650,15 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
         if found is None:
             return
         findings = (found,) if isinstance(found, Finding) else tuple(found)
-        evidences = [self._evidence_of(finding, profile, twid, key, tally) for finding in findings]
+        evidences = [self._evidence_of(finding, profile, twid, key, tally, late_uid) for finding in findings]
         if len(evidences) == 1:
             self._emit(evidences[0])
         elif evidences:
             self.report_linked(*evidences)
 
-    def _evidence_of(self, finding: Finding, profile: str, twid: int, key: Any, tally: Tally) -> Evidence:
+    def _evidence_of(
+        self, finding: Finding, profile: str, twid: int, key: Any, tally: Tally, late_uid: str | None = None
+    ) -> Evidence:
         kind = finding.kind or self.evidence[0]
         if finding.kind is None and len(self.evidence) > 1:
             raise ValueError(f"{type(self).__name__} declares several kinds: its Finding must name one")
@@ -652,6 +667,11 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
         # The weight for alerts counts the tally's occurrences, whatever the growth measured.
         _, _, occurrences = kind.grown(tally.count, tally.threshold, growth=finding.grows)
         owner = finding.profile or profile
+        id_key = key if finding.id_key is None else finding.id_key
+        if owner != profile:
+            # Another profile's evidence (a linked pair's server side): one per
+            # tally, so the tally's own profile is part of its id.
+            id_key = (profile, id_key)
         return self.report(
             kind,
             profile=owner,
@@ -670,7 +690,7 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
             count=tally.count,
             occurrences=occurrences if finding.occurrences is None else finding.occurrences,
             # Unique per owner: a linked group's evidence of another profile has its own id.
-            evidence_id=self.tally_id(kind, owner, twid, key if finding.id_key is None else finding.id_key),
+            evidence_id=self.tally_id(kind, owner, twid, id_key if late_uid is None else ("late", id_key, late_uid)),
             send=False,
         )
 

@@ -63,4 +63,4 @@ def test_each_evidence_of_a_linked_pair_has_the_id_of_its_owner():
     own, theirs = sorted(run(3), key=lambda e: e.profile)
     assert own.id == uuid_shaped(REPEATED.name, "10.0.0.1", str(own.timewindow), repr("10.0.0.2"))
     assert theirs.profile == "10.0.0.2"
-    assert theirs.id == uuid_shaped(REPEATED.name, "10.0.0.2", str(own.timewindow), repr(("seen", "10.0.0.1")))
+    assert theirs.id == uuid_shaped(REPEATED.name, "10.0.0.2", str(own.timewindow), repr(("10.0.0.1", ("seen", "10.0.0.1"))))

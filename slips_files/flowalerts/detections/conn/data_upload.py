@@ -169,7 +169,7 @@ class DataUpload(Detection[DataUploadConfig, DataUploadTally]):
             Finding(victim=None, details=details, description=f"large data upload: {text}",
                     level=ThreatLevel.INFO, grown_by=grown_by, occurrences=1),
             Finding(victim=None, details=details, description=f"large data upload received: {text}",
-                    attacker=dst_ip(key), profile=key, id_key=("received", profile), grown_by=grown_by,
+                    attacker=dst_ip(key), profile=key, id_key="received", grown_by=grown_by,
                     occurrences=max(1, tally.singles)),
         ]
 

@@ -177,6 +177,8 @@ class CertificateValidation(Detection[CertificateValidationConfig, FailureTally]
     channels = ("new_ssl", "new_notice", "new_x509")
     # ssl.log or notice.log alone is enough; x509.log only informs the clock check.
     logs = ()
+    # A record of a settled window is reported on its own (report_late), not lost.
+    late_records = True
     evidence = (SELF_SIGNED_CERTIFICATE, INVALID_CERTIFICATE)
 
     def handle(self, msg: Message[Any]) -> None:
@@ -231,6 +233,10 @@ class CertificateValidation(Detection[CertificateValidationConfig, FailureTally]
             return
         kind = SELF_SIGNED_CERTIFICATE if is_self_signed_status(status) else INVALID_CERTIFICATE
         key = (kind.name, flow.daddr)
+        if msg.late:
+            # Its window was settled: a finding of its own rather than lost.
+            self.report_late(msg, key, update=lambda tally: tally.note(status, sni, source, flow.dport))
+            return
         if flow.uid and not self.window(msg, CountedOnce).first(key, flow.uid):
             return
         self.tally(msg, key, 1, update=lambda tally: tally.note(status, sni, source, flow.dport))

@@ -151,4 +151,4 @@ def test_each_half_of_the_pair_keeps_its_id_from_first_report_to_update():
     uploader, receiver = emitted[2:]
     assert [e.id for e in emitted] == [uploader.id, receiver.id] * 2
     assert uploader.id == uuid_shaped("DATA_UPLOAD", CLIENT, "1", repr(DST))
-    assert receiver.id == uuid_shaped("DATA_UPLOAD", DST, "1", repr(("received", CLIENT)))
+    assert receiver.id == uuid_shaped("DATA_UPLOAD", DST, "1", repr((CLIENT, "received")))

@@ -66,13 +66,14 @@ def test_directions_ports_and_uids():
 
 def test_evidence_id_is_its_owners():
     # Owned by the outside address (here the destination, not the record's
-    # profile): its id derives from that owner, the window and the key.
+    # profile): its id derives from that owner, the window, the record's
+    # profile and the key.
     records = [conn(uid=f"C{i}", saddr="192.168.1.1", daddr="10.0.0.1", starttime=T0 + i) for i in range(3)]
     h = harness().feed(*records)
     (evidence,) = h.evidence()
     assert evidence.count == 3 and {e.id for e in h.emitted} == {evidence.id}
     assert evidence.id == uuid_shaped("DIFFERENT_LOCALNET", "10.0.0.1", "1",
-                                      repr(("dst", "10.0.0.1", "192.168.1.1", 80, "tcp")))
+                                      repr(("192.168.1.1", ("dst", "10.0.0.1", "192.168.1.1", 80, "tcp"))))
 
 
 def test_no_local_network_known_no_evidence():

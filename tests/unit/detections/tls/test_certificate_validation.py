@@ -204,3 +204,17 @@ def test_the_clock_check_counts_the_whole_window():
         for i in range(3)]]
     found, notes = run(*records)
     assert (found, len(notes)) == ([], 1)
+
+
+def test_a_failure_arriving_after_its_window_was_settled_is_reported_on_its_own():
+    records = [ssl(uid="C0", starttime=T0, validation_status=REVOKED)]
+    records += [ssl(uid=f"S{i}", starttime=T0 + 3600 + i * 300, daddr="1.1.1.1", validation_status="ok")
+                for i in range(30)]
+    harness = Harness(CertificateValidation).feed(*records)
+    assert harness.so_far() != []  # (releases the records held while T0 is chosen)
+    harness.feed(ssl(uid="Clate", starttime=T0 + 10, validation_status=REVOKED))  # window 1 closed long ago
+    assert harness.driver.health.late_records["new_ssl"] == 1
+    evidence = harness.evidence()
+    assert sorted((e.profile, e.uids, e.count) for e in evidence) == [
+        (CLIENT, ["C0"], 1), (CLIENT, ["Clate"], 1), (SERVER, ["C0"], 1), (SERVER, ["Clate"], 1)]
+    assert len({e.id for e in evidence}) == 4  # the late pair does not replace the window's
