@@ -42,6 +42,7 @@ Exceptions, and why:
 from __future__ import annotations
 
 import dataclasses
+import socket
 
 from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import Details, EvidenceKind, Growth, ThreatLevel, dst_ip
@@ -123,9 +124,31 @@ class ReconnectionTally(Tally):
 
 @dataclasses.dataclass(slots=True)  # one per (profile, window): no __dict__
 class Answered:
-    """The targets that answered the profile in a window (up to MAX_ANSWERED)."""
+    """The targets that answered the profile in a window (up to MAX_ANSWERED).
 
-    targets: set[Target] = dataclasses.field(default_factory=set)
+    Most connections are answered, so this set holds most of a window's
+    targets: an IPv4 target is kept as one integer (address << 16 | port),
+    half the memory of a (str, int) tuple; IPv6 ones as the tuple."""
+
+    targets: set[int | Target] = dataclasses.field(default_factory=set)
+
+    def add(self, key: Target) -> bool:
+        """Remember ``key``; False when it was already known or the set is full."""
+        packed = _packed(key)
+        if packed in self.targets or len(self.targets) >= MAX_ANSWERED:
+            return False
+        self.targets.add(packed)
+        return True
+
+    def __contains__(self, key: Target) -> bool:
+        return _packed(key) in self.targets
+
+
+def _packed(key: Target) -> int | Target:
+    address, port = key
+    if ":" in address:
+        return key
+    return int.from_bytes(socket.inet_aton(address), "big") << 16 | port
 
 
 class ReconnectionAttempts(Detection[ReconnectionConfig, ReconnectionTally]):
@@ -151,10 +174,8 @@ class ReconnectionAttempts(Detection[ReconnectionConfig, ReconnectionTally]):
         self.tally(msg, key, threshold, update=lambda tally: tally.note_state(state))
 
     def _answered(self, msg: Message[ConnRecord], key: Target) -> None:
-        targets = self.window(msg, Answered).targets
-        if key in targets or len(targets) >= MAX_ANSWERED:
+        if not self.window(msg, Answered).add(key):
             return
-        targets.add(key)
         tally = self.tallies(msg.profile, msg.twid).get(key)
         if tally is not None and tally.reported:
             # Already reported as failures: the window's close reports the final, info version.
@@ -162,7 +183,7 @@ class ReconnectionAttempts(Detection[ReconnectionConfig, ReconnectionTally]):
 
     def report_tally(self, profile: str, twid: int, key: Target, tally: ReconnectionTally) -> Finding:
         window = self.window_of(profile, twid, Answered)
-        server_answered = window is not None and key in window.targets
+        server_answered = window is not None and key in window
         daddr, dport = key
         target = f"{daddr} telnet (23, 2323)" if dport == 0 else f"{daddr} port {dport}/tcp"
         return Finding(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flowalerts.detections.conn.reconnection_attempts import (
+    Answered,
     ReconnectionAttempts,
     ReconnectionDetails,
 )
@@ -119,3 +120,21 @@ def test_not_when_the_server_answered_the_profile_in_the_window(answer, expected
         records.append(answer)
     assert final(records) == expected
     assert final(list(reversed(records))) == expected
+
+
+@pytest.mark.parametrize(
+    ("kept", "asked", "found"),
+    [
+        (("10.0.0.1", 443), ("10.0.0.1", 443), True),
+        (("10.0.0.1", 443), ("10.0.0.1", 444), False),
+        (("10.0.0.1", 443), ("10.0.0.2", 443), False),
+        (("2001:db8::1", 443), ("2001:db8::1", 443), True),
+        (("2001:db8::1", 443), ("2001:db8::2", 443), False),
+        (("0.0.0.0", 0), ("0.0.0.0", 0), True),
+        (("255.255.255.255", 65535), ("255.255.255.255", 65534), False),
+    ],
+)
+def test_answered_targets_are_kept_exactly_in_their_compact_form(kept, asked, found):
+    answered = Answered()
+    assert answered.add(kept) and not answered.add(kept)
+    assert (asked in answered) is found
