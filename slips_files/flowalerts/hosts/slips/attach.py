@@ -53,6 +53,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+import redis.connection
 
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import Evidence, escape_text
