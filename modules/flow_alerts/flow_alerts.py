@@ -22,7 +22,9 @@ In Slips's module process:
   unchanged. An update of an aggregated evidence (same id) rewrites the
   stored object's count-dependent fields in place (description, uids,
   threat level, confidence) and is not published again (Slips would count
-  it twice);
+  it twice); the weight steps of an aggregated evidence (``SlipsHost.prepare``)
+  are new evidence, stored and published like any other, so Slips's alert
+  arithmetic weighs what the aggregate stands for;
 * when Slips's input is complete (its progress figures, read through its DB
   API while idle, two times a second: ``SlipsHost.input_complete``) the module
   publishes a barrier on a channel of its own and, when it comes back, every
@@ -65,6 +67,7 @@ try:
         FAILED,
         INPUT_DONE_KEY,
         REFUSED,
+        SKIPPED,
         UPDATE_NOT_STORED,
         UPDATED,
         Outgoing,
@@ -229,7 +232,8 @@ class FlowAlerts(IModule):
             self.print(
                 f"Flowalerts: {sum(host.decoder.stats.received.values())} messages, "
                 f"{sum(host.produced.values())} evidence ({sum(d.delivered.values())} stored in Slips, "
-                f"{sum(d.updated.values())} updates, {sum(d.not_in_slips.values())} without a Slips type), "
+                f"{sum(d.updated.values())} updates, {sum(d.steps.values())} weight steps, "
+                f"{sum(d.not_in_slips.values())} without a Slips type), "
                 f"{host.failures} detection failures, {host.decoder.stats.total_rejected} messages rejected",
                 1,
                 0,
@@ -248,6 +252,9 @@ class FlowAlerts(IModule):
         for line in host.new_failures():
             self.print(line, 1, 1)
         for item in host.prepare(evidences):
+            if not host.wanted(item):
+                host.outcome(item, SKIPPED)
+                continue
             host.outcome(item, self._update(item) if item.update else self._store(item))
 
     def _store(self, item: Outgoing) -> str:

@@ -16,7 +16,8 @@ running Slips (whose own flow_alerts is disabled):
    carry, which its evidence handler checks). An id Slips already has, or
    whitelisted, is not written again. An update of an aggregated evidence
    (same id) rewrites the stored object's count-dependent fields in place and
-   is not published again: Slips would count it twice.
+   is not published again: Slips would count it twice. Its weight steps
+   (``SlipsHost.prepare``) are new evidence, stored and published as any.
 4. **Survives lost connections**: it reconnects with backoff (up to
    ``redis.reconnect_seconds``), keeps the evidence it could not store and
    stores it after reconnecting, and says how many messages may have been
@@ -73,6 +74,7 @@ from flowalerts.hosts.slips.host import (
     INPUT_DONE_KEY,
     PROCESSED_FLOWS_KEY,
     REFUSED,
+    SKIPPED,
     TOTAL_FLOWS_FIELD,
     UPDATE_NOT_STORED,
     UPDATED,
@@ -414,6 +416,10 @@ class Attachment:
     def _flush_pending(self) -> None:
         while self.pending and self.client is not None:
             item = self.pending[0]
+            if not self.host.wanted(item):
+                self.pending.popleft()
+                self.host.outcome(item, SKIPPED)
+                continue
             try:
                 result = self._store(item)
             except _REDIS_ERRORS:
@@ -599,6 +605,7 @@ def _result(attachment: Attachment, attached: bool) -> AttachResult:
         f"flowalerts module: {sum(host.decoder.stats.received.values())} messages "
         f"({host.decoder.stats.total_rejected} rejected), {produced} evidence "
         f"({sum(d.delivered.values())} stored in Slips, {sum(d.updated.values())} updates, "
+        f"{sum(d.steps.values())} weight steps, "
         f"{sum(d.not_in_slips.values())} without a Slips type, {pending} not stored), "
         f"{host.failures} detection failures, {attachment.reconnects} reconnections, "
         f"{'?' if lost is None else lost} messages possibly lost"

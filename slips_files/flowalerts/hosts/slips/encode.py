@@ -16,7 +16,10 @@ evidence ("Problem converting") or fail in its whitelist. So:
   domains an IP was resolved from go to ``queries`` (Slips's meaning);
 * ids are UUID4-shaped (Slips and IDMEF expect UUID4): our content-derived id
   with the version and variant bits set, so an update keeps its id;
-* ``timestamp`` is the flow's epoch time, as Slips's own modules send it.
+* ``timestamp`` is the flow's epoch time, as Slips's own modules send it;
+* an aggregated evidence (``occurrences`` > 1) also gets **weight steps**
+  (``WeightSteps``): extra Slips evidence that let Slips's alert arithmetic
+  see what the aggregate stands for (see that class).
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any
 
-from flowalerts.core.evidence import KINDS, Evidence, Ioc, IoCType
+from flowalerts.core.evidence import KINDS, Direction, Evidence, Ioc, IoCType, ThreatLevel
 
 # The evidence types Slips 1.1.21 accepts (names of its evidence type enum).
 SLIPS_EVIDENCE_TYPES = frozenset(
@@ -164,3 +167,126 @@ class DeliveryStats:
     mapped: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)  # (ours, Slips's) when they differ
     failed: Counter[str] = dataclasses.field(default_factory=Counter)  # Slips raised, or its Redis was gone
     pending: int = 0  # waiting for Slips's Redis to come back
+    steps: Counter[str] = dataclasses.field(default_factory=Counter)  # weight steps stored in Slips
+    steps_not_stored: Counter[str] = dataclasses.field(default_factory=Counter)  # refused, failed, or aggregate gone
+
+
+# --- weight steps -------------------------------------------------------------------------
+
+# Most weight steps of one aggregated evidence (at Slips's default alert level
+# 15, enough for the lightest kind that can weigh: 0.2 x 0.6 = 0.12 a step).
+MAX_STEPS = 128
+# Past the alert level by this much (Slips sums floats; ">=" must hold there).
+ALERT_MARGIN = 1e-6
+# Aggregates and (profile, window) sums remembered (the oldest are forgotten).
+MAX_AGGREGATES = 200_000
+MAX_WINDOWS = 200_000
+
+
+def slips_weight(payload: dict[str, Any]) -> float:
+    """What Slips's evidence handler adds for this payload to its profile and
+    window: threat level x confidence, when the attacker is the source side
+    and the level is not info (0 otherwise)."""
+    if payload["attacker"]["direction"] != Direction.SRC.value:
+        return 0.0
+    level = ThreatLevel.from_label(payload["threat_level"])
+    return level.weight * float(payload["confidence"])
+
+
+def step_id(evidence_id: str, step: int) -> str:
+    """The Slips id of weight step ``step`` of an evidence (deterministic)."""
+    return slips_uuid(f"{evidence_id}\x1fweight-step\x1f{step}")
+
+
+def step_payload(payload: dict[str, Any], step: int, occurrences: int) -> dict[str, Any]:
+    """Weight step ``step`` (1-based) of the aggregate ``payload``: the same
+    evidence (type, entities, level, confidence of the aggregate now), standing
+    for occurrence ``step + 1`` of ``occurrences``: its own id, the aggregate's
+    id in ``rel_id``, the uids of its share of the aggregate's flows."""
+    uids = payload["uid"]
+    share = max(1, len(uids) // max(1, occurrences))
+    block = uids[step * share : (step + 1) * share] or uids[-1:]
+    out = dict(payload)
+    out["id"] = step_id(payload["id"], step)
+    out["rel_id"] = [payload["id"]]
+    out["uid"] = list(block)
+    out["description"] = (
+        f"{payload['description']} [weight step {step}: occurrence {step + 1} of {occurrences} "
+        f"of evidence {payload['id']}]"
+    )
+    return out
+
+
+class WeightSteps:
+    """Extra Slips evidence for our aggregated evidence, so that Slips's alert
+    arithmetic sees what an aggregate stands for.
+
+    Slips adds threat level x confidence of each stored evidence once, when
+    ``evidence_added`` arrives, and alerts when a (profile, window) reaches
+    ``alert_level`` (``evidence_detection_threshold`` x width / 60). One
+    evidence of ours stands for ``occurrences`` of Slips's (``Evidence.weight``
+    = level x confidence x occurrences), so inside Slips it would weigh as one.
+    For each version of an aggregate we deliver (its first report, each
+    update), this plans new evidence with deterministic ids (``step_id``),
+    each a copy weighing what one occurrence weighs (the aggregate's level and
+    confidence then), until, whichever comes first:
+
+    * the aggregate's steps and first version weigh what it stands for
+      (``Evidence.weight``; nothing for evidence that adds no alert weight:
+      info, or about what others did to the profile);
+    * they pass the window's alert level (one aggregate alone can make Slips
+      alert once; more would only repeat the alert);
+    * everything we delivered to that (profile, window) passes the alert
+      level (Slips has alerted on it: more steps only fill its DB);
+    * ``MAX_STEPS`` steps, or one step per occurrence beyond the first.
+
+    So Slips's DB holds at most ``MAX_STEPS`` extra evidence per aggregate and
+    about the alert level's worth per (profile, window), never more evidence
+    than Slips's own module would have stored for the same flows.
+    """
+
+    def __init__(self, alert_level: float, max_steps: int = MAX_STEPS) -> None:
+        self.alert_level = alert_level
+        self.max_steps = max_steps
+        # aggregate id -> [weight delivered to Slips, steps delivered]
+        self._aggregates: OrderedDict[str, list[float]] = OrderedDict()
+        # (profile, window) -> weight delivered to Slips
+        self._windows: OrderedDict[tuple[str, int], float] = OrderedDict()
+
+    def plan(self, evidence: Evidence, payload: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+        """The steps (index, payload) to deliver after ``payload`` (a version of ``evidence``)."""
+        ident = payload["id"]
+        weight = slips_weight(payload)
+        window = (str(payload["profile"]["ip"]), int(payload["timewindow"]["number"]))
+        state = self._aggregates.get(ident)
+        if state is None:  # its first version: Slips weighs it once
+            state = self._remember(self._aggregates, ident, [weight, 0.0], MAX_AGGREGATES)
+            self._add(window, weight)
+        occurrences = max(1, evidence.occurrences)
+        if weight <= 0.0 or occurrences <= 1:
+            return []
+        target = min(evidence.weight, self.alert_level + ALERT_MARGIN)
+        limit = min(self.max_steps, occurrences - 1)
+        out: list[tuple[int, dict[str, Any]]] = []
+        while (
+            state[0] + 1e-9 < target
+            and state[1] < limit
+            and self._windows.get(window, 0.0) < self.alert_level + ALERT_MARGIN
+        ):
+            state[1] += 1
+            state[0] += weight
+            self._add(window, weight)
+            out.append((int(state[1]), step_payload(payload, int(state[1]), occurrences)))
+        return out
+
+    def _add(self, window: tuple[str, int], weight: float) -> None:
+        total = self._windows.get(window, 0.0) + weight
+        self._remember(self._windows, window, total, MAX_WINDOWS)
+
+    @staticmethod
+    def _remember(table: OrderedDict[Any, Any], key: Any, value: Any, cap: int) -> Any:
+        table[key] = value
+        table.move_to_end(key)
+        if len(table) > cap:
+            table.popitem(last=False)
+        return value

@@ -47,7 +47,11 @@ Written once here, so the two hosts cannot drift apart:
 * delivery accounting: each evidence becomes Slips's JSON shape
   (``flowalerts.hosts.slips.encode``) or is not sent (counted, one note per type);
   a second evidence with an id already delivered is an **update** of an
-  aggregated evidence, never a second evidence;
+  aggregated evidence, never a second evidence; after each version of an
+  aggregated evidence come its **weight steps** (``encode.WeightSteps``:
+  new evidence with deterministic ids, so that Slips's alert arithmetic
+  weighs what the aggregate stands for), unless Slips did not keep the
+  aggregate (whitelisted, refused) - then its steps are skipped;
 * detection failures: the driver isolates them; the host reports the first
   of each (detection, hook) once and counts them all.
 
@@ -71,7 +75,7 @@ from flowalerts.core.evidence import Evidence, escape_text
 from flowalerts.core.messages import TW_CLOSED, Advance, End, Message, TwClosed
 from flowalerts.engine.driver import ModuleDriver
 from flowalerts.hosts.slips.decode import SLIPS_LOGS, SLIPS_RECORD_CHANNELS, SlipsDecoder
-from flowalerts.hosts.slips.encode import DeliveryStats, slips_payload, slips_type
+from flowalerts.hosts.slips.encode import DeliveryStats, WeightSteps, slips_payload, slips_type
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.lookups import Lookups, NullLookups
 
@@ -94,12 +98,19 @@ MAX_SENT_IDS = 500_000
 
 @dataclasses.dataclass
 class Outgoing:
-    """One evidence for Slips: its payload (Slips's JSON shape) and whether it
-    updates an evidence already delivered (same id)."""
+    """One evidence for Slips: its payload (Slips's JSON shape), whether it
+    updates an evidence already delivered (same id), and ``step`` > 0 for a
+    weight step of ``evidence`` (a new evidence, ``encode.WeightSteps``)."""
 
     evidence: Evidence
     payload: dict[str, Any]
     update: bool
+    step: int = 0
+
+    @property
+    def aggregate_id(self) -> str:
+        """The Slips id of the evidence this item is (or is a step of)."""
+        return self.payload["rel_id"][0] if self.step else self.payload["id"]
 
 
 # Outcomes a host reports for an Outgoing.
@@ -108,6 +119,7 @@ UPDATED = "updated"
 UPDATE_NOT_STORED = "update_not_stored"
 REFUSED = "refused"
 FAILED = "failed"
+SKIPPED = "skipped"  # a weight step of an aggregate Slips did not keep
 
 
 class _Bounded:
@@ -165,6 +177,9 @@ class SlipsHost:
         self.clock = EventClock(ClockPolicy.from_config(config))
         self.closed = _Bounded(MAX_CLOSED_WINDOWS)
         self.sent = _Bounded(MAX_SENT_IDS)
+        self.weight_steps = WeightSteps(config.alert_threshold)
+        # Aggregates Slips did not keep (whitelisted, refused): no steps for them.
+        self._not_kept = _Bounded(MAX_SENT_IDS)
         self.delivery = DeliveryStats()
         self.produced: Counter[str] = Counter()
         self.windows_closed = 0
@@ -286,10 +301,26 @@ class SlipsHost:
             update = payload["id"] in self.sent
             self.sent.add(payload["id"])
             out.append(Outgoing(evidence, payload, update))
+            for index, step in self.weight_steps.plan(evidence, payload):
+                out.append(Outgoing(evidence, step, update=False, step=index))
         return out
+
+    def wanted(self, item: Outgoing) -> bool:
+        """Whether the host should deliver ``item``: not a step of an aggregate
+        Slips did not keep (its outcome came first: steps follow their aggregate)."""
+        return not (item.step and item.aggregate_id in self._not_kept)
 
     def outcome(self, item: Outgoing, result: str) -> None:
         """The host says what became of ``item``."""
+        if item.step:
+            name = item.evidence.evidence_type
+            if result == DELIVERED:
+                self.delivery.steps[name] += 1
+            else:
+                self.delivery.steps_not_stored[name] += 1
+            return
+        if result in (REFUSED, UPDATE_NOT_STORED, FAILED):
+            self._not_kept.add(item.payload["id"])
         counters = {
             DELIVERED: self.delivery.delivered,
             UPDATED: self.delivery.updated,
@@ -357,12 +388,16 @@ class SlipsHost:
             f"{sum(d.updated.values())} updates, {sum(d.not_in_slips.values())} not sent (no Slips type), "
             f"{sum(d.refused.values())} refused by Slips, {sum(d.failed.values())} failed"
             + (f", {d.pending} pending" if d.pending else "")
+            + f"; weight steps: {sum(d.steps.values())} stored in Slips"
+            + (f", {sum(d.steps_not_stored.values())} not stored" if d.steps_not_stored else "")
         )
         for name in sorted(self.produced):
             parts = [f"produced {self.produced[name]}", f"stored {d.delivered[name]}"]
             for label, counter in (
                 ("updates", d.updated),
                 ("updates of evidence Slips dropped", d.update_not_stored),
+                ("weight steps", d.steps),
+                ("weight steps not stored", d.steps_not_stored),
                 ("refused", d.refused),
                 ("not sent", d.not_in_slips),
                 ("failed", d.failed),
