@@ -347,7 +347,10 @@ class DistributedPipeline:
             pipe.execute()
         except (redis.RedisError, OSError):
             pass
-        deadline = time.monotonic() + 15.0
+        # Workers leave within about a second of the keys going. A run that
+        # did not complete may have stuck ones (stopped, hung): shorter waits.
+        complete = len(self._done) == self.partitions
+        deadline = time.monotonic() + (15.0 if complete else 2.0)
         for proc in self.procs:
             if proc is None:
                 continue
@@ -356,7 +359,7 @@ class DistributedPipeline:
             except subprocess.TimeoutExpired:
                 proc.terminate()
                 try:
-                    proc.wait(timeout=5)
+                    proc.wait(timeout=5 if complete else 2)
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
@@ -431,6 +434,9 @@ class DistributedPipeline:
         if added is None:
             raise RunLost(f"{stream} is gone")
         if isinstance(added, redis.ResponseError) and "equal or smaller" not in str(added):
+            if "maxmemory" in str(added) or str(added).startswith("OOM"):
+                raise BusError(f"Redis refused a write to {stream} ({added}): stopping; the outputs are incomplete "
+                               "(give Redis more maxmemory)")
             raise BusError(f"cannot write to {stream}: {added}")
         # "equal or smaller": a retried write that had already gone through.
         self._check_groups(stream, groups)
@@ -605,12 +611,13 @@ class DistributedPipeline:
             delivered = _delivered(groups)
             pending = int(group.get("pending") or 0)
             holder = _text(lease).rpartition(":")[0] if lease else ""
-            signature = (delivered, pending, last, lease)
+            signature = (delivered, pending, last)
             progressing = signature != self._stall_signature.get(index)
             self._stall_signature[index] = signature
             idle = delivered >= self._batches[index] and pending == 0
             if progressing or idle or holder in live:
-                self._stall_since.pop(index, None)
+                # The last time the partition was fine.
+                self._stall_since[index] = now
                 continue
             since = self._stall_since.setdefault(index, now)
             if now - since >= limit:
