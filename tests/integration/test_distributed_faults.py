@@ -290,6 +290,44 @@ def test_a_corrupt_checkpoint_is_reported_once_and_never_crash_loops(
     assert_no_key_without_ttl(server)
 
 
+def test_a_corrupt_checkpoint_whose_stream_holds_the_start_is_replayed_exactly(
+    data: Any, server: Server, tmp_path: pathlib.Path
+) -> None:
+    """No worker yet (``--workers 0``): the partition's stream still holds
+    batch 1 when a worker finds a checkpoint that fails its checksum (here a
+    forged one that would claim 5 batches done). It says so once and replays
+    the partition from batch 1: the evidence is exact."""
+    folder, reference = data
+    run = Run(folder, tmp_path / "out", server.url, workers=0)
+    client = server.client()
+    keys = Keys(PREFIX, run.run_id())
+    part = keys.partition(0)
+    wait_until(lambda: client.xlen(part.stream) >= 3, "batches waiting for a worker")
+    client.hset(part.ckpt, mapping={"last": 5, "seq": 2, "blob": b"\x80\x05N.", "counters": b"\x80", "done": 0,
+                                    "sum": "0" * 32})
+    with (tmp_path / "worker.stderr").open("wb") as stderr:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flowalerts", "worker", "--redis", server.url, "--run", run.run_id(), "-c",
+             str(tmp_path / "out.yaml")],
+            stdout=subprocess.DEVNULL, stderr=stderr, cwd=REPO,
+        )
+    try:
+        assert_exact(run, reference)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    said = (tmp_path / "worker.stderr").read_text()
+    assert "Traceback" not in said, said
+    warnings = [line for line in said.splitlines() if "failed its check" in line]
+    assert len(warnings) == 1, said
+    assert warnings[0] == (
+        f"warning: the checkpoint of partition 0 of run {keys.run} (key {part.ckpt}) failed its check "
+        "(checksum mismatch): replaying the partition from the start of its stream"
+    )
+    assert leftover_keys(client, PREFIX) == []
+
+
 # -- Redis loses the run's keys: exit 2, one line ---------------------------------------------
 
 LOST = r"^flowalerts: error: Redis lost this run's keys mid-run \("
