@@ -328,6 +328,27 @@ def test_a_corrupt_checkpoint_whose_stream_holds_the_start_is_replayed_exactly(
     assert leftover_keys(client, PREFIX) == []
 
 
+def test_a_redis_restarted_with_persistence_changes_nothing(data: Any, tmp_path: pathlib.Path) -> None:
+    """``appendfsync always``: Redis comes back within reconnect_seconds with
+    every acknowledged write; the run goes on and is exact."""
+    folder, reference = data
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="flowalerts-faults-"))
+    server = Server(workdir, "--appendonly", "yes", "--appendfsync", "always")
+    try:
+        run = Run(folder, tmp_path / "out", server.url)
+        client = server.client()
+        keys = Keys(PREFIX, run.run_id())
+        wait_until(lambda: checkpointed(client, keys, 0), "a checkpoint of partition 0")
+        server.kill()
+        time.sleep(RECONNECT / 3)
+        server.start()
+        assert_exact(run, reference)
+        assert leftover_keys(server.client(), PREFIX) == []
+    finally:
+        server.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 # -- Redis loses the run's keys: exit 2, one line ---------------------------------------------
 
 LOST = r"^flowalerts: error: Redis lost this run's keys mid-run \("
