@@ -417,6 +417,37 @@ def test_a_deleted_partition_stream_is_one_line_and_exit_2(data: Any, server: Se
     assert_no_key_without_ttl(server)
 
 
+def test_a_batch_lost_by_redis_is_one_line_and_exit_2(data: Any, server: Server, tmp_path: pathlib.Path) -> None:
+    """A batch vanished from its stream (Redis lost a write: a stale snapshot,
+    ``appendfsync everysec``): the worker finds the same gap again after
+    reloading, says so, and the producer stops with the one line - no endless
+    reload loop under a live lease, which the watchdog could not see."""
+    folder, _ = data
+    run = Run(folder, tmp_path / "out", server.url, workers=0)
+    client = server.client()
+    keys = Keys(PREFIX, run.run_id())
+    part = keys.partition(0)
+    wait_until(lambda: client.xlen(part.stream) >= 3, "batches waiting for a worker")
+    assert client.xdel(part.stream, "2-1") == 1
+    with (tmp_path / "worker.stderr").open("wb") as stderr:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flowalerts", "worker", "--redis", server.url, "--run", run.run_id(), "-c",
+             str(tmp_path / "out.yaml")],
+            stdout=subprocess.DEVNULL, stderr=stderr, cwd=REPO,
+        )
+    fault_at = time.monotonic()
+    try:
+        line = assert_one_line(run, 2, LOST, fault_at)
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert f"batch 2 of {part.stream} is gone (expected batch 2, got 3)" in line
+    said = (tmp_path / "worker.stderr").read_text()
+    assert "Traceback" not in said and said.count("is gone") == 1, said
+    assert_no_key_without_ttl(server)
+
+
 # -- no live worker: the watchdog -------------------------------------------------------------
 
 

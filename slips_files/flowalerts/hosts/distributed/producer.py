@@ -548,6 +548,7 @@ class DistributedPipeline:
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
                 pipe.expire(key, META_TTL_SECONDS)
+            pipe.hget(self.keys.errors, "lost")
             pipe.hget(self.keys.errors, "fatal")
             return pipe.execute()
 
@@ -555,7 +556,9 @@ class DistributedPipeline:
         for key, alive in zip(keys, replies, strict=False):
             if not alive:
                 raise RunLost(f"{key} is gone")
-        fatal = replies[-1]
+        lost, fatal = replies[-2:]
+        if lost:
+            raise RunLost(_text(lost))
         if fatal:
             raise Stalled(_text(fatal))
 

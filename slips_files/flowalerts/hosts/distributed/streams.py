@@ -11,7 +11,7 @@ allowed; the run's own keys share the tag ``{R}``::
                                    (expires unless the producer refreshes it)
     P:{R}:workers          ZSET    worker name -> last heartbeat (ms)
     P:{R}:evidence         STREAM  evidence and "done" entries, read by the producer
-    P:{R}:errors           HASH    last error per partition ("p<i>"), "fatal" (workers)
+    P:{R}:errors           HASH    last error per partition ("p<i>"), "fatal", "lost" (workers)
     P:{R}:end              STRING  the end marker: written before the run's keys are
                                    deleted (10 min TTL), so "finished" is told from "lost"
     P:{R.pi}:in            STREAM  batches of partition i (entry id = batch number),
@@ -280,7 +280,8 @@ redis.call('PEXPIRE', KEYS[2], ttl)
 return redis.call('ZCARD', KEYS[2])
 """
 
-# KEYS: meta, errors. ARGV: field, message, fatal (0/1). A worker's error,
+# KEYS: meta, errors. ARGV: field, message, level (0; 1 "fatal": a partition
+# cannot be recovered; 2 "lost": Redis lost data of the run). A worker's error,
 # for the producer's one line; only while the run exists, expiring with it.
 REPORT = """
 local ttl = redis.call('PTTL', KEYS[1])
@@ -290,6 +291,8 @@ end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 if ARGV[3] == '1' then
   redis.call('HSETNX', KEYS[2], 'fatal', ARGV[2])
+elseif ARGV[3] == '2' then
+  redis.call('HSETNX', KEYS[2], 'lost', ARGV[2])
 end
 redis.call('PEXPIRE', KEYS[2], ttl)
 return 1

@@ -100,6 +100,14 @@ _encoder = msgspec.msgpack.Encoder()
 class _Gap(Exception):
     """A batch is missing (another consumer took it): reload from the checkpoint."""
 
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(f"expected batch {expected}, got {got}")
+        self.expected = expected
+
+
+# The same batch missing after this many reloads in a row: Redis lost it.
+MAX_GAPS = 3
+
 
 class _Gone(Exception):
     """A key of the run vanished: the run ended (end marker) or Redis lost it."""
@@ -201,6 +209,8 @@ class Worker:
         self.started = time.monotonic()
         self.stats: Counter[str] = Counter()
         self._knowledge: dict[bytes, Knowledge] = {}
+        # (run, partition) -> (the batch found missing, times in a row).
+        self._gaps: dict[tuple[str, int], tuple[int, int]] = {}
 
     # -- main loop ------------------------------------------------------------------------------
     def serve(self) -> int:
@@ -245,7 +255,7 @@ class Worker:
             return time.monotonic() - self.started > RUN_APPEAR_SECONDS
         return self.seen_run and not self.runs
 
-    def _report_error(self, message: str, fatal_index: int | None = None) -> None:
+    def _report_error(self, message: str, fatal_index: int | None = None, lost: bool = False) -> None:
         """Leave an error where the producer finds it (its watchdog names it).
         Best effort: Redis may be what failed."""
         tasks = list(self.tasks.values())
@@ -254,8 +264,10 @@ class Worker:
         ]
         for keys, field in targets:
             fatal = fatal_index is not None and field == f"p{fatal_index}"
+            # 1: the partition cannot be recovered (exit 1); 2: Redis lost data (exit 2).
+            level = (2 if lost else 1) if fatal else 0
             try:
-                self.scripts.report(keys=[keys.meta, keys.errors], args=[field, f"{self.name}: {message}"[:2000], int(fatal)])
+                self.scripts.report(keys=[keys.meta, keys.errors], args=[field, f"{self.name}: {message}"[:2000], level])
             except (redis.RedisError, OSError):
                 pass
 
@@ -522,8 +534,23 @@ class Worker:
         if entries:
             try:
                 self._process(task, entries)
-            except _Gap:
+            except _Gap as gap:
                 self.stats["gaps"] += 1
+                key = (task.run.keys.run, task.index)
+                expected, count = self._gaps.get(key, (0, 0))
+                count = count + 1 if expected == gap.expected else 1
+                self._gaps[key] = (gap.expected, count)
+                if count >= MAX_GAPS:
+                    # Not another consumer's: the batch is gone (Redis lost
+                    # writes, e.g. restarted from a stale snapshot).
+                    message = f"batch {gap.expected} of {task.keys.stream} is gone ({gap})"
+                    if not self.local:
+                        self.emit(f"error: {message}: Redis lost data of run {key[0]}")
+                    self._report_error(message, fatal_index=task.index, lost=True)
+                    task.run.poisoned.add(task.index)
+                    self.call(self.scripts.release, keys=[task.keys.lease], args=[task.token])
+                    self.tasks.pop(key, None)
+                    return True
                 try:
                     if not self._load(task, self.call(self.client.hgetall, task.keys.ckpt)):
                         self.tasks.pop((task.run.keys.run, task.index), None)
@@ -572,7 +599,7 @@ class Worker:
                     task.unacked.append(entry_id)  # already in the checkpoint
                     continue
                 if number != task.last + 1:
-                    raise _Gap(f"expected batch {task.last + 1}, got {number}")
+                    raise _Gap(task.last + 1, number)
                 if not fields:
                     raise BusError(f"batch {number} of {task.keys.stream} is gone before it was processed")
                 try:
