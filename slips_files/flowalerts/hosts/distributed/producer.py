@@ -25,8 +25,16 @@ so Redis memory stays bounded whatever the input size.
 **Evidence.** Workers number each partition's evidence; the producer drops a
 number it already wrote (a worker restarted from its checkpoint replays the
 batches after it and finds the same evidence again), then hands the evidence
-to the sink. The run ends when every partition reported ``done``; then every
-key of the run is deleted.
+to the sink. The run ends when every partition reported ``done``; then the
+run's end marker is written and every other key of the run is deleted.
+
+**Faults.** Every heartbeat (``HEARTBEAT_SECONDS``) refreshes the TTL of
+every key of the run; one that is gone (without the end marker, which only
+``close`` writes) means Redis lost the run: ``RunLost``, exit 2. The
+watchdog (``_watchdog``) stops a run whose open partition has work waiting
+and neither progress nor a lease held by a live worker for 2 x
+``lease_seconds`` + ``WATCHDOG_MARGIN_SECONDS``: ``Stalled``, exit 1, naming
+the partition and the last error a worker reported (``P:{R}:errors``).
 """
 
 from __future__ import annotations

@@ -25,6 +25,14 @@ pending entries (XAUTOCLAIM) and processes every batch after the checkpoint
 again. Processing is deterministic, so it finds the same evidence with the
 same numbers, and the producer drops the numbers it already has.
 
+**Finished or lost.** A key of a run gone (meta, a stream, a checkpoint,
+the evidence stream) ends the run for this worker: quietly when the run's
+end marker is there, else as "lost" (a warning; a local worker leaves the
+one error line to its producer). Evidence is written by a script that checks
+the lease, and a checkpoint carries a checksum checked before its state is
+unpickled: a failing one is replayed from the stream's start when the stream
+holds it, else reported as fatal (``P:{R}:errors``) - never a crash loop.
+
 **Balance.** A worker takes at most ``ceil(P / live workers)`` partitions
 (live = heartbeat in the run's ``workers`` set), one per round, and hands
 surplus partitions back (checkpoint, release) when more workers join.
