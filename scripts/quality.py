@@ -33,11 +33,8 @@ profile is alerted that the baseline does not list (review it, then
 ``--write-baseline``); or a capture of the baseline is missing.
 ``tests/integration/test_quality.py`` runs the same check under ``pytest``.
 
-Captures are read as published. Until the readers accept every published
-name, a capture with ``*.log.labeled`` (CTU) or ``*.json.gz`` (JSON Streaming
-Logs) files is read through a temporary folder of links with the names the
-reader knows (``conn.log.labeled`` -> ``conn.log``, ``ssl.json.gz`` ->
-``ssl.log.gz``); nothing is copied.
+Captures are read as published (``*.log.labeled`` of CTU, ``*.json.gz`` of
+JSON Streaming Logs): the readers take those names.
 """
 
 from __future__ import annotations
@@ -57,7 +54,7 @@ from flowalerts.catalog import config_sections
 from flowalerts.core.config import parse_config
 from flowalerts.core.evidence import Evidence, ThreatLevel
 from flowalerts.hosts.standalone import RunOptions, run
-from flowalerts.io.input.folder import FolderReader, log_type_of
+from flowalerts.io.input.folder import FolderReader
 from flowalerts.io.score import Labels, read_evidence, read_labels, score
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.lookups import NullLookups
@@ -93,32 +90,6 @@ def captures(shared: pathlib.Path = SHARED) -> list[tuple[str, pathlib.Path]]:
             else:
                 found += [(f"{folder.name}/{sub.name}", sub) for sub in sorted(folder.iterdir()) if sub.is_dir()]
     return found
-
-
-def _reader_name(name: str) -> str | None:
-    """The name the reader knows for a published log name it may not read."""
-    if log_type_of(name) is not None:
-        return None
-    if name.endswith(".log.labeled"):
-        return name[: -len(".labeled")]
-    if name.endswith(".json.gz"):
-        return name[: -len(".json.gz")] + ".log.gz"
-    if name.endswith(".json"):
-        return name[: -len(".json")] + ".log"
-    return None
-
-
-def readable_folder(folder: pathlib.Path, scratch: pathlib.Path) -> pathlib.Path:
-    """``folder`` itself when the reader knows its file names, else a folder
-    under ``scratch`` of links to its files under names the reader knows."""
-    renamed = {path.name: _reader_name(path.name) for path in folder.iterdir() if path.is_file()}
-    if not any(renamed.values()):
-        return folder
-    linked = scratch / "input"
-    linked.mkdir(parents=True, exist_ok=True)
-    for name, new_name in renamed.items():
-        (linked / (new_name or name)).symlink_to(folder / name)
-    return linked
 
 
 # -- what one capture gives -------------------------------------------------------------------
@@ -198,7 +169,6 @@ def measure(name: str, folder: pathlib.Path, knowledge: Knowledge) -> CaptureRes
     config, _ = parse_config({}, sections=config_sections())
     with tempfile.TemporaryDirectory(prefix="flowalerts-quality-") as scratch:
         scratch_path = pathlib.Path(scratch)
-        path = readable_folder(folder, scratch_path)
         readers: list[_ObservedReader] = []
 
         def reader_factory(input_path: str, warnings: object) -> _ObservedReader:
@@ -208,14 +178,14 @@ def measure(name: str, folder: pathlib.Path, knowledge: Knowledge) -> CaptureRes
 
         outdir = scratch_path / "out"
         started = time.perf_counter()
-        summary = run(RunOptions(path=str(path), outdir=str(outdir), config=config, offline=True,
+        summary = run(RunOptions(path=str(folder), outdir=str(outdir), config=config, offline=True,
                                  lookups=NullLookups(), knowledge=knowledge, emit=lambda text: None,
                                  reader_factory=reader_factory))
         seconds = time.perf_counter() - started
         if summary.health.degraded or not summary.complete:
             raise RuntimeError(f"{name}: the run was not clean (status {summary.exit_status})")
         evidences = read_evidence(str(outdir / "alerts.json"))
-        labels = _labels(path)
+        labels = _labels(folder)
     reader = readers[0]
     originated = _originated_labels(reader.conn_originator, labels) if labels else {}
     evidence: dict[str, list[int]] = {}

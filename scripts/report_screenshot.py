@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from flowalerts.cli.main import main as flowalerts_main  # noqa: E402
 from tests.conftest import SHARED  # noqa: E402
-from tests.integration.browser_support import missing_browser, readable_input, report_screenshot  # noqa: E402
+from tests.integration.browser_support import missing_browser, report_screenshot  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,11 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report_screenshot: {problem}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="flowalerts-screenshot-") as scratch:
-        folder, note = readable_input(pathlib.Path(args.dataset), pathlib.Path(scratch))
-        if note:
-            print(f"report_screenshot: {note}", file=sys.stderr)
         out = pathlib.Path(scratch) / "out"
-        status = flowalerts_main(["run", "-f", str(folder), "-o", str(out), "--offline", "-q", "--report"])
+        status = flowalerts_main(["run", "-f", str(args.dataset), "-o", str(out), "--offline", "-q", "--report"])
         if status != 0:
             print(f"report_screenshot: flowalerts run exited {status}", file=sys.stderr)
             return 1

@@ -139,34 +139,3 @@ def report_screenshot(html: pathlib.Path, png: pathlib.Path) -> PageEvents:
     return events
 
 
-def readable_input(folder: pathlib.Path, scratch: pathlib.Path) -> tuple[pathlib.Path, str]:
-    """``folder`` if the readers take it as it is, else a folder of links to its
-    logs under the names they read (``conn.log.labeled`` -> ``conn.log``,
-    ``dns.json.gz`` -> ``dns.log.gz``), and a note saying so.
-
-    Until the readers learn published names (issue 22: JSON Streaming Logs
-    ``*.json.gz``, ``*.log.labeled`` folders), ``ctu-normal44-day2`` and
-    ``wrccdc2018-zeek6-json`` are reported through such links; once they
-    read the folders as published, the folders themselves are used."""
-    from flowalerts.io.input.folder import InputError, discover
-    from flowalerts.io.input.warnings import InputWarnings
-
-    try:
-        discover(str(folder), InputWarnings(emit=lambda text: None))
-        return folder, ""
-    except InputError:
-        pass
-    # Same folder name as the dataset (the report's title names it).
-    links = scratch / "renamed" / folder.name
-    links.mkdir(parents=True, exist_ok=True)
-    renamed = []
-    for path in sorted(folder.iterdir()):
-        name = path.name
-        for published, ours in ((".log.labeled", ".log"), (".json.gz", ".log.gz"), (".json", ".log")):
-            if name.endswith(published):
-                target = links / (name[: -len(published)] + ours)
-                if not target.exists():
-                    target.symlink_to(path)
-                renamed.append(name)
-                break
-    return links, f"read through links with Zeek's names ({len(renamed)} files renamed): the readers do not take {folder.name} as published yet (issue 22)"

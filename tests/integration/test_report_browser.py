@@ -37,7 +37,6 @@ from tests.conftest import SHARED, need
 from tests.integration.browser_support import (
     missing_browser,
     open_report,
-    readable_input,
     report_screenshot,
     screenshot,
     visible_count,
@@ -194,13 +193,10 @@ def test_report_of_each_slips_dataset(dataset, datasets, browser, tmp_path):
 
 
 @pytest.mark.parametrize("dataset", REAL_DATASETS)
-def test_report_of_each_real_capture(dataset, browser, tmp_path, record_property):
+def test_report_of_each_real_capture(dataset, browser, tmp_path):
     need((REAL / dataset).is_dir(), f"{REAL / dataset} not found (../shared/datasets/real)")
-    folder, note = readable_input(REAL / dataset, tmp_path)
-    if note:
-        record_property("input", note)
     out = tmp_path / "out"
-    run_with_report(folder, out)
+    run_with_report(REAL / dataset, out)
     check_flowalerts_report(out, tmp_path)
 
 

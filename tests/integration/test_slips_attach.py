@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from flowalerts.hosts.slips.attach import AttachOptions, UsageError, redact_url, run_attach
+from flowalerts.core.urls import redact_url
+from flowalerts.hosts.slips.attach import AttachOptions, UsageError, run_attach
 from flowalerts.hosts.slips.encode import slips_uuid
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.ports import PortRegistry

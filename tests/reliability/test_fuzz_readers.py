@@ -24,10 +24,11 @@ from flowalerts.core.config import InputSection
 from flowalerts.core.ips import parse_ip
 from flowalerts.core.messages import TwClosed
 from flowalerts.core.records import BY_LOG_TYPE, RECORD_TYPES, ConnRecord
+from flowalerts.core.validation import MAX_COUNT, MAX_TS
 from flowalerts.engine.profiler import Profiler
 from flowalerts.io.input.folder import FolderReader
 from flowalerts.io.input.warnings import InputWarnings
-from flowalerts.io.input.zeek import MAX_COUNT, MAX_TS, bounded_lines, open_binary
+from flowalerts.io.input.zeek import bounded_lines, open_binary
 from tests.reliability.support import conn_json, reader_for, tsv_header
 
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

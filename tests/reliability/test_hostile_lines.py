@@ -12,9 +12,10 @@ import pytest
 
 from flowalerts.core.config import InputSection
 from flowalerts.core.records import RECORD_TYPES, ConnRecord, X509Record
+from flowalerts.core.validation import MAX_COUNT
 from flowalerts.io.input.folder import FolderReader
 from flowalerts.io.input.warnings import InputWarnings
-from flowalerts.io.input.zeek import MAX_COUNT, ZeekFileReader, json_too_deep
+from flowalerts.io.input.zeek import ZeekFileReader, json_too_deep
 from tests.reliability.support import (
     CLIENT,
     CONN_TSV_FIELDS,

@@ -49,7 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace, config: Config) -> int:
-    from flowalerts.hosts.slips.attach import AttachOptions, UsageError, redact_text, redact_url, run_attach
+    from flowalerts.core.urls import redact_url
+    from flowalerts.hosts.slips.attach import AttachOptions, UsageError, redact_text, run_attach
     from flowalerts.knowledge.lookups import make_lookups
 
     stop = threading.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from flowalerts.core.config import Config
 from flowalerts.io.input.folder import InputError
@@ -26,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace, config: Config) -> int:
-    from flowalerts.io.score import format_score, read_evidence, read_labels, score, score_json
+    from flowalerts.io.score import format_score, read_evidence, read_labels, score, score_json, shares_uid
 
     try:
         labels = read_labels(args.path)
@@ -40,6 +41,13 @@ def main(args: argparse.Namespace, config: Config) -> int:
         raise InputError(f"{args.alerts} is not a Flowalerts alerts.json: {exc}") from None
     if not labels.by_uid:
         raise InputError(f"no labelled conn flows under {args.path} (expected a 'label' column)")
+    if any(evidence.uids for evidence in evidences) and not shares_uid(labels, evidences):
+        # Not an input error (the files are fine), but the score below means nothing.
+        print(
+            f"flowalerts: warning: the alerts in {args.alerts} and the labels in {args.path} share no flow uid: "
+            "they do not come from the same capture (every coverage below is 0)",
+            file=sys.stderr,
+        )
     result = score(labels, evidences)
     print(json.dumps(score_json(result), indent=2) if args.json else format_score(result))
     return 0

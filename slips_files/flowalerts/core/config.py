@@ -162,6 +162,9 @@ class InputSection(Section):
     # Per compressed file: more than this many decompressed bytes is a bomb.
     max_decompressed_bytes: int = 20 * (1 << 30)
     max_decompression_ratio: int = 1000
+    # Names in the logs -> Zeek's names (the inverse of Zeek's
+    # Log::default_field_name_map), e.g. {src: id.orig_h}.
+    field_names: dict[str, str] = {}
 
 
 class Output(Section):
@@ -322,6 +325,7 @@ def _check_ranges(config: Config) -> None:
     positive("input.max_decompressed_bytes", config.input.max_decompressed_bytes)
     if not config.input.max_decompression_ratio >= 1:
         raise ConfigError("invalid configuration: input.max_decompression_ratio must be a finite number >= 1")
+    _check_field_names(config.input.field_names)
     if config.redis.url is not None:
         from flowalerts.core.urls import RedisUrlError, check_redis_url
 
@@ -338,6 +342,21 @@ def _check_ranges(config: Config) -> None:
             or any(sep in name for sep in ("/", "\\", "\x00"))
         ):
             raise ConfigError(f"invalid configuration: output file name {name!r} must be a plain file name (no folders)")
+
+
+def _check_field_names(field_names: dict[str, str]) -> None:
+    """``input.field_names``: each maps a name to a Zeek field some log is read for."""
+    from flowalerts.core.records import ZEEK_FIELD_NAMES
+
+    known = ZEEK_FIELD_NAMES | {name.replace(".", "_") for name in ZEEK_FIELD_NAMES}
+    for name, zeek in field_names.items():
+        if not name:
+            raise ConfigError("invalid configuration: input.field_names has an empty name")
+        if zeek not in known:
+            raise ConfigError(
+                f"invalid configuration: input.field_names.{name}: {zeek!r} is not a Zeek field Flowalerts reads"
+                " (e.g. id.orig_h, id.resp_p, ts)"
+            )
 
 
 def _check_numbers(prefix: str, section: Any, check: Any) -> None:

@@ -177,7 +177,7 @@ class Growth:
 
 # The default growth of a kind: level and confidence grow, it weighs as each occurrence.
 GROWS = Growth()
-# A kind whose evidence keeps its level and confidence (and weighs once).
+# A kind whose evidence keeps its level and confidence (it still weighs as each occurrence).
 FIXED = Growth(level=False, confidence=False)
 
 

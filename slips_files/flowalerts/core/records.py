@@ -490,6 +490,8 @@ RECORD_TYPES: tuple[type[Record], ...] = (
 )
 BY_LOG_TYPE: dict[str, type[Record]] = {t.log_type: t for t in RECORD_TYPES}
 BY_CHANNEL: dict[str, type[Record]] = {t.channel: t for t in RECORD_TYPES}
+# Every Zeek field name some record reads (``id.orig_h``, ``certificate.subject``, ...).
+ZEEK_FIELD_NAMES: frozenset[str] = frozenset(name for t in RECORD_TYPES for name in t.zeek.values())
 
 
 def _fields(record_type: type[Record]) -> list[tuple[Any, ...]]:
@@ -511,7 +513,8 @@ def zeek_json_type(record_type: type[Record]) -> type[msgspec.Struct]:
     Only fields named in ``record_type.zeek`` can be read from Zeek; the others
     keep their defaults. Unknown Zeek fields are ignored.
     """
-    rename = {name: record_type.zeek.get(name, "__flowalerts_unmapped__" + name) for name, *_ in _fields(record_type)}
+    names = [f.name for f in msgspec.structs.fields(record_type)]
+    rename = {name: record_type.zeek.get(name, "__flowalerts_unmapped__" + name) for name in names}
     return msgspec.defstruct(
         "Zeek" + record_type.__name__,
         _fields(record_type),

@@ -314,6 +314,25 @@ class Tally(msgspec.Struct, gc=False):
 TallyT = TypeVar("TallyT", bound=Tally, default=Tally)
 
 
+@dataclasses.dataclass
+class CountedOnce:
+    """Window state (``self.window(msg, CountedOnce)``): the (key, uid) pairs
+    already counted, so that a connection two logs report (ssl.log and
+    notice.log, files.log and ssl.log) counts once. Bounded: past
+    ``MAX_PAIRS`` pairs a repeat counts again rather than memory growing."""
+
+    MAX_PAIRS: ClassVar[int] = 10000
+    pairs: set[tuple[Any, str]] = dataclasses.field(default_factory=set)
+
+    def first(self, key: Any, uid: str) -> bool:
+        """Whether (key, uid) is seen for the first time (and remember it)."""
+        if (key, uid) in self.pairs:
+            return False
+        if len(self.pairs) < self.MAX_PAIRS:
+            self.pairs.add((key, uid))
+        return True
+
+
 @dataclasses.dataclass(frozen=True)
 class Finding:
     """What only the detection knows about the evidence of a tally
@@ -336,7 +355,8 @@ class Finding:
     attacker: Ioc | None = None
     # Whose evidence it is (default: the tally's profile).
     profile: str | None = None
-    # The key the evidence id is derived from (default: the tally's key).
+    # The key the evidence id is derived from, with the kind, the owner
+    # (``profile``) and the window (default: the tally's key).
     id_key: Any = None
     # Starting points before growth (default: the kind's).
     level: ThreatLevel | None = None
@@ -641,7 +661,8 @@ class Detection(_Component[CfgT], Generic[CfgT, TallyT]):
             proto=finding.proto,
             count=tally.count,
             occurrences=occurrences if finding.occurrences is None else finding.occurrences,
-            evidence_id=self.tally_id(kind, profile, twid, key if finding.id_key is None else finding.id_key),
+            # Unique per owner: a linked group's evidence of another profile has its own id.
+            evidence_id=self.tally_id(kind, owner, twid, key if finding.id_key is None else finding.id_key),
             send=False,
         )
 

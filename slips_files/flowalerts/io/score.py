@@ -60,16 +60,24 @@ def _open(path: str):
 
 
 def conn_files(path: str) -> list[str]:
-    """The conn logs under ``path`` (conn.log, conn.log.labeled, rotated, .gz)."""
+    """The conn logs under ``path`` (the names the readers take: conn.log,
+    conn.json, conn.log.labeled, rotated, .gz)."""
+    from flowalerts.io.input.folder import log_type_of
+
     if os.path.isfile(path):
         return [path]
-    found = []
+    found: list[str] = []
     for root, dirs, files in os.walk(path):
         dirs.sort()
         for name in sorted(files):
-            if name.startswith("conn.") and (".log" in name):
+            if log_type_of(name) == "conn":
                 found.append(os.path.join(root, name))
     return found
+
+
+def shares_uid(labels: Labels, evidences: list[Evidence]) -> bool:
+    """True if some evidence names a labelled flow (the alerts come from a run on these logs)."""
+    return any(uid in labels.by_uid for evidence in evidences for uid in evidence.uids)
 
 
 def read_labels(path: str) -> Labels:

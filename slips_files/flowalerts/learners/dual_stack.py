@@ -25,6 +25,7 @@ and nothing is kept (most networks never ask for it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from flowalerts.core.facts import Fact, FactStore
@@ -45,7 +46,7 @@ MAX_IPS = 50_000
 # How long candidate pairs are remembered.
 CANDIDATE_SECONDS = 86400.0
 # Set (in the checkpointed state) once a host got answers of the other IP version.
-SEEN_KEY = "dual_stack.cross_version_answers"
+SEEN_TABLE = "cross_version_answers"
 
 
 class DualStack(Fact, tag="dual"):
@@ -115,7 +116,7 @@ class DualStackLearner(Learner):
             return None
         query = names.normalize(flow.query)
         ts = flow.starttime
-        self._state.values[SEEN_KEY] = True
+        self.table(SEEN_TABLE, 1).set(SEEN_TABLE, True, math.inf)
         answers = self.table("answers", MAX_IPS)
         connections = self.table("connections", MAX_IPS)
         found: list[Fact] = []
@@ -130,7 +131,7 @@ class DualStackLearner(Learner):
         return found or None
 
     def _connection(self, flow: ConnRecord) -> list[Fact] | None:
-        if not self._state.values.get(SEEN_KEY):
+        if SEEN_TABLE not in self.table(SEEN_TABLE, 1):
             return None  # no host asked for the other IP version's addresses yet
         source = canonical_ip(flow.saddr)
         target = canonical_ip(flow.daddr)

@@ -12,6 +12,10 @@ import math
 
 from flowalerts.core.facts import Fact, FactStore
 from flowalerts.core.ips import canonical_ip, is_ipv4, is_rfc1918_or_ula, parse_ip
+from flowalerts.core.state import FlowTimeTable
+
+# The key of the one entry of the learned-network table.
+LEARNED = "network"
 
 
 class LocalNetwork(Fact, tag="net"):
@@ -34,23 +38,29 @@ class LocalNet(FactStore):
         self._in_local: dict[str, bool] = {}
 
     @property
+    def _learned(self) -> FlowTimeTable[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, float]]:
+        # One entry that never expires: the state's tables are what a checkpoint keeps.
+        return self.state.table("facts.local_network", 1)
+
+    @property
     def local_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-        """The local network (kept in the state's ``values`` so a checkpoint has it)."""
-        return self.state.values.get("facts.local_network")
+        """The local network learned (or configured), if any."""
+        learned = self._learned.get(LEARNED)
+        return None if learned is None else learned[0]
 
     @property
     def local_network_ts(self) -> float:
         """Flow time of the record the local network was learned from (-inf:
         configured; +inf: none yet). It is final once the watermark passed it."""
-        return self.state.values.get("facts.local_network_ts", math.inf)
+        learned = self._learned.get(LEARNED)
+        return math.inf if learned is None else learned[1]
 
     def add(self, fact: LocalNetwork) -> None:
         ts = -math.inf if fact.ts is None else fact.ts
         if self.local_network is not None and self.state.watermark >= self.local_network_ts:
             return  # final: an earlier source arriving now is beyond the allowed lateness
         if self.local_network is None or ts < self.local_network_ts:
-            self.state.values["facts.local_network"] = ipaddress.ip_network(fact.cidr, strict=False)
-            self.state.values["facts.local_network_ts"] = ts
+            self._learned.set(LEARNED, (ipaddress.ip_network(fact.cidr, strict=False), ts), math.inf)
             self._in_local.clear()
 
     def in_local_network(self, ip: str) -> bool | None:

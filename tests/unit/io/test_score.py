@@ -86,3 +86,25 @@ def test_score_command(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert (out["malicious_covered"], out["malicious_flows"], out["benign_hit_above_info"]) == (2, 3, 1)
     assert main(["score", "-f", str(tmp_path / "nothing"), "-a", str(alerts)]) == 2
+
+
+def test_score_says_when_alerts_and_labels_share_no_uid(tmp_path, capsys):
+    write_tsv(tmp_path)
+    alerts = tmp_path / "alerts.json"
+    alerts.write_bytes(b"".join(to_json(e) + b"\n" for e in [ev("A", ["Other1"]), ev("B", ["Other2"], n=1)]))
+    assert main(["score", "-f", str(tmp_path), "-a", str(alerts)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"flowalerts: warning: the alerts in {alerts} and the labels in {tmp_path} share no flow uid: "
+        "they do not come from the same capture (every coverage below is 0)"
+    ]
+    assert "malicious flows covered: 0 of 3" in captured.out
+    # Alerts that do name a labelled flow: no warning.
+    alerts.write_bytes(b"".join(to_json(e) + b"\n" for e in EVIDENCE))
+    assert main(["score", "-f", str(tmp_path), "-a", str(alerts)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_labels_of_a_conn_json(tmp_path):
+    (tmp_path / "conn.json").write_text(json.dumps({"ts": T0, "uid": "Cm1", "label": "Malicious"}) + "\n")
+    assert read_labels(str(tmp_path)).by_uid == {"Cm1": ("malicious", "")}

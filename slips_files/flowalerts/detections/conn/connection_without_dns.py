@@ -52,26 +52,31 @@ counted and the run gets one note at the end.
 Repeated: one evidence per (profile, window, destination), reported at the
 first decided connection and updated at window close with the count, the
 ports and every uid. It stays INFO (context, never alert weight); its
-confidence grows with the count (``scale_with_count``).
+confidence grows with the count (the kind's ``Growth``), except the live
+mode's low confidence, which stays 0.1.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
+from typing import Any
+
+import msgspec
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, DnsRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, ModuleContext, Tally
 from flowalerts.learners.dhcp import DhcpFacts
-from flowalerts.learners.dns import DnsFacts
-from flowalerts.learners.tls import TlsFacts
+from flowalerts.learners.dns import DnsFacts, DnsNames
+from flowalerts.learners.servers import ServerRoles
+from flowalerts.learners.tls import ServerNames, TlsFacts
 from flowalerts.traffic.conn_flows import (
     NO_DNS_NEEDED,
     IpInfo,
     ip_info,
-    repeat_level,
     start_seen,
     to_whole_segment,
     top,
@@ -115,31 +120,34 @@ CONNECTION_WITHOUT_DNS = EvidenceKind(
 )
 
 
-def _note(tally: Tally, dport: int) -> None:
-    ports = tally.extra.setdefault("dports", set())
-    if len(ports) < 64:
-        ports.add(dport)
+class ConnectionWithoutDnsTally(Tally):
+    dports: set[int] = msgspec.field(default_factory=set)  # up to 64
+
+    def note(self, dport: int) -> None:
+        if len(self.dports) < 64:
+            self.dports.add(dport)
 
 
-class ConnectionWithoutDns(Detection):
+class ConnectionWithoutDns(Detection[ConnectionWithoutDnsConfig, ConnectionWithoutDnsTally]):
     """A connection to a public IP that nobody resolved around that time."""
 
     id = "connection_without_dns"
     # dns.log records only to know whose queries it has (see "without dns.log").
     channels = ("new_flow", "new_dns")
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = ConnectionWithoutDnsConfig
+    # Late records too: a late DNS query (in dns.log or conn.log) still tells
+    # whether dns.log lacks a host's queries for connections decided later.
+    late_records = True
     evidence = (CONNECTION_WITHOUT_DNS,)
     needs = (DnsFacts, TlsFacts, DhcpFacts)
     logs = ("conn",)
 
-    def __init__(self, ctx, config=None) -> None:
+    def __init__(self, ctx: ModuleContext, config: Any = None) -> None:
         super().__init__(ctx, config)
         # Constants of this run (not state): when live mode started, the
         # client networks, and a memo of per-address verdicts that depend
         # only on configuration and shipped knowledge.
         self.started = ctx.wall_clock() if ctx.live else 0.0
-        self.client_nets = []
+        self.client_nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for entry in ctx.config.parameters.client_ips:
             try:
                 self.client_nets.append(ipaddress.ip_network(entry, strict=False))
@@ -152,14 +160,14 @@ class ConnectionWithoutDns(Detection):
 
     def handle(self, msg: Message[ConnRecord | DnsRecord]) -> None:
         flow = msg.flow
-        if type(flow) is DnsRecord:
+        if isinstance(flow, DnsRecord):
             self._dns_seen("in_dns_log", msg.profile, flow.starttime)
             return
         if flow.dport == DNS_PORT and (flow.dbytes > 0 or "dns" in flow.appproto.lower().split(",")):
             self._dns_seen("in_conn_log", msg.profile, flow.starttime)
         destination = ip_info(flow.daddr)
         if destination is None or destination.flags & NO_DNS_NEEDED or msg.late:
-            return
+            return  # a late connection's window was settled: only its DNS query counted
         if flow.appproto and SKIPPED_SERVICES.intersection(flow.appproto.lower().split(",")):
             return
         if not start_seen(flow):
@@ -180,9 +188,12 @@ class ConnectionWithoutDns(Detection):
                              dport=flow.dport)
         self.schedule(key, flow.starttime + self.config.grace, Message(msg.profile, msg.twid, waiting, msg.late))
 
-    def on_timer(self, key: object, msg: Message[ConnRecord]) -> None:
+    def on_timer(self, key: object, payload: Message[ConnRecord]) -> None:
+        msg = payload
         flow = msg.flow
         destination = ip_info(flow.daddr)
+        if destination is None:
+            return
         if self._resolved(destination.canonical, flow.starttime) or self._learned_exempt(destination.canonical):
             return
         if self._queries_not_given(msg.profile, flow.starttime):
@@ -191,7 +202,7 @@ class ConnectionWithoutDns(Detection):
             self.table("not_given").set("counts", (counts[0] + 1, hosts), float("inf"))
             return
         dport = flow.dport
-        self.tally(msg, destination.canonical, 1, update=lambda tally: _note(tally, dport))
+        self.tally(msg, destination.canonical, update=lambda tally: tally.note(dport))
 
     # -- a dns.log that lacks the host's queries -------------------------------------
     def _dns_seen(self, where: str, profile: str, ts: float) -> None:
@@ -224,7 +235,7 @@ class ConnectionWithoutDns(Detection):
         return self.ctx.wall_clock() - self.started
 
     def _resolved(self, ip: str, ts: float) -> bool:
-        names = self.facts.names_of_ip(ip)
+        names = self.facts_of(DnsNames).names_of_ip(ip)
         if names is None:
             return False
         # Resolved by anyone between lookback before and grace after the start.
@@ -253,31 +264,28 @@ class ConnectionWithoutDns(Detection):
         """What the traffic taught about the address: DHCP or DoH server, or an
         SNI, rDNS or earlier resolved name of a well-known organisation or
         whitelisted."""
-        facts = self.facts
-        if facts.is_dhcp_server(ip) or facts.is_doh_server(ip):
+        roles = self.facts_of(ServerRoles)
+        if roles.is_dhcp_server(ip) or roles.is_doh_server(ip):
             return True
+        dns = self.facts_of(DnsNames)
         orgs = self.knowledge.orgs
-        names = [name for name in (facts.sni_of(ip), facts.ptr_of(ip)) if name]
-        domains = facts.domains_of_ip(ip)
+        names = [name for name in (self.facts_of(ServerNames).sni_of(ip), dns.ptr_of(ip)) if name]
+        domains = dns.domains_of_ip(ip)
         if any(orgs.org_of_domain(name) for name in (*names, *domains)):
             return True
         whitelist = self.knowledge.whitelist
         return any(whitelist.is_whitelisted_alert(domain, "domain", "dst") for domain in domains)
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        level, confidence = repeat_level(CONNECTION_WITHOUT_DNS, tally.count)
+    def report_tally(self, profile: str, twid: int, key: str, tally: ConnectionWithoutDnsTally) -> Finding:
+        confidence = None
         if self.ctx.live and self._live_elapsed() < self.config.live_low_confidence_hours * 3600:
-            confidence = LIVE_LOW_CONFIDENCE
-        dports = top(tally.extra.get("dports", set()))
-        self.report(
-            CONNECTION_WITHOUT_DNS,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
+            # The live mode's low confidence does not grow with the count: the
+            # starting point that the kind's growth brings back to it.
+            # TRANSITIONAL until a Finding can opt out of growth.
+            confidence = LIVE_LOW_CONFIDENCE - 0.1 * math.floor(math.log2(max(1, tally.count)) + 1e-9)
+        dports = top(tally.dports)
+        return Finding(
             victim=dst_ip(key),
-            uids=tally.uids,
-            threat_level=level,
             confidence=confidence,
             details=ConnectionWithoutDnsDetails(connections=tally.count, dports=dports,
                                                 lookback=self.config.lookback, grace=self.config.grace),
@@ -286,7 +294,4 @@ class ConnectionWithoutDns(Detection):
                 "with no DNS resolution of that address seen"
             ),
             dst_port=dports[0] if len(dports) == 1 else None,
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(CONNECTION_WITHOUT_DNS, profile, twid, key),
         )

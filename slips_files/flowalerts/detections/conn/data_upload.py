@@ -18,7 +18,8 @@ a 4,200 s connection written after window 1's other records). Windows stay
 open for the allowed lateness of ``flowalerts.core.clock``, so it still counts in
 its window. A connection arriving after its window was settled is counted by
 the host; if it alone is a single-flow upload it is reported on its own
-(with its own id, not as an update of the settled evidence).
+(with its own id, not as an update of the settled evidence): the reason the
+detection reads late records.
 
 Exceptions, and why:
 
@@ -29,9 +30,11 @@ Exceptions, and why:
 Repeated: one pair per (profile, window, destination), reported when the
 window sum or one connection crosses its threshold and updated at window
 close with the final bytes, connections and uids. The receiver's level and
-the confidence grow with the bytes over the window threshold
-(``scale_with_count``: x4 the threshold is one level more), and it weighs as
-one evidence per single-flow upload in it (at least one).
+the confidence grow with the bytes over the window threshold, not with the
+count of connections (``repeat_level`` of MB over the threshold in MB: x4 the
+threshold is one level more; so the kind's own growth is ``FIXED``), and it
+weighs as one evidence per single-flow upload in it (at least one); the
+uploader's half weighs as one.
 
 Memory: a window keeps one integer per (profile, destination); flows and
 uids are kept only once the destination's sum passes 1% of the window
@@ -41,20 +44,20 @@ earlier ones carried under 1% of the bytes), ``bytes`` is the whole sum.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, Tally
 from flowalerts.traffic.conn_flows import UPLOAD_IGNORED, ip_info, repeat_level
 
 MB = 1_000_000
 # A destination's flows and uids are kept once its window sum passes this
 # share of the window threshold.
 CANDIDATE_SHARE = 0.01
-NEVER = sys.maxsize
 
 
 class DataUploadConfig(SectionConfig):
@@ -84,16 +87,38 @@ DATA_UPLOAD = EvidenceKind(
     category="Information.DataLeak",
     summary=">= 100 MB sent to one IP in one connection or in one window; a linked pair (uploader INFO, "
     "receiver HIGH); one per destination",
+    grows=FIXED,  # grown by the bytes in report_tally, not by the count of connections
 )
 
 
-class DataUpload(Detection):
+@dataclasses.dataclass(slots=True)  # one per (profile, window): no __dict__
+class WindowSums:
+    """A (profile, window)'s bytes sent by destination (one int each)."""
+
+    by_destination: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+class DataUploadTally(Tally):
+    """The connections to one destination since its sum passed the candidate share."""
+
+    bytes: int = 0  # the window's whole sum to the destination
+    largest: int = 0  # the largest single connection counted
+    singles: int = 0  # connections at or above the single-flow threshold
+
+    def add_upload(self, total: int, sent: int, single: bool) -> None:
+        self.bytes = max(self.bytes, total)
+        self.largest = max(self.largest, sent)
+        if single:
+            self.singles += 1
+
+
+class DataUpload(Detection[DataUploadConfig, DataUploadTally]):
     """Large uploads in one connection or to one destination in a window."""
 
     id = "data_upload"
     channels = ("new_flow",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = DataUploadConfig
+    # Late records too: a late single-flow upload is reported on its own.
+    late_records = True
     evidence = (DATA_UPLOAD,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:
@@ -114,80 +139,65 @@ class DataUpload(Detection):
         window_threshold = config.window_threshold_mb * MB
         # One int per destination; the destination string is interned (it
         # recurs in many windows and profiles).
-        sums = self.window(msg)
+        sums = self.window(msg, WindowSums).by_destination
         key = sys.intern(destination.canonical)
         total = sums.get(key, 0) + sent
         sums[key] = total
         if total < window_threshold * CANDIDATE_SHARE and not single:
             return
-        tally = self.tally(msg, key, NEVER, update=lambda entry: _add(entry, total, sent, single))
-        if not tally.reported and (single or total >= window_threshold):
-            tally.uids.sort()
-            self.report_tally(msg.profile, msg.twid, key, tally)
-            tally.reported = tally.count
-            tally.threshold = 1  # reported: from now on the window close updates it
+        # Reported when one connection or the sum crosses its threshold (see hold_tally).
+        self.tally(msg, key, update=lambda entry: entry.add_upload(total, sent, single))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        extra = tally.extra
-        self._report_pair(profile, twid, key, tally.first_ts, tally.uids, extra["bytes"], tally.count,
-                          extra["largest"], extra.get("singles", 0),
-                          ids=(self.tally_id(DATA_UPLOAD, profile, twid, key),
-                               self.tally_id(DATA_UPLOAD, profile, twid, ("received", key))))
+    def _crossed(self, tally: DataUploadTally) -> bool:
+        return tally.singles > 0 or tally.bytes >= self.config.window_threshold_mb * MB
+
+    def hold_tally(self, key: str, tally: DataUploadTally) -> bool:
+        return not self._crossed(tally)
+
+    def recount(self, profile: str, twid: int) -> None:
+        """Window close: destinations whose sum never crossed are no finding."""
+        for key, tally in list(self.tallies(profile, twid).items()):
+            if not self._crossed(tally):
+                self.drop_tally(profile, twid, key)
+
+    def report_tally(self, profile: str, twid: int, key: str, tally: DataUploadTally) -> list[Finding] | None:
+        if ip_info(profile) is None:
+            return None  # a source that is not an address (hosts that do not check them)
+        level, confidence = self._grown(tally.bytes)
+        details, text = self._details(profile, key, tally.bytes, tally.count, tally.largest, tally.singles)
+        return [
+            Finding(victim=None, details=details, description=f"large data upload: {text}",
+                    level=ThreatLevel.INFO, confidence=confidence, occurrences=1),
+            Finding(victim=None, details=details, description=f"large data upload received: {text}",
+                    attacker=dst_ip(key), profile=key, id_key=("received", profile), level=level,
+                    confidence=confidence, occurrences=max(1, tally.singles)),
+        ]
 
     def _report_late(self, msg: Message[ConnRecord], daddr: str) -> None:
+        """A single-flow upload whose window was already settled: a pair of its own."""
         flow = msg.flow
-        self._report_pair(msg.profile, msg.twid, daddr, flow.starttime, [flow.uid], flow.sbytes, 1, flow.sbytes, 1,
-                          ids=("", ""))
-
-    def _report_pair(self, profile: str, twid: int, daddr: str, ts: float, uids: list[str], sent: int, flows: int,
-                     largest: int, singles: int, ids: tuple[str, str]) -> None:
+        profile, sent = msg.profile, flow.sbytes
         if ip_info(profile) is None:
-            return  # a source that is not an address (hosts that do not check them)
+            return
+        level, confidence = self._grown(sent)
+        details, text = self._details(profile, daddr, sent, 1, sent, 1)
+        common = {"twid": msg.twid, "ts": flow.starttime, "uids": [flow.uid], "confidence": confidence,
+                  "details": details, "count": 1, "send": False}
+        uploader = self.report(DATA_UPLOAD, profile=profile, attacker=src_ip(profile), threat_level=ThreatLevel.INFO,
+                               description=f"large data upload: {text}", **common)
+        receiver = self.report(DATA_UPLOAD, profile=daddr, attacker=dst_ip(daddr), threat_level=level,
+                               description=f"large data upload received: {text}", **common)
+        self.report_linked(uploader, receiver)
+
+    def _grown(self, sent: int) -> tuple[ThreatLevel, float]:
+        """The receiver's level and the confidence: grown with the MB sent over the window threshold."""
+        return repeat_level(DATA_UPLOAD, int(sent // MB), max(1, round(self.config.window_threshold_mb)))
+
+    def _details(self, profile: str, daddr: str, sent: int, flows: int, largest: int,
+                 singles: int) -> tuple[DataUploadDetails, str]:
         config = self.config
-        ratio_base = max(1, round(config.window_threshold_mb))
-        level, confidence = repeat_level(DATA_UPLOAD, int(sent // MB), ratio_base)
         details = DataUploadDetails(bytes=sent, flows=flows, largest_flow_bytes=largest, single_flow_uploads=singles,
                                     window_threshold_mb=config.window_threshold_mb,
                                     single_flow_threshold_mb=config.single_flow_threshold_mb)
         text = f"{sent / MB:.2f} MB sent from {profile} to {daddr} in {flows} connection(s) in this time window"
-        uploader = self.report(
-            DATA_UPLOAD,
-            profile=profile,
-            twid=twid,
-            ts=ts,
-            attacker=src_ip(profile),
-            uids=uids,
-            threat_level=ThreatLevel.INFO,
-            confidence=confidence,
-            details=details,
-            description=f"large data upload: {text}",
-            count=flows,
-            evidence_id=ids[0],
-            send=False,
-        )
-        receiver = self.report(
-            DATA_UPLOAD,
-            profile=daddr,
-            twid=twid,
-            ts=ts,
-            attacker=dst_ip(daddr),
-            uids=uids,
-            threat_level=level,
-            confidence=confidence,
-            details=details,
-            description=f"large data upload received: {text}",
-            count=flows,
-            occurrences=max(1, singles),
-            evidence_id=ids[1],
-            send=False,
-        )
-        self.report_linked(uploader, receiver)
-
-
-def _add(tally: Tally, total: int, sent: int, single: bool) -> None:
-    extra = tally.extra
-    extra["bytes"] = max(extra.get("bytes", 0), total)
-    if sent > extra.get("largest", 0):
-        extra["largest"] = sent
-    if single:
-        extra["singles"] = extra.get("singles", 0) + 1
+        return details, text

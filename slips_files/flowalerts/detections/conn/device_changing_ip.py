@@ -30,8 +30,8 @@ import msgspec
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, src_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import Detection
-from flowalerts.learners.conn import MAC_TTL, LayerTwo
+from flowalerts.engine.detection import Detection, NoConfig
+from flowalerts.learners.conn import MAC_TTL, LayerTwo, MacTable
 from flowalerts.learners.dhcp import DhcpFacts
 from flowalerts.traffic.conn_flows import PRIVATE, ip_info
 
@@ -67,18 +67,17 @@ def _private_v4(ip: str) -> str | None:
     return info.canonical
 
 
-class DeviceChangingIp(Detection):
+class DeviceChangingIp(Detection[NoConfig]):
     """A MAC first seen with one private IPv4, later sourcing from another."""
 
     id = "device_changing_ip"
     channels = ("new_flow",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (DEVICE_CHANGING_IP,)
     needs = (LayerTwo, DhcpFacts)
 
     def handle(self, msg: Message[ConnRecord]) -> None:
         flow = msg.flow
-        if not flow.smac or msg.late:
+        if not flow.smac:
             return
         ip = _private_v4(flow.saddr)
         if ip is None:
@@ -96,7 +95,7 @@ class DeviceChangingIp(Detection):
     def on_timer(self, key: tuple[str, str], payload: Pending) -> None:
         mac, ip = key
         self.table("decided").set(key, True, payload.ts + MAC_TTL)
-        original = next((known for known in map(_private_v4, self.facts.ips_of_mac(mac)) if known), None)
+        original = next((known for known in map(_private_v4, self.facts_of(MacTable).ips_of_mac(mac)) if known), None)
         if original is None or original == ip:
             return
         self.report(

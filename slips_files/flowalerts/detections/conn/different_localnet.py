@@ -37,15 +37,17 @@ Exceptions, and why:
 Repeated: one evidence per (record's profile, window, side, outside address,
 other address, port, transport), reported at the first judged connection and
 updated at window close with the count and every uid; threat level and
-confidence grow with the count (``scale_with_count``) and it weighs as
-``count`` evidence for alerts (as one evidence per connection did: a host
-reaching another network a hundred times keeps its alert).
+confidence grow with the count (the kind's ``Growth``, from LOW or HIGH by
+side) and it weighs as ``count`` evidence for alerts (as one evidence per
+connection did: a host reaching another network a hundred times keeps its
+alert). The evidence belongs to the outside address's profile, and so does
+its id.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
 
 import msgspec
 
@@ -53,19 +55,22 @@ from flowalerts.core.evidence import Evidence, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
 from flowalerts.detections.shared.localnet import DIFFERENT_LOCALNET, DifferentLocalnetDetails
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 from flowalerts.learners.conn import LayerTwo
 from flowalerts.learners.dns import DnsFacts
+from flowalerts.learners.localnet import LocalNet
+from flowalerts.learners.servers import ServerRoles
 from flowalerts.traffic.conn_flows import (
     PRIVATE,
     UNICAST_V4,
     IpInfo,
     ip_info,
-    repeat_level,
 )
 
 DNS_PORT = 53
 SETTLE = "settle"  # the timer key
+# (side, outside address, other address, port, transport)
+SideKey = tuple[str, str, str, int, str]
 MAX_PENDING = 100_000  # (window, source, destination, port) entries waiting
 PENDING_SECONDS = 7 * 86400.0  # how long they may wait for a local network
 
@@ -86,12 +91,11 @@ def _merge(tally: Tally, counted: Tally, first_uid: str) -> None:
     tally.last_ts = max(tally.last_ts, counted.last_ts)
 
 
-class DifferentLocalnet(Detection):
+class DifferentLocalnet(Detection[NoConfig]):
     """A private IPv4 endpoint that is not in the learned local network."""
 
     id = "different_localnet"
     channels = ("new_flow",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (DIFFERENT_LOCALNET,)
     needs = (LayerTwo, DnsFacts)
 
@@ -108,16 +112,13 @@ class DifferentLocalnet(Detection):
         source = ip_info(flow.saddr)
         if source is None or not source.flags & UNICAST_V4:
             return
-        facts = self.facts
-        if facts.local_network is not None and self.watermark >= facts.local_network_ts:
+        localnet = self.facts_of(LocalNet)
+        if localnet.local_network is not None and self.watermark >= localnet.local_network_ts:
             waiting = self.pending(SETTLE)
-            if waiting is not None and waiting != facts.local_network_ts:
+            if waiting is not None and waiting != localnet.local_network_ts:
                 # Flows still wait for a network learned from dns.log: judge them next.
-                self.schedule(SETTLE, facts.local_network_ts, facts.local_network_ts)
+                self.schedule(SETTLE, localnet.local_network_ts, localnet.local_network_ts)
             self._judge(msg, source, destination, None)
-            return
-        if msg.late:
-            self.ctx.late_window_use(self.id)
             return
         # The local network is not final yet: keep the flow for the settle timer.
         self.window(msg)  # (its window dict exists while the window is open)
@@ -128,75 +129,67 @@ class DifferentLocalnet(Detection):
             entry = Pending(msg=msg, tally=Tally())
         entry.tally.add(flow.uid, flow.starttime)
         table.set(key, entry, flow.starttime + PENDING_SECONDS)
-        due = facts.local_network_ts if facts.local_network is not None else math.inf
+        due = localnet.local_network_ts if localnet.local_network is not None else math.inf
         if self.pending(SETTLE) != due:
             self.schedule(SETTLE, due, due)
 
     def on_timer(self, key: object, payload: object) -> None:
         # The local network is final (or the input ended): judge what waited.
-        facts = self.facts
+        localnet = self.facts_of(LocalNet)
         table = self.table("pending", MAX_PENDING)
         for pending_key, entry in sorted(table.items(), key=lambda item: item[0]):
             table.delete(pending_key)
-            if facts.local_network is None:
-                continue
             profile, twid, source, destination, _, _ = pending_key
+            source_info, destination_info = ip_info(source), ip_info(destination)
+            if localnet.local_network is None or source_info is None or destination_info is None:
+                continue
             counted = entry.tally
             if self.window_of(profile, twid) is not None:
                 # Its window is still open: join (or start) the window's tallies.
                 first_uid = entry.msg.flow.uid
-                self._judge(entry.msg, ip_info(source), ip_info(destination),
+                self._judge(entry.msg, source_info, destination_info,
                             lambda tally, counted=counted, first_uid=first_uid: _merge(tally, counted, first_uid))
                 continue
-            for side_key in self._outside(entry.msg, ip_info(source), ip_info(destination)):
-                counted.uids.sort()
-                self.report_tally(profile, twid, side_key, counted)
+            # Its window already closed: the flows that waited are an evidence of their own.
+            for side_key in self._outside(entry.msg, source_info, destination_info):
+                self._report_tally(profile, twid, side_key, counted)
 
-    def _judge(self, msg: Message[ConnRecord], source: IpInfo, destination: IpInfo, update) -> None:
+    def _judge(self, msg: Message[ConnRecord], source: IpInfo, destination: IpInfo,
+               update: Callable[[Tally], None] | None) -> None:
         for side_key in self._outside(msg, source, destination):
-            self.tally(msg, side_key, 1, update=update)
+            self.tally(msg, side_key, update=update)
 
-    def _outside(self, msg: Message[ConnRecord], source: IpInfo, destination: IpInfo) -> list[tuple[Any, ...]]:
+    def _outside(self, msg: Message[ConnRecord], source: IpInfo, destination: IpInfo) -> list[SideKey]:
         """The (side, outside address, other address, port, transport) keys of the flow."""
-        facts = self.facts
+        localnet = self.facts_of(LocalNet)
         flow = msg.flow
         dport, proto = flow.dport, flow.proto.lower() or "unknown"
-        found = []
+        found: list[SideKey] = []
         for side, end, other in (("src", source, destination), ("dst", destination, source)):
-            if not end.flags & PRIVATE or facts.in_local_network(end.canonical):
+            if not end.flags & PRIVATE or localnet.in_local_network(end.canonical):
                 continue
-            if dport == DNS_PORT and facts.is_dns_server(end.canonical):
+            if dport == DNS_PORT and self.facts_of(ServerRoles).is_dns_server(end.canonical):
                 continue
             found.append((side, end.canonical, other.canonical, dport, proto))
         return found
 
-    def report_tally(self, profile: str, twid: int, key: tuple[Any, ...], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: SideKey, tally: Tally) -> Finding:
         side, outside, other, dport, proto = key
-        base = ThreatLevel.LOW if side == "src" else ThreatLevel.HIGH
-        level, confidence = repeat_level(DIFFERENT_LOCALNET, tally.count, base=base)
-        network = str(self.facts.local_network)
+        network = str(self.facts_of(LocalNet).local_network)
         if side == "src":
             attacker, victim = src_ip(outside), dst_ip(other)
             text = f"from private address {outside}, outside the local network {network}, to {other}"
         else:
             attacker, victim = dst_ip(outside), src_ip(other)
             text = f"from {other} to private address {outside}, outside the local network {network}"
-        self.report(
-            DIFFERENT_LOCALNET,
+        return Finding(
             profile=outside,
-            twid=twid,
-            ts=tally.first_ts,
             attacker=attacker,
             victim=victim,
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
+            level=ThreatLevel.LOW if side == "src" else ThreatLevel.HIGH,
             details=DifferentLocalnetDetails(side=side, address=outside, local_network=network, dport=dport,
                                              proto=proto, log="conn"),
             description=f"{tally.count} connection(s) {text}, port {dport}/{proto}, in this time window",
             dst_port=dport,
             proto=proto,
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(DIFFERENT_LOCALNET, profile, twid, key),
         )

@@ -23,7 +23,8 @@ is judged by the detections of volume (DATA_UPLOAD) and content.
 
 Zeek writes a conn record when the connection ends, so these records are the
 latest to arrive; the lateness policy of ``flowalerts.core.clock`` keeps their
-window open for them.
+window open for them, and one arriving after its window closed is still
+reported (each connection is its own evidence).
 """
 
 from __future__ import annotations
@@ -64,13 +65,14 @@ LONG_CONNECTION = EvidenceKind(
 )
 
 
-class LongConnection(Detection):
+class LongConnection(Detection[LongConnectionConfig]):
     """A connection whose duration exceeds the threshold."""
 
     id = "long_connection"
     channels = ("new_flow",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = LongConnectionConfig
+    # Late records too: a per-record rule, and long connections are the records
+    # that arrive last (Zeek writes them when they end), even after their window closed.
+    late_records = True
     evidence = (LONG_CONNECTION,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:

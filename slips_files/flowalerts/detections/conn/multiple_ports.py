@@ -24,19 +24,20 @@ Repeated: one evidence per (profile, window, destination), tracked per
 destination (the reference suppressed every destination but the first: spec
 4.14 item 4). Reported when the distinct ports reach the threshold and
 updated at window close with the final ports, connections and every uid. It
-stays INFO; its confidence grows with the number of ports
-(``scale_with_count`` with ports/threshold).
+stays INFO; its confidence grows with the number of ports over the threshold,
+not with the count of connections (``repeat_level``; so the kind's own growth
+is ``FIXED``), and it weighs as one evidence.
 """
 
 from __future__ import annotations
 
-import sys
+import msgspec
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, Tally
 from flowalerts.traffic.conn_flows import (
     LOOPBACK,
     MULTICAST,
@@ -49,7 +50,6 @@ from flowalerts.traffic.conn_flows import (
 
 # Ports remembered per (profile, window, destination); more are counted only.
 MAX_PORTS = 4096
-NEVER = sys.maxsize
 
 
 class MultiplePortsConfig(SectionConfig):
@@ -71,33 +71,32 @@ CONNECTION_TO_MULTIPLE_PORTS = EvidenceKind(
     category="Recon.Scanning",
     summary="established TCP (handshake seen) to >= 2 unknown-service ports of one destination in a window; "
     "one per destination",
+    grows=FIXED,  # the confidence grows with the ports, in report_tally
 )
 
 
-def _note_port(tally: Tally, dport: int) -> None:
-    extra = tally.extra
-    ports = extra.get("ports")
-    if ports is None:
-        ports = extra["ports"] = set()
-    if dport in ports:
-        return
-    if len(ports) < MAX_PORTS:
-        ports.add(dport)
-    else:
-        extra["more_ports"] = extra.get("more_ports", 0) + 1
+class MultiplePortsTally(Tally):
+    ports: set[int] = msgspec.field(default_factory=set)  # up to MAX_PORTS
+    more_ports: int = 0  # distinct ports beyond MAX_PORTS (counted, not kept)
+
+    def note_port(self, dport: int) -> None:
+        if dport in self.ports:
+            return
+        if len(self.ports) < MAX_PORTS:
+            self.ports.add(dport)
+        else:
+            self.more_ports += 1
+
+    @property
+    def port_count(self) -> int:
+        return len(self.ports) + self.more_ports
 
 
-def _port_count(tally: Tally) -> int:
-    return len(tally.extra.get("ports", ())) + tally.extra.get("more_ports", 0)
-
-
-class MultiplePorts(Detection):
+class MultiplePorts(Detection[MultiplePortsConfig, MultiplePortsTally]):
     """Established TCP to several unknown-service ports of one host."""
 
     id = "multiple_ports"
     channels = ("new_flow",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = MultiplePortsConfig
     evidence = (CONNECTION_TO_MULTIPLE_PORTS,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:
@@ -112,34 +111,32 @@ class MultiplePorts(Detection):
             return
         if flow.saddr != msg.profile or ip_info(flow.saddr) is None:
             return
-        tally = self.tally(msg, destination.canonical, NEVER, update=lambda entry: _note_port(entry, dport))
-        if not tally.reported and _port_count(tally) >= self.config.threshold and not msg.late:
-            tally.uids.sort()
-            self.report_tally(msg.profile, msg.twid, destination.canonical, tally)
-            tally.reported = tally.count
-            tally.threshold = 1  # reported: from now on the window close updates it
+        # Reported once the distinct ports reach the threshold (see hold_tally).
+        self.tally(msg, destination.canonical, update=lambda entry: entry.note_port(dport))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
+    def hold_tally(self, key: str, tally: MultiplePortsTally) -> bool:
+        return tally.port_count < self.config.threshold
+
+    def recount(self, profile: str, twid: int) -> None:
+        """Window close: destinations with fewer ports than the threshold are no finding."""
+        for key, tally in list(self.tallies(profile, twid).items()):
+            if self.hold_tally(key, tally):
+                self.drop_tally(profile, twid, key)
+
+    def report_tally(self, profile: str, twid: int, key: str, tally: MultiplePortsTally) -> Finding:
         threshold = self.config.threshold
-        count = _port_count(tally)
+        count = tally.port_count
         _, confidence = repeat_level(CONNECTION_TO_MULTIPLE_PORTS, count, threshold)
-        ports = top(tally.extra.get("ports", set()), 64)
+        ports = top(tally.ports, 64)
         shown = ", ".join(map(str, ports[:20])) + (" ..." if count > 20 else "")
-        self.report(
-            CONNECTION_TO_MULTIPLE_PORTS,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
+        return Finding(
             victim=dst_ip(key),
-            uids=tally.uids,
             confidence=confidence,
+            occurrences=1,
             details=MultiplePortsDetails(ports=count, connections=tally.count, threshold=threshold, port_list=ports),
             description=(
                 f"{profile} made {tally.count} established TCP connection(s) to {count} ports with no known "
                 f"service on {key} in this time window: {shown}"
             ),
             proto="tcp",
-            count=tally.count,
-            evidence_id=self.tally_id(CONNECTION_TO_MULTIPLE_PORTS, profile, twid, key),
         )

@@ -34,19 +34,21 @@ Exceptions, and why:
 Repeated: one evidence per (profile, window, destination), reported at the
 first decided connection and updated at window close with the count, the
 services Zeek saw and every uid; threat level and confidence grow with the
-count (``scale_with_count``), and it weighs as ``count`` evidence for alerts.
+count (the kind's ``Growth``), and it weighs as ``count`` evidence for alerts.
 """
 
 from __future__ import annotations
 
 import math
 
+import msgspec
+
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, SslRecord
-from flowalerts.engine.detection import Detection, Tally
-from flowalerts.traffic.conn_flows import ip_info, repeat_level, ssl_service, wholly_seen
+from flowalerts.engine.detection import Detection, Finding, Tally
+from flowalerts.traffic.conn_flows import ip_info, ssl_service, wholly_seen
 
 HTTPS_PORT = 443
 
@@ -75,21 +77,23 @@ NON_SSL_PORT_443_CONNECTION = EvidenceKind(
 )
 
 
-def _note(tally: Tally, service: str, payload: int) -> None:
-    extra = tally.extra
-    services = extra.setdefault("services", set())
-    if len(services) < 16:
-        services.add(service)
-    extra["bytes"] = extra.get("bytes", 0) + payload
+class NonSsl443Tally(Tally):
+    services: set[str] = msgspec.field(default_factory=set)  # up to 16
+    bytes: int = 0  # payload, both directions
+
+    def note(self, service: str, payload: int) -> None:
+        if len(self.services) < 16:
+            self.services.add(service)
+        self.bytes += payload
 
 
-class NonSsl443(Detection):
+class NonSsl443(Detection[NonSsl443Config, NonSsl443Tally]):
     """Established non-TLS traffic to port 443 with no TLS nearby in time."""
 
     id = "non_ssl_443"
     channels = ("new_flow", "new_ssl")
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = NonSsl443Config
+    # Late records too: a late TLS sighting still clears candidates decided later.
+    late_records = True
     evidence = (NON_SSL_PORT_443_CONNECTION,)
     logs = ("conn",)
 
@@ -107,7 +111,7 @@ class NonSsl443(Detection):
             self._sighting(flow.saddr, flow.daddr, flow.starttime)
             return
         if (
-            msg.late
+            msg.late  # its window was settled: only its TLS sighting counts
             or flow.proto.lower() != "tcp"
             or flow.sbytes + flow.dbytes <= 0
             or not flow.is_established
@@ -119,12 +123,14 @@ class NonSsl443(Detection):
         key = flow.uid or (flow.saddr, flow.sport, flow.daddr, flow.starttime)
         self.schedule(key, flow.starttime + self.config.window, msg)
 
-    def on_timer(self, key: object, msg: Message[ConnRecord]) -> None:
+    def on_timer(self, key: object, payload: Message[ConnRecord]) -> None:
+        msg = payload
         flow = msg.flow
-        if self._tls_near(flow.saddr, flow.daddr, flow.starttime):
+        destination = ip_info(flow.daddr)
+        if destination is None or self._tls_near(flow.saddr, flow.daddr, flow.starttime):
             return
-        service, payload = flow.appproto, flow.sbytes + flow.dbytes
-        self.tally(msg, ip_info(flow.daddr).canonical, 1, update=lambda tally: _note(tally, service, payload))
+        service, sent = flow.appproto, flow.sbytes + flow.dbytes
+        self.tally(msg, destination.canonical, update=lambda tally: tally.note(service, sent))
 
     # -- TLS sightings: per bucket of `window` seconds, source -> destination -> earliest and latest time.
     # One table entry per bucket holding plain dicts of the pairs seen in it
@@ -169,29 +175,17 @@ class NonSsl443(Detection):
         after = self._seen(saddr, daddr, bucket + 1)
         return after is not None and after[0] <= ts + window
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        level, confidence = repeat_level(NON_SSL_PORT_443_CONNECTION, tally.count)
-        services = sorted(tally.extra.get("services", set()))
+    def report_tally(self, profile: str, twid: int, key: str, tally: NonSsl443Tally) -> Finding:
+        services = sorted(tally.services)
         shown = ", ".join(service or "none" for service in services)
-        self.report(
-            NON_SSL_PORT_443_CONNECTION,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
+        return Finding(
             victim=dst_ip(key),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
             details=NonSsl443Details(connections=tally.count, services=services, window=self.config.window,
-                                     bytes=tally.extra.get("bytes", 0)),
+                                     bytes=tally.bytes),
             description=(
                 f"{tally.count} established connection(s) from {profile} to {key} port 443/tcp without TLS "
                 f"(Zeek service: {shown}) and no TLS between them within {self.config.window:g} s"
             ),
             dst_port=HTTPS_PORT,
             proto="tcp",
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(NON_SSL_PORT_443_CONNECTION, profile, twid, key),
         )

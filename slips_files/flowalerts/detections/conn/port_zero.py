@@ -17,7 +17,7 @@ Exceptions, and why:
 Repeated: one evidence per (profile, window, attacker, victim). It is
 reported at the first such connection and updated (same id) when the window
 closes with the count and every uid; its threat level and confidence grow
-with the count (``scale_with_count``) and it weighs as ``count`` evidence for
+with the count (the kind's ``Growth``) and it weighs as ``count`` evidence for
 alerts, as one evidence per connection did.
 """
 

@@ -31,11 +31,13 @@ connections are not an attack by volume).
 
 from __future__ import annotations
 
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+import msgspec
+
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import Detection, Tally
-from flowalerts.traffic.conn_flows import PRIVATE, ip_info, repeat_level, to_whole_segment, top
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
+from flowalerts.traffic.conn_flows import PRIVATE, ip_info, to_whole_segment, top
 
 DNS_PORT = 53
 DHCP_PORTS = frozenset({67, 68})
@@ -60,12 +62,14 @@ CONNECTION_TO_PRIVATE_IP = EvidenceKind(
 )
 
 
-def _note(tally: Tally, dport: int, proto: str) -> None:
-    extra = tally.extra
-    ports = extra.setdefault("dports", set())
-    if len(ports) < 64:
-        ports.add(dport)
-    extra.setdefault("protos", set()).add(proto)
+class PrivateIpTally(Tally):
+    dports: set[int] = msgspec.field(default_factory=set)  # up to 64
+    protos: set[str] = msgspec.field(default_factory=set)
+
+    def note(self, dport: int, proto: str) -> None:
+        if len(self.dports) < 64:
+            self.dports.add(dport)
+        self.protos.add(proto)
 
 
 def _where(dports: list[int], protos: list[str]) -> str:
@@ -74,12 +78,11 @@ def _where(dports: list[int], protos: list[str]) -> str:
     return f"{text}, ports {', '.join(map(str, ported))}" if ported else text
 
 
-class ConnectionToPrivateIp(Detection):
+class ConnectionToPrivateIp(Detection[NoConfig, PrivateIpTally]):
     """A private source connecting to a private destination."""
 
     id = "private_ip"
     channels = ("new_flow",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (CONNECTION_TO_PRIVATE_IP,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:
@@ -99,22 +102,13 @@ class ConnectionToPrivateIp(Detection):
                 return
         else:
             dport = 0
-        self.tally(msg, destination.canonical, 1, update=lambda tally: _note(tally, dport, proto or "unknown"))
+        self.tally(msg, destination.canonical, update=lambda tally: tally.note(dport, proto or "unknown"))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        level, confidence = repeat_level(CONNECTION_TO_PRIVATE_IP, tally.count)
-        dports = top(tally.extra.get("dports", set()))
-        protos = sorted(tally.extra.get("protos", set()))
-        self.report(
-            CONNECTION_TO_PRIVATE_IP,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
+    def report_tally(self, profile: str, twid: int, key: str, tally: PrivateIpTally) -> Finding:
+        dports = top(tally.dports)
+        protos = sorted(tally.protos)
+        return Finding(
             victim=dst_ip(key),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
             details=PrivateIpDetails(connections=tally.count, dports=dports, protos=protos),
             description=(
                 f"{tally.count} connection(s) from private address {profile} to private address {key} "
@@ -122,7 +116,4 @@ class ConnectionToPrivateIp(Detection):
             ),
             dst_port=dports[0] if len(dports) == 1 and dports[0] else None,
             proto=protos[0] if len(protos) == 1 and protos[0] in PORTED else None,
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(CONNECTION_TO_PRIVATE_IP, profile, twid, key),
         )

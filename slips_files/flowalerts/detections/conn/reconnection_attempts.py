@@ -8,7 +8,8 @@ one port).
 
 One evidence per (profile, window, destination, port): it is reported when the
 count reaches the threshold and updated (same id) when the window closes with
-the final count and every attempt's uid. Its threat level and confidence grow with the count (``flowalerts.core.evidence.scale_with_count``), and for alerts it
+the final count and every attempt's uid. Its threat level and confidence grow
+with the count over the threshold (the kind's ``Growth``), and for alerts it
 weighs as one evidence per ``threshold`` attempts.
 
 Exceptions, and why:
@@ -40,12 +41,14 @@ Exceptions, and why:
 
 from __future__ import annotations
 
+import dataclasses
+
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, scale_with_count, src_ip
+from flowalerts.core.evidence import Details, EvidenceKind, Growth, ThreatLevel, dst_ip
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, Tally
 from flowalerts.traffic.conn_flows import MIDSTREAM_STATES
 
 TELNET_PORTS = frozenset({23, 2323})
@@ -77,6 +80,7 @@ MULTIPLE_RECONNECTION_ATTEMPTS = EvidenceKind(
     category="Attempt.Login",
     summary=">= 5 unanswered TCP attempts (SYN seen, nothing exchanged) to one IP and port in a window (telnet: 4 "
     "per IP); info when the server answered the host in it; one per target",
+    grows=Growth(weighs="threshold"),
 )
 
 
@@ -103,21 +107,32 @@ def attempt(flow: ConnRecord) -> bool:
     return not history or "S" in history or "D" in history
 
 
-def _note_state(tally: Tally, state: str) -> None:
+# (destination IP, port; 0 for telnet)
+Target = tuple[str, int]
+
+
+class ReconnectionTally(Tally):
     # A tuple: most tallies of a busy network never reach the threshold and
-    # keep one state (a list would cost more and be tracked by the GC).
-    states = tally.extra.get("states", ())
-    if state not in states and len(states) < 16:
-        tally.extra["states"] = (*states, state)
+    # keep one state (a set would cost more and be tracked by the GC).
+    states: tuple[str, ...] = ()  # up to 16
+
+    def note_state(self, state: str) -> None:
+        if state not in self.states and len(self.states) < 16:
+            self.states = (*self.states, state)
 
 
-class ReconnectionAttempts(Detection):
+@dataclasses.dataclass(slots=True)  # one per (profile, window): no __dict__
+class Answered:
+    """The targets that answered the profile in a window (up to MAX_ANSWERED)."""
+
+    targets: set[Target] = dataclasses.field(default_factory=set)
+
+
+class ReconnectionAttempts(Detection[ReconnectionConfig, ReconnectionTally]):
     """Repeated not-established TCP connections to one destination and port."""
 
     id = "reconnection_attempts"
     channels = ("new_flow",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = ReconnectionConfig
     evidence = (MULTIPLE_RECONNECTION_ATTEMPTS,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:
@@ -127,51 +142,36 @@ class ReconnectionAttempts(Detection):
         telnet = flow.dport in TELNET_PORTS
         key = (flow.daddr, 0 if telnet else flow.dport)
         if answered(flow):
-            if not msg.late:
-                self._answered(msg, key)
+            self._answered(msg, key)
             return
         if not attempt(flow):
             return
         threshold = self.config.telnet_threshold if telnet else self.config.threshold
-        self.tally(msg, key, threshold, update=lambda tally: _note_state(tally, flow.state))
+        state = flow.state
+        self.tally(msg, key, threshold, update=lambda tally: tally.note_state(state))
 
-    def _answered(self, msg: Message[ConnRecord], key: tuple[str, int]) -> None:
-        window = self.window(msg)
-        servers = window.setdefault("answered", set())
-        if key in servers or len(servers) >= MAX_ANSWERED:
+    def _answered(self, msg: Message[ConnRecord], key: Target) -> None:
+        targets = self.window(msg, Answered).targets
+        if key in targets or len(targets) >= MAX_ANSWERED:
             return
-        servers.add(key)
-        tally = (window.get("__tallies__") or {}).get(key)
+        targets.add(key)
+        tally = self.tallies(msg.profile, msg.twid).get(key)
         if tally is not None and tally.reported:
             # Already reported as failures: the window's close reports the final, info version.
             tally.reported = 0
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, int], tally: Tally) -> None:
-        window = self.window_of(profile, twid)
-        server_answered = window is not None and key in window.get("answered", ())
+    def report_tally(self, profile: str, twid: int, key: Target, tally: ReconnectionTally) -> Finding:
+        window = self.window_of(profile, twid, Answered)
+        server_answered = window is not None and key in window.targets
         daddr, dport = key
-        threshold = tally.threshold
-        level, confidence = scale_with_count(MULTIPLE_RECONNECTION_ATTEMPTS, tally.count, threshold)
-        if server_answered:
-            level = ThreatLevel.INFO
         target = f"{daddr} telnet (23, 2323)" if dport == 0 else f"{daddr} port {dport}/tcp"
-        self.report(
-            MULTIPLE_RECONNECTION_ATTEMPTS,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
+        return Finding(
             victim=dst_ip(daddr),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
-            details=ReconnectionDetails(attempts=tally.count, threshold=threshold, dport=dport,
-                                        telnet=dport == 0, states=sorted(tally.extra.get("states", ()))),
+            level=ThreatLevel.INFO if server_answered else None,
+            details=ReconnectionDetails(attempts=tally.count, threshold=tally.threshold, dport=dport,
+                                        telnet=dport == 0, states=sorted(tally.states)),
             description=f"{tally.count} failed connection attempts from {profile} to {target} in this time window"
             + (" (the server answered this host in the window: transient failures)" if server_answered else ""),
             dst_port=dport or None,
             proto="tcp",
-            count=tally.count,
-            occurrences=tally.count // threshold,
-            evidence_id=self.tally_id(MULTIPLE_RECONNECTION_ATTEMPTS, profile, twid, key),
         )

@@ -18,11 +18,13 @@ It stays INFO (context, never alert weight); its confidence is already 1.
 
 from __future__ import annotations
 
+import msgspec
+
 from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import Detection, Tally
-from flowalerts.traffic.conn_flows import ip_info, repeat_level, top
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
+from flowalerts.traffic.conn_flows import ip_info, top
 
 
 class TorExitNodeDetails(Details):
@@ -40,18 +42,19 @@ TOR_EXIT_NODE = EvidenceKind(
 )
 
 
-def _note(tally: Tally, dport: int) -> None:
-    ports = tally.extra.setdefault("dports", set())
-    if len(ports) < 64:
-        ports.add(dport)
+class TorExitNodeTally(Tally):
+    dports: set[int] = msgspec.field(default_factory=set)  # up to 64
+
+    def note(self, dport: int) -> None:
+        if len(self.dports) < 64:
+            self.dports.add(dport)
 
 
-class TorExitNode(Detection):
+class TorExitNode(Detection[NoConfig, TorExitNodeTally]):
     """A connection whose destination is a known Tor exit node."""
 
     id = "tor_exit_node"
     channels = ("new_flow",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (TOR_EXIT_NODE,)
 
     def handle(self, msg: Message[ConnRecord]) -> None:
@@ -71,28 +74,17 @@ class TorExitNode(Detection):
         if ip_info(flow.saddr) is None:
             return
         dport = flow.dport
-        self.tally(msg, daddr, 1, update=lambda tally: _note(tally, dport))
+        self.tally(msg, daddr, update=lambda tally: tally.note(dport))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        level, confidence = repeat_level(TOR_EXIT_NODE, tally.count)
-        dports = top(tally.extra.get("dports", set()))
-        self.report(
-            TOR_EXIT_NODE,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
+    def report_tally(self, profile: str, twid: int, key: str, tally: TorExitNodeTally) -> Finding:
+        dports = top(tally.dports)
+        return Finding(
             attacker=dst_ip(key),
             victim=src_ip(profile),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
             details=TorExitNodeDetails(connections=tally.count, dports=dports),
             description=(
                 f"{tally.count} connection(s) from {profile} to the Tor exit node {key} "
                 f"(ports {', '.join(map(str, dports))}) in this time window"
             ),
             dst_port=dports[0] if len(dports) == 1 else None,
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(TOR_EXIT_NODE, profile, twid, key),
         )

@@ -42,8 +42,9 @@ Exceptions, and why:
   instead of globally and forever: spec 5.2 item 22): UDP to ports above
   30000 when the window has such flows to 5 or more destinations, or 6 or
   more to one destination. Because this is a property of the whole window,
-  those candidates are decided (and reported) when the window closes, so the
-  result does not depend on the order the flows arrive in.
+  those candidates are decided (and reported) when the window closes
+  (``recount``), so the result does not depend on the order the flows
+  arrive in.
 
 * port scanners (spec 2.5): attempts (no connection established) of a host
   Zeek reported scanning (notice.log ``Scan::Port_Scan``/``Address_Scan``,
@@ -61,34 +62,36 @@ Repeated: one evidence per (profile, window, destination, port, transport),
 reported at the first established connection (attempts only: at window
 close, see port scanners) and updated at window close with the count and
 every uid; HIGH if any of its connections was established (with a
-handshake). Threat level and confidence grow with the count
-(``scale_with_count``) and it weighs as ``count`` evidence for alerts.
+handshake). Threat level and confidence grow with the count (the kind's
+``Growth``, from HIGH or MEDIUM) and it weighs as ``count`` evidence for
+alerts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, src_ip
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord
-from flowalerts.engine.detection import Detection, Tally
-from flowalerts.learners.dns import DnsFacts
-from flowalerts.learners.notice import NoticeFacts
-from flowalerts.learners.tls import TlsFacts
+from flowalerts.engine.detection import Detection, Finding, Tally
+from flowalerts.learners.dns import DnsFacts, DnsNames
+from flowalerts.learners.notice import NoticeFacts, PortScanners
+from flowalerts.learners.tls import ServerNames, TlsFacts
 from flowalerts.traffic.conn_flows import (
     DISCOVERY_PORTS,
     DYNAMIC_PORTS_START,
     LAN,
     IpInfo,
     ip_info,
-    repeat_level,
     start_seen,
     to_whole_segment,
 )
 
-P2P_KEY = "__p2p__"  # window dict: high-UDP candidates and per-destination counts
+# (destination IP, port, transport)
+PortKey = tuple[str, int, str]
 
 
 class UnknownPortConfig(SectionConfig):
@@ -116,32 +119,42 @@ UNKNOWN_PORT = EvidenceKind(
 )
 
 
-def _note(tally: Tally, established: bool) -> None:
-    if established:
-        tally.extra["established"] = tally.extra.get("established", 0) + 1
+class UnknownPortTally(Tally):
+    established: int = 0  # connections established with a handshake Zeek saw
+
+    def note(self, established: bool) -> None:
+        if established:
+            self.established += 1
 
 
-class UnknownPort(Detection):
+@dataclasses.dataclass(slots=True)  # one per (profile, window): no __dict__
+class PeerToPeer:
+    """A (profile, window)'s UDP to high ports: candidates until the window closes."""
+
+    per_destination: dict[str, int] = dataclasses.field(default_factory=dict)  # flows by destination
+    candidates: dict[PortKey, UnknownPortTally] = dataclasses.field(default_factory=dict)
+    is_p2p: bool = False  # the window's high-UDP traffic is peer-to-peer: nothing of it is reported
+
+
+class UnknownPort(Detection[UnknownPortConfig, UnknownPortTally]):
     """A connection to a destination port no known service, org or device uses."""
 
     id = "unknown_port"
     channels = ("new_flow",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = UnknownPortConfig
     evidence = (UNKNOWN_PORT,)
     needs = (DnsFacts, TlsFacts, NoticeFacts)
 
     def window_close_delay(self) -> float:
         return self.config.scan_wait
 
-    def hold_tally(self, key: tuple[str, int, str], tally: Tally) -> bool:
+    def hold_tally(self, key: PortKey, tally: UnknownPortTally) -> bool:
         # Attempts only: a port-scan notice may still come (reported at window close).
-        return not tally.extra.get("established")
+        return not tally.established
 
     def _scanner(self, profile: str, tally: Tally) -> bool:
         """Zeek reported ``profile`` scanning around these attempts."""
         owner = ip_info(profile)
-        span = self.facts.port_scan_span(owner.canonical) if owner is not None else None
+        span = self.facts_of(PortScanners).port_scan_span(owner.canonical) if owner is not None else None
         if span is None:
             return False
         return span[0] <= tally.last_ts + self.config.scan_wait and span[1] >= tally.first_ts - self.ctx.config.parameters.width
@@ -179,42 +192,40 @@ class UnknownPort(Detection):
         if proto == "udp" and dport > self.config.p2p_min_port:
             self._p2p_candidate(msg, key, established)
             return
-        self.tally(msg, key, 1, update=lambda tally: _note(tally, established))
+        self.tally(msg, key, update=lambda tally: tally.note(established))
 
     # -- peer-to-peer: decided when the window closes -------------------------------
-    def _p2p_candidate(self, msg: Message[ConnRecord], key: tuple[str, int, str], established: bool) -> None:
-        if msg.late:
-            self.ctx.late_window_use(self.id)
-            return
-        p2p = self.window(msg).get(P2P_KEY)
-        if p2p is None:
-            p2p = self.window(msg)[P2P_KEY] = {"per_destination": {}, "candidates": {}, "is_p2p": False}
-        if p2p["is_p2p"]:
+    def _p2p_candidate(self, msg: Message[ConnRecord], key: PortKey, established: bool) -> None:
+        p2p = self.window(msg, PeerToPeer)
+        if p2p.is_p2p:
             return  # the whole window's high-UDP traffic is peer-to-peer
-        per_destination = p2p["per_destination"]
+        per_destination = p2p.per_destination
         daddr = key[0]
         per_destination[daddr] = per_destination.get(daddr, 0) + 1
         if len(per_destination) >= self.config.p2p_destinations:
             # From now on nothing of this kind can be reported: keep nothing.
-            p2p.update(per_destination={}, candidates={}, is_p2p=True)
+            p2p.per_destination, p2p.candidates, p2p.is_p2p = {}, {}, True
             return
-        tally = p2p["candidates"].get(key)
+        tally = p2p.candidates.get(key)
         if tally is None:
-            tally = p2p["candidates"][key] = Tally()
+            tally = p2p.candidates[key] = UnknownPortTally()
         tally.add(msg.flow.uid, msg.flow.starttime)
-        _note(tally, established)
+        tally.note(established)
 
-    def on_window_closed(self, profile: str, twid: int) -> None:
-        window = self.window_of(profile, twid)
-        p2p = window.get(P2P_KEY) if window else None
-        if not p2p or p2p["is_p2p"]:
+    def recount(self, profile: str, twid: int) -> None:
+        """Window close: the high-UDP candidates of a window that was not
+        peer-to-peer become tallies (reported with the window's others)."""
+        p2p = self.window_of(profile, twid, PeerToPeer)
+        if p2p is None or p2p.is_p2p:
             return
-        per_destination = p2p["per_destination"]
-        for key, tally in sorted(p2p["candidates"].items()):
+        per_destination = p2p.per_destination
+        for key, candidate in sorted(p2p.candidates.items()):
             if per_destination.get(key[0], 0) >= self.config.p2p_flows_to_one:
                 continue
-            tally.uids.sort()
-            self.report_tally(profile, twid, key, tally)
+            tally = self.set_tally(profile, twid, key, count=candidate.count, uids=candidate.uids,
+                                   first_ts=candidate.first_ts, last_ts=candidate.last_ts)
+            if tally is not None:
+                tally.established = candidate.established
 
     # -- organisations ---------------------------------------------------------------
     def _org_port(self, destination: IpInfo, dport: int, proto: str) -> bool:
@@ -227,36 +238,31 @@ class UnknownPort(Detection):
         names: list[str] | None = None
         for row in rows:
             if row.network is not None:
-                if address.version == row.network.version and address in row.network:
+                if address is not None and address.version == row.network.version and address in row.network:
                     return True
                 continue
             if orgs.ip_in_org(ip, row.org):
                 return True
             if names is None:
-                facts = self.facts
-                names = [name for name in (facts.sni_of(ip), facts.ptr_of(ip)) if name]
-                names += facts.domains_of_ip(ip)
+                names = self._names_of(ip)
             if any(orgs.domain_in_org(name, row.org) for name in names):
                 return True
         return False
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, int, str], tally: Tally) -> None:
+    def _names_of(self, ip: str) -> list[str]:
+        """The TLS SNI, rDNS and resolved names the traffic taught for ``ip``."""
+        dns = self.facts_of(DnsNames)
+        names = [name for name in (self.facts_of(ServerNames).sni_of(ip), dns.ptr_of(ip)) if name]
+        return names + dns.domains_of_ip(ip)
+
+    def report_tally(self, profile: str, twid: int, key: PortKey, tally: UnknownPortTally) -> Finding | None:
         daddr, dport, proto = key
-        established = tally.extra.get("established", 0)
+        established = tally.established
         if not established and self._scanner(profile, tally):
-            return  # the port scan's own evidence covers these attempts
-        base = ThreatLevel.HIGH if established else ThreatLevel.MEDIUM
-        level, confidence = repeat_level(UNKNOWN_PORT, tally.count, base=base)
-        self.report(
-            UNKNOWN_PORT,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
+            return None  # the port scan's own evidence covers these attempts
+        return Finding(
             victim=dst_ip(daddr),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
+            level=ThreatLevel.HIGH if established else ThreatLevel.MEDIUM,
             details=UnknownPortDetails(dport=dport, proto=proto, connections=tally.count, established=established),
             description=(
                 f"{tally.count} connection(s) from {profile} to unknown destination port {dport}/{proto} on "
@@ -264,7 +270,4 @@ class UnknownPort(Detection):
             ),
             dst_port=dport,
             proto=proto,
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(UNKNOWN_PORT, profile, twid, key),
         )

@@ -15,7 +15,7 @@ close, so the result does not depend on the arrival order
 
 One evidence per (profile, window) (issue 13): reported when a sweep is first
 seen, updated (same id) at window close with the final count and every uid.
-Threat level and confidence grow with the count (``scale_with_count``: medium
+Threat level and confidence grow with the count (the kind's ``Growth``: medium
 and 0.7 at 10, high and 0.9 at 40), and for alerts it weighs as one evidence
 per ``threshold`` names.
 
@@ -36,15 +36,17 @@ Exceptions, and why:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, deque
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, scale_with_count, src_ip
+from flowalerts.core.evidence import Details, EvidenceKind, Growth, ThreatLevel
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
-from flowalerts.engine.bursts import burst_members, settle_exact
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.bursts import burst_members
+from flowalerts.engine.detection import Detection, Finding, Tally
 from flowalerts.learners.dns import DnsFacts
+from flowalerts.learners.servers import ServerRoles
 from flowalerts.traffic import dns_names as names
 
 SUFFIX = ".in-addr.arpa"
@@ -75,16 +77,35 @@ DNS_ARPA_SCAN = EvidenceKind(
     category="Recon.Scanning",
     summary=">= 10 distinct in-addr.arpa names within a sliding 2 s from one host; info from a learned DNS "
     "resolver; one per window",
+    grows=Growth(weighs="threshold"),
 )
 
 
-class DnsArpaScan(Detection):
+class ArpaScanTally(Tally):
+    """The sweep of a (profile, window); ``first_ts``/``last_ts`` span its counted names."""
+
+    resolver: bool = False  # whether the profile was a learned DNS resolver when last reported
+
+
+@dataclasses.dataclass
+class ReverseQueries:
+    """A (profile, window)'s reverse queries."""
+
+    # (ts, name, uid) inside the sliding window, and how often each name is in it.
+    recent: deque[tuple[float, str, str]] = dataclasses.field(default_factory=deque)
+    distinct: Counter[str] = dataclasses.field(default_factory=Counter)
+    newest: float = float("-inf")
+    counted: set[str] = dataclasses.field(default_factory=set)  # names already in the tally
+    events: list[tuple[float, str, str]] = dataclasses.field(default_factory=list)  # for the recount
+    # The sliding window already met the threshold at the previous reverse query.
+    hot: bool = False
+
+
+class DnsArpaScan(Detection[ArpaScanConfig, ArpaScanTally]):
     """A burst of reverse lookups of many IPv4 addresses."""
 
     id = "arpa_scan"
     channels = ("new_dns",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = ArpaScanConfig
     evidence = (DNS_ARPA_SCAN,)
     needs = (DnsFacts,)
 
@@ -95,74 +116,59 @@ class DnsArpaScan(Detection):
         if len(query) < len(SUFFIX) or query.rstrip(".")[-len(SUFFIX):].lower() != SUFFIX:
             return
         query = names.normalize(query)
-        state = self.window(msg)
-        recent: deque[tuple[float, str, str]] | None = state.get("recent")
-        if recent is None:
-            recent = state["recent"] = deque()
-            state["distinct"] = Counter()
-            state["counted"] = set()
-            state["newest"] = flow.starttime
-        distinct: Counter[str] = state["distinct"]
-        newest = state["newest"] = max(state["newest"], flow.starttime)
+        state = self.window(msg, ReverseQueries)
+        recent, distinct = state.recent, state.distinct
+        newest = state.newest = max(state.newest, flow.starttime)
         horizon = newest - self.config.window
         while recent and (recent[0][0] < horizon or len(recent) >= MAX_RECENT):
             _, old, _ = recent.popleft()
             distinct[old] -= 1
             if distinct[old] <= 0:
                 del distinct[old]
-        events: list[tuple[float, str, str]] = state.setdefault("events", [])
-        if len(events) < MAX_EVENTS:
-            events.append((flow.starttime, query, flow.uid))
+        if len(state.events) < MAX_EVENTS:
+            state.events.append((flow.starttime, query, flow.uid))
         if flow.starttime < horizon:
             return  # older than the sliding window: left to the recount at window close
         recent.append((flow.starttime, query, flow.uid))
         distinct[query] += 1
         if len(distinct) < self.config.threshold:
-            state["hot"] = False
+            state.hot = False
             return
-        # "hot": the sliding window already met the threshold at the previous
-        # reverse query, so only this one can be new to the count.
-        entries = [recent[-1]] if state.get("hot") else sorted(recent)
-        state["hot"] = True
-        counted: set[str] = state["counted"]
+        # Hot: only this reverse query can be new to the count.
+        entries = [recent[-1]] if state.hot else sorted(recent)
+        state.hot = True
+        counted = state.counted
         for ts, name, uid in entries:
             if name in counted:
                 continue
             if len(counted) < MAX_COUNTED:
                 counted.add(name)
-            self.tally(msg, (), self.config.threshold, uid=uid, update=lambda tally, ts=ts: _span(tally, ts))
+            self.tally(msg, (), self.config.threshold, uid=uid, ts=ts)
 
-    def settle_tallies(self, profile: str, twid: int) -> None:
-        """Window close: recount over every reverse query of the window in time order."""
-        window = self.window_of(profile, twid)
-        events = sorted((window or {}).get("events") or ())
+    def recount(self, profile: str, twid: int) -> None:
+        """Window close: recount over every reverse query of the window in time
+        order, and judge again whether the profile is a resolver."""
+        state = self.window_of(profile, twid, ReverseQueries)
+        events = sorted(state.events) if state is not None else []
         if events:
             marks = burst_members([(ts, name) for ts, name, _ in events], self.config.window, self.config.threshold)
             members = [event for event, member in zip(events, marks) if member]
-            count = len({name for _, name, _ in members})
-            settle_exact(self, profile, twid, window, (), members, count, max(1, self.config.threshold))
-        tally = ((window or {}).get("__tallies__") or {}).get(())
-        if tally is not None and tally.reported and tally.extra.get("resolver") != self.facts.is_dns_server(profile):
+            if members:
+                self.set_tally(profile, twid, (), count=len({name for _, name, _ in members}),
+                               uids=[uid for _, _, uid in members], first_ts=members[0][0], last_ts=members[-1][0],
+                               threshold=max(1, self.config.threshold))
+        tally = self.tallies(profile, twid).get(())
+        if tally is not None and tally.reported and tally.resolver != self._is_resolver(profile):
             # Learned to be a resolver (or no longer) since the report: report the final version.
             tally.reported = 0
-        super().settle_tallies(profile, twid)
 
-    def report_tally(self, profile: str, twid: int, key: tuple[()], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[()], tally: ArpaScanTally) -> Finding:
         threshold = tally.threshold
-        level, confidence = scale_with_count(DNS_ARPA_SCAN, tally.count, threshold)
-        resolver = tally.extra["resolver"] = self.facts.is_dns_server(profile)
-        if resolver:
-            level = ThreatLevel.INFO
-        duration = round(tally.extra["last"] - tally.extra["first"], 3)
-        self.report(
-            DNS_ARPA_SCAN,
-            profile=profile,
-            twid=twid,
-            ts=tally.extra["first"],
-            attacker=src_ip(profile),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
+        resolver = tally.resolver = self._is_resolver(profile)
+        duration = round(tally.last_ts - tally.first_ts, 3)
+        return Finding(
+            victim=None,
+            level=ThreatLevel.INFO if resolver else None,
             details=ArpaScanDetails(names=tally.count, threshold=threshold, window=self.config.window,
                                     duration=duration),
             description=(
@@ -170,14 +176,7 @@ class DnsArpaScan(Detection):
                 f"in bursts of at least {threshold} within {self.config.window:g} s"
                 + (" (it is a DNS resolver of the network: lookups for its clients)" if resolver else "")
             ),
-            count=tally.count,
-            occurrences=tally.count // threshold,
-            evidence_id=self.tally_id(DNS_ARPA_SCAN, profile, twid, key),
         )
 
-
-def _span(tally: Tally, ts: float) -> None:
-    """The flow times of the counted names (the tally's own are the handling record's)."""
-    extra = tally.extra
-    extra["first"] = min(extra.get("first", ts), ts)
-    extra["last"] = max(extra.get("last", ts), ts)
+    def _is_resolver(self, profile: str) -> bool:
+        return self.facts_of(ServerRoles).is_dns_server(profile)

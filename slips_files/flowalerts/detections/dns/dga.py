@@ -10,7 +10,7 @@ closes, with the final count, every uid and a sample of the names. The seed's
 cadence (an evidence at 10, 15, 20 ...) survives as alert weight:
 ``occurrences`` = 1 + (count - threshold) // step, so a host alerts as it did
 with one evidence per step; threat level and confidence grow with the count
-(``scale_with_count``: high and 0.5 at 10, critical and 0.7 at 40).
+(the kind's ``Growth``: high and 0.5 at 10, critical and 0.7 at 40).
 
 Exceptions, and why:
 
@@ -28,12 +28,16 @@ Exceptions, and why:
 
 from __future__ import annotations
 
+import dataclasses
+
+import msgspec
+
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, escape_text, scale_with_count, src_ip
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, escape_text
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
-from flowalerts.engine.detection import Detection, Tally
-from flowalerts.engine.samples import keep_earliest
+from flowalerts.engine.detection import Detection, Finding, Tally
+from flowalerts.engine.samples import keep_earliest, values
 from flowalerts.traffic import dns_names as names
 
 # Distinct names remembered per (profile, window); past it names are still
@@ -65,13 +69,25 @@ DGA_NXDOMAINS = EvidenceKind(
 )
 
 
-class DgaNxdomains(Detection):
+class DgaTally(Tally):
+    sample: list[tuple[float, str]] = msgspec.field(default_factory=list)  # (ts, name), the earliest SAMPLE
+
+    def note(self, ts: float, query: str) -> None:
+        keep_earliest(self.sample, ts, query, SAMPLE)
+
+
+@dataclasses.dataclass
+class FailedNames:
+    """The distinct NXDOMAIN names of a (profile, window) (at most MAX_NAMES)."""
+
+    names: set[str] = dataclasses.field(default_factory=set)
+
+
+class DgaNxdomains(Detection[DgaConfig, DgaTally]):
     """Many distinct names that failed to resolve (NXDOMAIN) from one host."""
 
     id = "dga"
     channels = ("new_dns",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = DgaConfig
     evidence = (DGA_NXDOMAINS,)
 
     def handle(self, msg: Message[DnsRecord]) -> None:
@@ -83,40 +99,24 @@ class DgaNxdomains(Detection):
             return
         if self.knowledge.whitelist.is_whitelisted_alert(query, "domain", "dst"):
             return
-        window = self.window(msg)
-        seen: set[str] | None = window.get("names")
-        if seen is None:
-            seen = window["names"] = set()
+        seen = self.window(msg, FailedNames).names
         if query in seen:
             return
         if len(seen) < MAX_NAMES:
             seen.add(query)
-        self.tally(msg, (), self.config.threshold, update=lambda tally: _sample(tally, flow.starttime, query))
+        self.tally(msg, (), self.config.threshold, update=lambda tally: tally.note(flow.starttime, query))
 
-    def report_tally(self, profile: str, twid: int, key: tuple[()], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[()], tally: DgaTally) -> Finding:
         threshold = tally.threshold
-        level, confidence = scale_with_count(DGA_NXDOMAINS, tally.count, threshold)
-        sample = [name for _, name in tally.extra.get("sample", [])]
+        sample = values(tally.sample)
         shown = ", ".join(escape_text(name, limit=80) for name in sample[:5])
-        self.report(
-            DGA_NXDOMAINS,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
-            details=DgaDetails(nxdomains=tally.count, threshold=threshold, names=list(sample)),
+        return Finding(
+            victim=None,
+            details=DgaDetails(nxdomains=tally.count, threshold=threshold, names=sample),
             description=(
                 f"possible DGA or domain scanning: {profile} queried {tally.count} different names that do not "
                 f"exist (NXDOMAIN) in this time window, e.g. {shown}"
             ),
-            count=tally.count,
+            # The seed's cadence: one evidence per ``step`` more names.
             occurrences=1 + (tally.count - threshold) // max(1, self.config.step),
-            evidence_id=self.tally_id(DGA_NXDOMAINS, profile, twid, key),
         )
-
-
-def _sample(tally: Tally, ts: float, query: str) -> None:
-    keep_earliest(tally.extra.setdefault("sample", []), ts, query, SAMPLE)

@@ -33,15 +33,16 @@ Exceptions, and why:
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from flowalerts.core.evidence import ThreatLevel, dst_ip, src_ip
 from flowalerts.core.ips import is_rfc1918_or_ula, parse_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
 from flowalerts.detections.shared.localnet import DIFFERENT_LOCALNET, DifferentLocalnetDetails
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, NoConfig, Tally
 from flowalerts.learners.dns import DnsFacts
+from flowalerts.learners.localnet import LocalNet
+from flowalerts.learners.servers import ServerRoles
 
 DNS_PORT = 53
 
@@ -57,12 +58,30 @@ def _candidate(ip: str, version: int) -> bool:
     return is_rfc1918_or_ula(ip)
 
 
-class DnsDifferentLocalnet(Detection):
+class DnsLocalnetTally(Tally):
+    """The first query of an address outside the local network (its endpoints and the network then)."""
+
+    noted: bool = False
+    saddr: str = ""
+    daddr: str = ""
+    sport: int = 0
+    dport: int = 0
+    proto: str = ""
+    localnet: str = ""
+
+    def note(self, flow: DnsRecord, localnet: str) -> None:
+        if self.noted:
+            return
+        self.noted = True
+        self.saddr, self.daddr, self.sport, self.dport = flow.saddr, flow.daddr, flow.sport, flow.dport
+        self.proto, self.localnet = flow.proto, localnet
+
+
+class DnsDifferentLocalnet(Detection[NoConfig, DnsLocalnetTally]):
     """DNS traffic with a private endpoint outside the local network."""
 
     id = "dns_different_localnet"
     channels = ("new_dns",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (DIFFERENT_LOCALNET,)
     needs = (DnsFacts,)
 
@@ -70,28 +89,30 @@ class DnsDifferentLocalnet(Detection):
         flow = msg.flow
         if flow.dport != DNS_PORT and flow.sport != DNS_PORT:
             return
-        localnet = self.facts.local_network
+        local = self.facts_of(LocalNet)
+        localnet = local.local_network
         if localnet is None:
             return
-        facts = self.facts
+        roles = self.facts_of(ServerRoles)
         for side, ip, port in (("src", flow.saddr, flow.sport), ("dst", flow.daddr, flow.dport)):
-            if not _candidate(ip, localnet.version) or facts.in_local_network(ip):
+            if not _candidate(ip, localnet.version) or local.in_local_network(ip):
                 continue
-            if port == DNS_PORT and facts.is_dns_server(ip):
+            if port == DNS_PORT and roles.is_dns_server(ip):
                 continue
-            self.tally(msg, (side, ip), 1, update=lambda tally: _remember(tally, msg, localnet))
+            self.tally(msg, (side, ip), 1, update=lambda tally: tally.note(flow, str(localnet)))
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: DnsLocalnetTally) -> None:
         side, ip = key
-        extra = tally.extra
-        client, server = extra["saddr"], extra["daddr"]
-        port = f"{extra['dport']}/{extra['proto'] or 'udp'}"
+        client, server = tally.saddr, tally.daddr
+        port = f"{tally.dport}/{tally.proto or 'udp'}"
         if side == "src":
             attacker, victim, level, owner = src_ip(client), dst_ip(server), ThreatLevel.LOW, profile
-            text = f"DNS from the private address {client}, outside the local network {extra['localnet']}, to {server} port {port}"
+            text = f"DNS from the private address {client}, outside the local network {tally.localnet}, to {server} port {port}"
         else:
             attacker, victim, level, owner = dst_ip(server), src_ip(client), ThreatLevel.HIGH, server
-            text = f"DNS from {client} to the private address {server}, outside the local network {extra['localnet']}, port {port}"
+            text = f"DNS from {client} to the private address {server}, outside the local network {tally.localnet}, port {port}"
+        # Reported here, not as a Finding: DIFFERENT_LOCALNET (shared with the
+        # conn.log detection) grows with the count, this one does not.
         self.report(
             DIFFERENT_LOCALNET,
             profile=owner,
@@ -101,21 +122,13 @@ class DnsDifferentLocalnet(Detection):
             victim=victim,
             uids=tally.uids,
             threat_level=level,
-            details=DifferentLocalnetDetails(side=side, address=ip, local_network=extra["localnet"],
-                                             dport=extra["dport"], proto=extra["proto"], log="dns"),
+            details=DifferentLocalnetDetails(side=side, address=ip, local_network=tally.localnet,
+                                             dport=tally.dport, proto=tally.proto, log="dns"),
             description=f"{text} ({tally.count} queries in this time window)" if tally.count > 1 else text,
-            src_port=extra["sport"],
-            dst_port=extra["dport"],
-            proto=extra["proto"] or None,
+            src_port=tally.sport,
+            dst_port=tally.dport,
+            proto=tally.proto or None,
             count=tally.count,
             # The destination's evidence is owned by the destination: one per client.
             evidence_id=self.tally_id(DIFFERENT_LOCALNET, owner, twid, (profile, *key)),
         )
-
-
-def _remember(tally: Tally, msg: Message[DnsRecord], localnet: Any) -> None:
-    if "saddr" in tally.extra:
-        return
-    flow = msg.flow
-    tally.extra.update(saddr=flow.saddr, daddr=flow.daddr, sport=flow.sport, dport=flow.dport,
-                       proto=flow.proto, localnet=str(localnet))

@@ -33,13 +33,25 @@ import hashlib
 import math
 from collections import Counter
 
+import msgspec
+
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+from flowalerts.core.evidence import (
+    FIXED,
+    Details,
+    EvidenceKind,
+    Ioc,
+    ThreatLevel,
+    dst_ip,
+    escape_text,
+    scale_with_count,
+    src_ip,
+)
 from flowalerts.core.ips import is_ip, is_multicast
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
-from flowalerts.engine.detection import Detection, Tally
-from flowalerts.engine.samples import keep_earliest
+from flowalerts.engine.detection import Detection, Finding, Tally
+from flowalerts.engine.samples import keep_earliest, values
 from flowalerts.knowledge.orgs import registered_domain
 from flowalerts.traffic import dns_names as names
 
@@ -86,16 +98,40 @@ HIGH_ENTROPY_DNS_ANSWER = EvidenceKind(
         "a DNS TXT answer with Shannon entropy >= 5 bits/char (not mDNS); pair: client (low) and resolver "
         "(medium); one pair per queried domain and window"
     ),
+    # Grown by the distinct texts in report_tally (the base would grow by the answers).
+    grows=FIXED,
 )
 
 
-class HighEntropyDnsTxt(Detection):
+class HighEntropyTally(Tally):
+    """The high-entropy answers of one (profile, window, domain)."""
+
+    hashes: set[bytes] = msgspec.field(default_factory=set)  # digests of the distinct texts (at most MAX_TEXTS)
+    texts: list[tuple[float, str]] = msgspec.field(default_factory=list)  # (ts, text), the earliest SAMPLE
+    queries: list[tuple[float, str]] = msgspec.field(default_factory=list)  # (ts, name), the earliest MAX_QUERIES
+    max_entropy: float = 0.0
+    resolver: str = ""  # the resolver of the earliest answer
+    resolver_ts: float = float("inf")
+
+    def note(self, ts: float, resolver: str, query: str, text: str, entropy: float) -> None:
+        """Accumulate; samples keep the earliest values by flow time (whatever the arrival order)."""
+        if not self.resolver or (ts, resolver) < (self.resolver_ts, self.resolver):
+            self.resolver_ts, self.resolver = ts, resolver
+        # A stable digest (not ``hash``, which differs between processes), so a
+        # restored checkpoint keeps recognising the same texts.
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        if digest not in self.hashes and len(self.hashes) < MAX_TEXTS:
+            self.hashes.add(digest)
+        keep_earliest(self.texts, ts, text[:SHOWN_CHARS], SAMPLE)
+        keep_earliest(self.queries, ts, query, MAX_QUERIES)
+        self.max_entropy = max(self.max_entropy, entropy)
+
+
+class HighEntropyDnsTxt(Detection[HighEntropyTxtConfig, HighEntropyTally]):
     """A DNS TXT answer whose text looks random (tunnels, encoded payloads)."""
 
     id = "high_entropy_txt"
     channels = ("new_dns",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = HighEntropyTxtConfig
     evidence = (HIGH_ENTROPY_DNS_ANSWER,)
 
     def handle(self, msg: Message[DnsRecord]) -> None:
@@ -116,70 +152,47 @@ class HighEntropyDnsTxt(Detection):
             if query is None:
                 query = names.normalize(flow.query)
                 domain = registered_domain(query) or query
-            self.tally(msg, domain, 1, update=lambda tally, text=text, entropy=entropy, query=query: _note(
-                tally, msg, query, text, entropy))
+            self.tally(msg, domain, 1, update=lambda tally, text=text, entropy=entropy, query=query: tally.note(
+                flow.starttime, flow.daddr, query, text, entropy))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        extra = tally.extra
-        distinct = len(extra["hashes"])
-        resolver = extra["resolver"][1]
-        max_entropy = round(extra["max_entropy"], 2)
-        texts = [text for _, text in extra["texts"]]
+    def report_tally(self, profile: str, twid: int, key: str, tally: HighEntropyTally) -> list[Finding]:
+        distinct = len(tally.hashes)
+        resolver = tally.resolver
+        max_entropy = round(tally.max_entropy, 2)
+        texts = values(tally.texts)
         shown = escape_text(texts[0], limit=SHOWN_CHARS)
         description = (
             f"DNS TXT answer with high entropy ({max_entropy:.2f} bits/char) for {escape_text(key, limit=200)} "
             f"from resolver {resolver}: \"{shown}\""
             + (f" ({tally.count} such answers, {distinct} different, in this time window)" if tally.count > 1 else "")
         )
-        # The resolver's half starts one level higher (medium), as in the reference.
+        # Grown by the distinct texts, not the answers (the kind is FIXED: the
+        # base grows by the tally's count); the resolver's half starts one
+        # level higher (medium), as in the reference.
         client_level, confidence = scale_with_count(HIGH_ENTROPY_DNS_ANSWER, distinct, 1)
         resolver_level = ThreatLevel.MEDIUM.raised(_steps(HIGH_ENTROPY_DNS_ANSWER.threat_level, client_level))
-        pair = []
-        for side, attacker, owner, level in (
-            ("client", src_ip(profile), profile, client_level),
-            ("resolver", dst_ip(resolver), resolver, resolver_level),
-        ):
-            pair.append(self.report(
-                HIGH_ENTROPY_DNS_ANSWER,
-                profile=owner,
-                twid=twid,
-                ts=tally.first_ts,
+
+        def finding(side: str, attacker: Ioc, owner: str, level: ThreatLevel) -> Finding:
+            return Finding(
+                victim=None,
                 attacker=attacker,
-                uids=tally.uids,
-                threat_level=level,
+                profile=owner,
+                id_key=(side, profile, key),
+                level=level,
                 confidence=confidence,
+                occurrences=distinct,
                 details=HighEntropyTxtDetails(
-                    domain=key, queries=[query for _, query in extra["queries"]], answers=tally.count,
-                    distinct_texts=distinct, max_entropy=max_entropy, threshold=self.config.threshold, texts=texts,
-                    resolver=resolver, side=side,
+                    domain=key, queries=values(tally.queries), answers=tally.count, distinct_texts=distinct,
+                    max_entropy=max_entropy, threshold=self.config.threshold, texts=texts, resolver=resolver,
+                    side=side,
                 ),
                 description=description,
-                count=tally.count,
-                occurrences=distinct,
-                evidence_id=self.tally_id(HIGH_ENTROPY_DNS_ANSWER, owner, twid, (side, profile, key)),
-                send=False,
-            ))
-        self.report_linked(*pair)
+            )
+
+        return [finding("client", src_ip(profile), profile, client_level),
+                finding("resolver", dst_ip(resolver), resolver, resolver_level)]
 
 
 def _steps(base: ThreatLevel, level: ThreatLevel) -> int:
     order = list(ThreatLevel)
     return order.index(level) - order.index(base)
-
-
-def _note(tally: Tally, msg: Message[DnsRecord], query: str, text: str, entropy: float) -> None:
-    """Accumulate; samples keep the earliest values by flow time (whatever the arrival order)."""
-    extra = tally.extra
-    ts = msg.flow.starttime
-    if "hashes" not in extra:
-        extra.update(hashes=set(), texts=[], queries=[], max_entropy=0.0, resolver=(ts, msg.flow.daddr))
-    extra["resolver"] = min(extra["resolver"], (ts, msg.flow.daddr))
-    hashes: set[bytes] = extra["hashes"]
-    # A stable digest (not ``hash``, which differs between processes), so a
-    # restored checkpoint keeps recognising the same texts.
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    if digest not in hashes and len(hashes) < MAX_TEXTS:
-        hashes.add(digest)
-    keep_earliest(extra["texts"], ts, text[:SHOWN_CHARS], SAMPLE)
-    keep_earliest(extra["queries"], ts, query, MAX_QUERIES)
-    extra["max_entropy"] = max(extra["max_entropy"], entropy)

@@ -26,10 +26,12 @@ make a later connection look "resolved".
 
 from __future__ import annotations
 
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_domain, escape_text, src_ip
+import msgspec
+
+from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_domain, escape_text
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 from flowalerts.engine.samples import keep_earliest, values
 from flowalerts.traffic import dns_names as names
 
@@ -50,15 +52,23 @@ INVALID_DNS_RESOLUTION = EvidenceKind(
     confidence=0.8,
     details=InvalidResolutionDetails,
     summary="a name resolved to 0.0.0.0, 127/8, :: or ::1 (a blocking resolver); not localhost/.local/.arpa; one per name",
+    grows=FIXED,  # INFO, 0.8 whatever the count; weighs as each answer
 )
 
 
-class InvalidDnsResolution(Detection):
+class InvalidResolutionTally(Tally):
+    answers: list[tuple[float, str]] = msgspec.field(default_factory=list)  # (ts, ip), the earliest MAX_ANSWERS
+
+    def note(self, ts: float, blocked: list[str]) -> None:
+        for ip in blocked:
+            keep_earliest(self.answers, ts, ip, MAX_ANSWERS)
+
+
+class InvalidDnsResolution(Detection[NoConfig, InvalidResolutionTally]):
     """A domain resolved to 0.0.0.0 or a loopback address."""
 
     id = "invalid_resolution"
     channels = ("new_dns",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (INVALID_DNS_RESOLUTION,)
 
     def handle(self, msg: Message[DnsRecord]) -> None:
@@ -74,31 +84,16 @@ class InvalidDnsResolution(Detection):
         query = names.normalize(flow.query)
         if not query or names.is_localhost(query) or names.is_local(query) or names.is_arpa(query):
             return
-        self.tally(msg, query, 1, update=lambda tally: _note(tally, flow.starttime, blocked))
+        self.tally(msg, query, 1, update=lambda tally: tally.note(flow.starttime, blocked))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        answers = values(tally.extra["answers"])
+    def report_tally(self, profile: str, twid: int, key: str, tally: InvalidResolutionTally) -> Finding:
+        answers = values(tally.answers)
         times = f" ({tally.count} times in this time window)" if tally.count > 1 else ""
-        self.report(
-            INVALID_DNS_RESOLUTION,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
+        return Finding(
             victim=dst_domain(key),
-            uids=tally.uids,
             details=InvalidResolutionDetails(query=key, answers=answers, responses=tally.count),
             description=(
                 f"invalid DNS answer: {escape_text(key, limit=253)} was resolved to the blocking address "
                 f"{', '.join(answers)}{times}"
             ),
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(INVALID_DNS_RESOLUTION, profile, twid, key),
         )
-
-
-def _note(tally: Tally, ts: float, blocked: list[str]) -> None:
-    answers = tally.extra.setdefault("answers", [])
-    for ip in blocked:
-        keep_earliest(answers, ts, ip, MAX_ANSWERS)

@@ -77,9 +77,9 @@ from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, DnsRecord
 from flowalerts.engine.detection import Detection
 from flowalerts.learners.app_contacts import AppContacts
-from flowalerts.learners.conn import Contacts, LayerTwo
-from flowalerts.learners.dns import DnsFacts
-from flowalerts.learners.dual_stack import DualStackLearner
+from flowalerts.learners.conn import Contacts, ContactSpans, LayerTwo
+from flowalerts.learners.dns import DnsFacts, DnsNames
+from flowalerts.learners.dual_stack import DualStackLearner, DualStacks
 from flowalerts.traffic import dns_names as names
 
 ADDRESS_TYPES = frozenset({"A", "AAAA"})
@@ -152,14 +152,15 @@ def is_exempt(query: str) -> bool:
     return query == "cymru.com" or query.endswith(".cymru.com")
 
 
-class DnsWithoutConnection(Detection):
+class DnsWithoutConnection(Detection[WithoutConnectionConfig]):
     """An answered A/AAAA resolution never followed by a connection within 30 minutes."""
 
     id = "dns_without_connection"
     # conn records only to decide "contacted" early (see the docstring).
     channels = ("new_dns", "new_flow")
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = WithoutConnectionConfig
+    # A late query is decided like any other: the decision uses no window
+    # state and is reported when its timer fires, after its window closed anyway.
+    late_records = True
     evidence = (DNS_WITHOUT_CONNECTION,)
     needs = (DnsFacts, Contacts, AppContacts, LayerTwo, DualStackLearner)
     # Without conn.log every resolution would look unused.
@@ -167,7 +168,7 @@ class DnsWithoutConnection(Detection):
 
     def handle(self, msg: Message[DnsRecord | ConnRecord]) -> None:
         flow = msg.flow
-        if type(flow) is ConnRecord:
+        if isinstance(flow, ConnRecord):
             self._connection(msg.profile, flow.daddr)
             return
         if flow.rcode_name != "NOERROR" or flow.qtype_name not in ADDRESS_TYPES or not flow.answers:
@@ -208,7 +209,8 @@ class DnsWithoutConnection(Detection):
         self.schedule(key, flow.starttime + self.config.wait, entry)
         self._await(entry.ips, key)
 
-    def on_timer(self, key: tuple[str, int, str], entry: PendingQuery) -> None:
+    def on_timer(self, key: tuple[str, int, str], payload: PendingQuery) -> None:
+        entry = payload
         if self._contacted(entry):
             self._unawait(entry.ips, key)
             return
@@ -218,7 +220,7 @@ class DnsWithoutConnection(Detection):
             self.schedule(key, due, entry)
             return
         self._unawait(entry.ips, key)
-        if not self.facts.contacts_complete_since(entry.first_ts - self.config.contact_lookback):
+        if not self.facts_of(ContactSpans).contacts_complete_since(entry.first_ts - self.config.contact_lookback):
             # The contacts table was full and forgot contacts of this query's
             # time: "no contact" would be a guess. Abstain, counted.
             self.ctx.undecided(self.id)
@@ -247,7 +249,7 @@ class DnsWithoutConnection(Detection):
         was active between shortly before the first query and the end of the
         wait after the last one (a connection that started later than that is
         not "following" the resolution)."""
-        contact_span = self.facts.contact_span
+        contact_span = self.facts_of(ContactSpans).contact_span
         earliest = entry.first_ts - self.config.contact_lookback
         latest = entry.last_ts + self.config.wait
 
@@ -276,8 +278,10 @@ class DnsWithoutConnection(Detection):
         if marks is None:
             marks = {}
             table.set(window, marks, due)
-        elif due > table.expiry(window):
-            table.set(window, marks, due)
+        else:
+            expiry = table.expiry(window)
+            if expiry is None or due > expiry:
+                table.set(window, marks, due)
         query = key[2]
         earlier = marks.get(query)
         if earlier is None or due > earlier:
@@ -328,15 +332,15 @@ class DnsWithoutConnection(Detection):
         # The common case first: the host connected to one of the answers.
         if self._answer_contacted(entry):
             return True
-        facts = self.facts
         used = self._use_test(entry)
         candidates = dict.fromkeys(entry.ips)
+        dns_names = self.facts_of(DnsNames)
         for name in (entry.query, *entry.cnames):
-            for ip in facts.ips_of_domain(name):
+            for ip in dns_names.ips_of_domain(name):
                 if len(candidates) >= MAX_CANDIDATES:
                     break
                 candidates[ip] = None
-        others = facts.other_ip_versions(entry.saddr)
+        others = self.facts_of(DualStacks).other_ip_versions(entry.saddr)
         return any(used(entry.profile, ip) for ip in candidates if ip not in entry.ips) or any(
             used(other, ip) for other in others for ip in candidates
         )

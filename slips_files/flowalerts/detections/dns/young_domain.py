@@ -32,14 +32,17 @@ Exceptions, and why:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
+import msgspec
+
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_domain, dst_ip, escape_text, src_ip
+from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_domain, dst_ip, escape_text
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import DnsRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, Tally
 from flowalerts.knowledge.orgs import registered_domain
 from flowalerts.traffic import dns_names as names
 
@@ -73,6 +76,7 @@ YOUNG_DOMAIN = EvidenceKind(
         "a name whose registrable domain is < 60 days old at the query (needs lookups); client (info) + each "
         "answer IP (low), linked; one per domain and window"
     ),
+    grows=FIXED,
 )
 
 
@@ -81,13 +85,37 @@ def registrable_domain(name: str) -> str | None:
     return registered_domain(name) or None
 
 
-class YoungDomain(Detection):
+class YoungDomainTally(Tally):
+    """The earliest query, the domain's creation date and the answer IPs seen."""
+
+    query: str = ""  # the earliest query name ("": none yet)
+    query_ts: float = float("inf")
+    created: float = 0.0  # creation date (epoch) the first query was judged by
+    ips: list[str] = msgspec.field(default_factory=list)  # at most MAX_IPS, first seen
+
+    def note(self, ts: float, query: str, created_ts: float, ips: list[str]) -> None:
+        if not self.query:
+            self.query, self.query_ts, self.created = query, ts, created_ts
+        elif (ts, query) < (self.query_ts, self.query):  # the earliest query, whatever the arrival order
+            self.query, self.query_ts = query, ts
+        for ip in ips:
+            if ip not in self.ips and len(self.ips) < MAX_IPS:
+                self.ips.append(ip)
+
+
+@dataclasses.dataclass
+class Created:
+    """A (profile, window)'s young domains: their creation dates (epoch), so
+    the lookups are asked once per domain and window."""
+
+    by_domain: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+class YoungDomain(Detection[YoungDomainConfig, YoungDomainTally]):
     """A DNS query for a domain registered less than 60 days before the query."""
 
     id = "young_domain"
     channels = ("new_dns",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = YoungDomainConfig
     evidence = (YOUNG_DOMAIN,)
 
     def handle(self, msg: Message[DnsRecord]) -> None:
@@ -102,7 +130,7 @@ class YoungDomain(Detection):
         domain = registrable_domain(query)
         if domain is None:
             return
-        young: dict[str, float] = self.window(msg).setdefault("young", {})
+        young = self.window(msg, Created).by_domain
         created_ts = young.get(domain)
         if created_ts is None:
             created = self.lookups.creation_date(domain)
@@ -116,16 +144,15 @@ class YoungDomain(Detection):
             if not 0 <= age_days < self.config.max_age_days:
                 return
             young[domain] = created_ts
+        judged = created_ts
         ips = [ip for ip in names.answer_ips(flow.answers) if not names.is_blocking_answer(ip)]
-        self.tally(msg, domain, 1, update=lambda tally: _note(tally, flow.starttime, query, created_ts, ips))
+        self.tally(msg, domain, 1, update=lambda tally: tally.note(flow.starttime, query, judged, ips))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        extra = tally.extra
-        created_ts = extra["created"]
-        age = (tally.first_ts - created_ts) / SECONDS_PER_DAY  # at the first query
-        created = dt.datetime.fromtimestamp(created_ts, tz=dt.timezone.utc).date().isoformat()
-        query = extra["query"][1]
-        ips = sorted(extra["ips"])
+    def report_tally(self, profile: str, twid: int, key: str, tally: YoungDomainTally) -> list[Finding]:
+        age = (tally.first_ts - tally.created) / SECONDS_PER_DAY  # at the first query
+        created = dt.datetime.fromtimestamp(tally.created, tz=dt.timezone.utc).date().isoformat()
+        query = tally.query
+        ips = sorted(tally.ips)
         description = (
             f"query for the young domain {escape_text(query, limit=253)}: {escape_text(key, limit=253)} was "
             f"registered on {created}, {int(age)} days before the query"
@@ -137,26 +164,11 @@ class YoungDomain(Detection):
                                       max_age_days=self.config.max_age_days, answers=ips, queries=tally.count,
                                       side=side)
 
-        common = dict(twid=twid, ts=tally.first_ts, uids=tally.uids, description=description, count=tally.count,
-                      send=False)
-        client = self.report(YOUNG_DOMAIN, profile=profile, attacker=src_ip(profile), victim=dst_domain(key),
-                             details=details("client"),
-                             evidence_id=self.tally_id(YOUNG_DOMAIN, profile, twid, key), **common)
+        # It weighs as one evidence whatever the count: the finding is the domain's age.
+        client = Finding(victim=dst_domain(key), details=details("client"), description=description, occurrences=1)
         answers = [
-            self.report(YOUNG_DOMAIN, profile=ip, attacker=dst_ip(ip), threat_level=ThreatLevel.LOW,
-                        details=details("answer"),
-                        evidence_id=self.tally_id(YOUNG_DOMAIN, ip, twid, ("answer", profile, key)), **common)
+            Finding(victim=None, details=details("answer"), description=description, attacker=dst_ip(ip),
+                    profile=ip, id_key=("answer", profile, key), level=ThreatLevel.LOW, occurrences=1)
             for ip in ips
         ]
-        self.report_linked(client, *answers)
-
-
-def _note(tally: Tally, ts: float, query: str, created_ts: float, ips: list[str]) -> None:
-    extra = tally.extra
-    if "query" not in extra:
-        extra.update(query=(ts, query), created=created_ts, ips=[])
-    extra["query"] = min(extra["query"], (ts, query))  # the earliest query, whatever the arrival order
-    known = extra["ips"]
-    for ip in ips:
-        if ip not in known and len(known) < MAX_IPS:
-            known.append(ip)
+        return [client, *answers]

@@ -23,12 +23,12 @@ and responses up to the threshold (error pages and redirects are small).
 from __future__ import annotations
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import escape_text, src_ip
+from flowalerts.core.evidence import escape_text
 from flowalerts.core.messages import Message
 from flowalerts.core.records import HttpRecord
 from flowalerts.detections.shared.pastebin import PASTEBIN_DOWNLOAD, PastebinDetails
-from flowalerts.engine.detection import Detection, Tally
-from flowalerts.learners.dns import DnsFacts
+from flowalerts.engine.detection import Detection, Finding, Tally
+from flowalerts.learners.dns import DnsFacts, DnsNames
 
 MARK = "pastebin"
 
@@ -39,13 +39,20 @@ class PastebinHttpConfig(SectionConfig):
     slips_keys = {"pastebin_download_threshold": "threshold"}
 
 
-class PastebinHttp(Detection):
+class DownloadTally(Tally):
+    total: int = 0  # bytes of every download
+    largest: int = 0
+
+    def add_download(self, size: int) -> None:
+        self.total += size
+        self.largest = max(self.largest, size)
+
+
+class PastebinHttp(Detection[PastebinHttpConfig, DownloadTally]):
     """A download larger than the threshold from a pastebin host over HTTP."""
 
     id = "pastebin_http"
     channels = ("new_http",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = PastebinHttpConfig
     evidence = (PASTEBIN_DOWNLOAD,)
     needs = (DnsFacts,)
 
@@ -57,41 +64,26 @@ class PastebinHttp(Detection):
         host = self._pastebin_host(flow)
         if host is None:
             return
-        self.tally(msg, host, 1, update=lambda tally: _add(tally, size))
+        self.tally(msg, host, 1, update=lambda tally: tally.add_download(size))
 
     def _pastebin_host(self, flow: HttpRecord) -> str | None:
         host = flow.host.lower().rstrip(".")
         if MARK in host:
             return host[:253]
-        for name in self.facts.domains_of_ip(flow.daddr):
+        for name in self.facts_of(DnsNames).domains_of_ip(flow.daddr):
             if MARK in name:
                 return name
         return None
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        total = tally.extra["total"]
-        largest = tally.extra["largest"]
+    def report_tally(self, profile: str, twid: int, key: str, tally: DownloadTally) -> Finding:
         many = f" in {tally.count} downloads" if tally.count > 1 else ""
-        self.report(
-            PASTEBIN_DOWNLOAD,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
-            uids=tally.uids,
-            details=PastebinDetails(host=key, downloads=tally.count, total_bytes=total, largest_bytes=largest,
-                                        threshold=self.config.threshold, path="http"),
+        # The kind's growth leaves it INFO at confidence 1.0, weighing as each download.
+        return Finding(
+            victim=None,
+            details=PastebinDetails(host=key, downloads=tally.count, total_bytes=tally.total,
+                                    largest_bytes=tally.largest, threshold=self.config.threshold, path="http"),
             description=(
-                f"download from pastebin over HTTP: {profile} received {total / 1e6:.6g} MB from "
+                f"download from pastebin over HTTP: {profile} received {tally.total / 1e6:.6g} MB from "
                 f"{escape_text(key, limit=253)}{many}"
             ),
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(PASTEBIN_DOWNLOAD, profile, twid, key),
         )
-
-
-def _add(tally: Tally, size: int) -> None:
-    extra = tally.extra
-    extra["total"] = extra.get("total", 0) + size
-    extra["largest"] = max(extra.get("largest", 0), size)

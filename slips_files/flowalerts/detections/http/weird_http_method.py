@@ -11,7 +11,7 @@ the analyst (11,976 evidence and 344 alerts for one host in one window on a
 real capture). Reported at the first odd method, updated at window close with
 the number of requests, the distinct methods (the first 20) and every uid (up
 to the evidence's cap). Threat level and confidence grow with the count
-(``scale_with_count``, threshold 1: high from 4, critical from 16), and for
+(the kind's ``Growth``, threshold 1: high from 4, critical from 16), and for
 alerts it weighs as one evidence per request, as before.
 
 Exceptions, and why:
@@ -27,11 +27,13 @@ Exceptions, and why:
 
 from __future__ import annotations
 
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+import msgspec
+
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import WeirdRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 from flowalerts.engine.samples import keep_earliest, values
 
 WEIRD_NAME = "unknown_http_method"
@@ -57,12 +59,27 @@ WEIRD_HTTP_METHOD = EvidenceKind(
 )
 
 
-class WeirdHttpMethod(Detection):
+class WeirdMethodTally(Tally):
+    methods: list[tuple[float, str]] = msgspec.field(default_factory=list)  # (ts, method), the earliest MAX_METHODS
+    seen: set[str] = msgspec.field(default_factory=set)  # at most MAX_SEEN
+    distinct: int = 0
+    dport: int = 0  # the first request's
+    noted: bool = False
+
+    def note(self, ts: float, method: str, dport: int) -> None:
+        if not self.noted:
+            self.noted, self.dport = True, dport
+        if method not in self.seen and len(self.seen) < MAX_SEEN:
+            self.seen.add(method)
+            self.distinct += 1
+        keep_earliest(self.methods, ts, method, MAX_METHODS)
+
+
+class WeirdHttpMethod(Detection[NoConfig, WeirdMethodTally]):
     """HTTP requests with methods Zeek does not know."""
 
     id = "weird_http_method"
     channels = ("new_weird",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (WEIRD_HTTP_METHOD,)
 
     def handle(self, msg: Message[WeirdRecord]) -> None:
@@ -70,45 +87,21 @@ class WeirdHttpMethod(Detection):
         if WEIRD_NAME not in flow.name.lower() or not is_ip(flow.saddr) or not is_ip(flow.daddr):
             return
         method = flow.addl[:MAX_METHOD_CHARS]
-        self.tally(msg, flow.daddr, 1, update=lambda tally: _note(tally, flow.starttime, method, flow.dport))
+        self.tally(msg, flow.daddr, 1, update=lambda tally: tally.note(flow.starttime, method, flow.dport))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        level, confidence = scale_with_count(WEIRD_HTTP_METHOD, tally.count, 1)
-        methods = values(tally.extra["methods"])
-        distinct = tally.extra["distinct"]
-        dport = tally.extra["dport"]
+    def report_tally(self, profile: str, twid: int, key: str, tally: WeirdMethodTally) -> Finding:
+        methods = values(tally.methods)
+        distinct, dport = tally.distinct, tally.dport
         shown = ", ".join(escape_text(m, limit=MAX_METHOD_CHARS) for m in methods[:5])
         if tally.count == 1:
             text = f"weird HTTP method {shown} from {profile} to {key}:{dport}"
         else:
             text = (f"{tally.count} HTTP requests with weird methods from {profile} to {key}:{dport} in this "
                     f"time window ({distinct} different: {shown}{', ...' if distinct > 5 else ''})")
-        self.report(
-            WEIRD_HTTP_METHOD,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
+        return Finding(
             victim=dst_ip(key),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
             details=WeirdHttpMethodDetails(requests=tally.count, methods=methods, distinct_methods=distinct,
                                            dport=dport),
             description=text,
             dst_port=dport or None,
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(WEIRD_HTTP_METHOD, profile, twid, key),
         )
-
-
-def _note(tally: Tally, ts: float, method: str, dport: int) -> None:
-    extra = tally.extra
-    if "methods" not in extra:
-        extra.update(methods=[], seen=set(), distinct=0, dport=dport)
-    seen: set[str] = extra["seen"]
-    if method not in seen and len(seen) < MAX_SEEN:
-        seen.add(method)
-        extra["distinct"] += 1
-    keep_earliest(extra["methods"], ts, method, MAX_METHODS)

@@ -17,11 +17,13 @@ Exceptions, and why: entries whose client or server is not an IP address
 
 from __future__ import annotations
 
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
+import msgspec
+
+from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import LoginRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 from flowalerts.engine.samples import keep_earliest, values
 
 MAX_USERS = 20
@@ -50,15 +52,36 @@ LOGIN = EvidenceKind(
     details=LoginDetails,
     category="Attempt.Login",
     summary="telnet/rlogin/rsh logins from login.log with their outcome; one per server and window",
+    grows=FIXED,  # INFO 1.0 whatever the count; weighs as each login
 )
 
 
-class Login(Detection):
+class LoginTally(Tally):
+    users: list[tuple[float, str]] = msgspec.field(default_factory=list)  # (ts, user), the earliest MAX_USERS
+    successful: int = 0
+    failed: int = 0
+    confused: int = 0
+    # (ts, sport, dport) of the earliest login.
+    earliest: tuple[float, int, int] = (float("inf"), 0, 0)
+
+    def note(self, flow: LoginRecord) -> None:
+        self.earliest = min(self.earliest, (flow.starttime, flow.sport, flow.dport))
+        status = login_status(flow)
+        if status == "successful":
+            self.successful += 1
+        elif status == "confused":
+            self.confused += 1
+        else:
+            self.failed += 1
+        if flow.user:
+            keep_earliest(self.users, flow.starttime, flow.user[:64], MAX_USERS)
+
+
+class Login(Detection[NoConfig, LoginTally]):
     """Telnet, rlogin and rsh logins and their outcome."""
 
     id = "login"
     channels = ("new_login",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (LOGIN,)
 
     def handle(self, msg: Message[LoginRecord]) -> None:
@@ -66,43 +89,26 @@ class Login(Detection):
         if not is_ip(flow.daddr) or not is_ip(flow.saddr):
             return
         proto = flow.proto[:20] or "login"
-        self.tally(msg, (flow.daddr, proto), 1, update=lambda tally: _note(tally, flow))
+        self.tally(msg, (flow.daddr, proto), 1, update=lambda tally: tally.note(flow))
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: LoginTally) -> Finding:
         server, proto = key
-        extra = tally.extra
-        users = values(extra["users"])
-        outcomes = ", ".join(f"{extra[name]} {name}" for name in ("successful", "failed", "confused") if extra[name])
+        users = values(tally.users)
+        counts = {"successful": tally.successful, "failed": tally.failed, "confused": tally.confused}
+        outcomes = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
         user_text = f" for user {', '.join(escape_text(u, limit=64) for u in users)}" if users else ""
         if tally.count == 1:
-            status = next(name for name in ("successful", "failed", "confused") if extra[name])
+            status = next(name for name, n in counts.items() if n)
             text = f"{status} {proto} login from {profile} to {server}{user_text}"
         else:
             text = f"{tally.count} {proto} logins from {profile} to {server} ({outcomes}){user_text}"
-        self.report(
-            LOGIN,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
+        _, sport, dport = tally.earliest
+        return Finding(
             attacker=dst_ip(server),
             victim=src_ip(profile),
-            uids=tally.uids,
-            details=LoginDetails(proto=proto, successful=extra["successful"], failed=extra["failed"],
-                                 confused=extra["confused"], users=users),
+            details=LoginDetails(proto=proto, successful=tally.successful, failed=tally.failed,
+                                 confused=tally.confused, users=users),
             description=text,
-            src_port=extra["ports"][1] or None,
-            dst_port=extra["ports"][2] or None,
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(LOGIN, profile, twid, key),
+            src_port=sport or None,
+            dst_port=dport or None,
         )
-
-
-def _note(tally: Tally, flow: LoginRecord) -> None:
-    extra = tally.extra
-    if "users" not in extra:
-        extra.update(users=[], successful=0, failed=0, confused=0, ports=(flow.starttime, flow.sport, flow.dport))
-    extra["ports"] = min(extra["ports"], (flow.starttime, flow.sport, flow.dport))  # of the earliest login
-    extra[login_status(flow)] += 1
-    if flow.user:
-        keep_earliest(extra["users"], flow.starttime, flow.user[:64], MAX_USERS)

@@ -28,11 +28,11 @@ Exceptions, and why:
 
 from __future__ import annotations
 
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
+from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_ip, escape_text
 from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import NoticeRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 
 VICTIM_MARK = "ports of host "
 MAX_MESSAGE = 300
@@ -61,6 +61,7 @@ VERTICAL_PORT_SCAN = EvidenceKind(
     details=PortScanDetails,
     category="Recon.Scanning",
     summary="Zeek's Scan::Port_Scan notice (many ports of one host); one per scanned host and window",
+    grows=FIXED,  # the notice already stands for many probes; weighs as each notice
 )
 
 HORIZONTAL_PORT_SCAN = EvidenceKind(
@@ -70,15 +71,26 @@ HORIZONTAL_PORT_SCAN = EvidenceKind(
     details=PortScanDetails,
     category="Recon.Scanning",
     summary="Zeek's Scan::Address_Scan notice (one port on many hosts); one per port and window",
+    grows=FIXED,  # the notice already stands for many probes; weighs as each notice
 )
 
 
-class ZeekNotices(Detection):
+class NoticeTally(Tally):
+    # Zeek's message of the earliest notice (by flow time, not by arrival), so
+    # the evidence does not depend on the order the notices were read.
+    message: str = ""
+    message_ts: float = float("inf")
+
+    def note(self, flow: NoticeRecord) -> None:
+        if self.count == 1 or flow.starttime < self.message_ts:  # count is 1 at the first notice
+            self.message, self.message_ts = flow.msg[:MAX_MESSAGE], flow.starttime
+
+
+class ZeekNotices(Detection[NoConfig, NoticeTally]):
     """Vertical and horizontal port scans reported by Zeek."""
 
     id = "zeek_notices"
     channels = ("new_notice",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (VERTICAL_PORT_SCAN, HORIZONTAL_PORT_SCAN)
 
     def handle(self, msg: Message[NoticeRecord]) -> None:
@@ -97,36 +109,21 @@ class ZeekNotices(Detection):
             target: str | int = victim_of_port_scan(flow.msg) or ""
         else:
             target = flow.scanned_port or flow.dport
-        self.tally(msg, (kind.name, scanner, target), 1, update=lambda tally: _first(tally, flow))
+        self.tally(msg, (kind.name, scanner, target), 1, update=lambda tally: tally.note(flow))
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str, str | int], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str, str | int], tally: NoticeTally) -> Finding:
         kind_name, scanner, target = key
         vertical = kind_name == VERTICAL_PORT_SCAN.name
-        kind = VERTICAL_PORT_SCAN if vertical else HORIZONTAL_PORT_SCAN
-        message = tally.extra["message"]
+        message = tally.message
         what = "vertical port scan" if vertical else "horizontal port scan"
         times = f" ({tally.count} notices in this time window)" if tally.count > 1 else ""
-        self.report(
-            kind,
+        # Owned by the scanner (the notice's profile may be another address).
+        return Finding(
+            kind=VERTICAL_PORT_SCAN if vertical else HORIZONTAL_PORT_SCAN,
             profile=scanner,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(scanner),
             victim=dst_ip(str(target)) if vertical and target else None,
-            uids=tally.uids,
             details=PortScanDetails(notices=tally.count, port=0 if vertical else int(target),
                                     scanned_host=str(target) if vertical else "", message=message),
             description=f"{what} reported by Zeek: {escape_text(message, limit=MAX_MESSAGE)}{times}",
             dst_port=None if vertical else (int(target) or None),
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(kind, scanner, twid, key),
         )
-
-
-def _first(tally: Tally, flow: NoticeRecord) -> None:
-    # The message of the earliest notice (by flow time, not by arrival), so the
-    # evidence does not depend on the order the notices were read.
-    if "message" not in tally.extra or flow.starttime < tally.extra["message_ts"]:
-        tally.extra["message"] = flow.msg[:MAX_MESSAGE]
-        tally.extra["message_ts"] = flow.starttime

@@ -23,13 +23,14 @@ depends on x509 facts that are missing) and ``decide(msg, view)``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import msgspec
 
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord, X509Record
-from flowalerts.engine.detection import Detection, Learner
+from flowalerts.engine.detection import CfgT, Detection, Learner, TallyT
 from flowalerts.learners.tls import CertificateFacts, Certificates
 from flowalerts.traffic.tls_names import (
     CERT_WAIT,
@@ -41,9 +42,14 @@ from flowalerts.traffic.tls_names import (
 
 # Most ssl records waiting for one certificate; more are decided at once.
 MAX_WAITING = 256
-# Key in the window dict marking that a record of the window waits (so the
-# window exists until it closes, and a settled record can tell if it closed).
-WAITING_MARK = "__waiting_for_certificate__"
+
+
+@dataclasses.dataclass
+class AwaitingCertificate:
+    """Window state: records of the window wait for their certificate (so the
+    window is kept until it closes, and a settled record can tell whether it closed)."""
+
+    records: int = 0
 
 
 class WaitingRecord(msgspec.Struct, array_like=True, gc=False):
@@ -58,15 +64,17 @@ class Waiting(msgspec.Struct, array_like=True, gc=False):
     records: list[WaitingRecord]
 
 
-class CertificateJoin(Detection):
+class CertificateJoin(Detection[CfgT, TallyT]):
     """Base: ssl records joined to their certificate (see the module docstring)."""
 
     abstract = True
     channels: ClassVar[tuple[str, ...]] = ("new_ssl", "new_x509")
-    late_records = True  # TRANSITIONAL: as before the base gated late records
+    # An x509 record that arrives after its window closed still settles the ssl
+    # records waiting for it (their windows' evidence is settled: they count as late).
+    late_records = True
     # x509.log makes the detection complete on Zeek 5+, but ssl.log alone is enough on older Zeek.
     logs: ClassVar[tuple[str, ...] | None] = ("ssl",)
-    needs: ClassVar[tuple[type[Learner], ...]] = (CertificateFacts,)
+    needs: ClassVar[tuple[type[Learner[Any]], ...]] = (CertificateFacts,)
 
     def wait_for_x509(self, msg: Message[SslRecord], view: CertView | None) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
@@ -103,7 +111,7 @@ class CertificateJoin(Detection):
         elif len(waiting.records) >= MAX_WAITING:
             return False
         if not msg.late:
-            self.window(msg)[WAITING_MARK] = True
+            self.window(msg, AwaitingCertificate).records += 1
         waiting.records.append(WaitingRecord(profile=msg.profile, twid=msg.twid, late=msg.late, flow=msg.flow))
         self.schedule(key, waiting.due, waiting)
         return True

@@ -8,7 +8,7 @@ the server).
 
 One evidence per (profile, window, server) (issue 13): reported at the first
 failure, updated at window close with the number of failed logins and every
-uid. Threat level and confidence grow with the count (``scale_with_count``,
+uid. Threat level and confidence grow with the count (the kind's ``Growth``,
 threshold 1: critical from 4 failures), and for alerts it weighs as one
 evidence per failure, as before.
 
@@ -21,11 +21,11 @@ Exceptions, and why:
 
 from __future__ import annotations
 
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SmtpRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 from flowalerts.traffic.smtp_replies import is_bad_login
 
 
@@ -45,39 +45,34 @@ BAD_SMTP_LOGIN = EvidenceKind(
 )
 
 
-class BadSmtpLogin(Detection):
+class BadSmtpLoginTally(Tally):
+    reply: str = ""  # of the first failure counted (cut to 200 characters)
+
+    def note(self, reply: str) -> None:
+        if self.count == 1:  # the first failure
+            self.reply = reply[:200]
+
+
+class BadSmtpLogin(Detection[NoConfig, BadSmtpLoginTally]):
     """Failed SMTP authentications against one server."""
 
     id = "bad_smtp_login"
     channels = ("new_smtp",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (BAD_SMTP_LOGIN,)
 
     def handle(self, msg: Message[SmtpRecord]) -> None:
         flow = msg.flow
         if not is_bad_login(flow.last_reply) or not is_ip(flow.daddr):
             return
-        self.tally(msg, flow.daddr, 1, update=lambda tally: tally.extra.setdefault("reply", flow.last_reply[:200]))
+        self.tally(msg, flow.daddr, 1, update=lambda tally: tally.note(flow.last_reply))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        level, confidence = scale_with_count(BAD_SMTP_LOGIN, tally.count, 1)
-        reply = tally.extra["reply"]
-        self.report(
-            BAD_SMTP_LOGIN,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
+    def report_tally(self, profile: str, twid: int, key: str, tally: BadSmtpLoginTally) -> Finding:
+        reply = tally.reply
+        return Finding(
             victim=dst_ip(key),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
             details=BadSmtpLoginDetails(failures=tally.count, server=key, last_reply=reply),
             description=(
                 f"{tally.count} failed SMTP login{'s' if tally.count > 1 else ''} from {profile} to {key} "
                 f"in this time window (reply: {escape_text(reply, limit=200)})"
             ),
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(BAD_SMTP_LOGIN, profile, twid, key),
         )

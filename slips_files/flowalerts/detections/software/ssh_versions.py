@@ -28,11 +28,13 @@ Exceptions, and why:
 
 from __future__ import annotations
 
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, escape_text, src_ip
+import msgspec
+
+from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, escape_text
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SoftwareRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 
 ROLES = {"SSH::CLIENT": "client", "SSH::SERVER": "server"}
 # How long a host's last version is remembered, in seconds of flow time.
@@ -61,15 +63,30 @@ MULTIPLE_SSH_VERSIONS = EvidenceKind(
     confidence=0.9,
     details=SshVersionsDetails,
     summary="a host's SSH client or server version (major.minor) changed (software.log); one per role and window",
+    grows=FIXED,  # MEDIUM 0.9 whatever the count; weighs as each change
 )
 
 
-class SshVersions(Detection):
+class VersionsTally(Tally):
+    versions: list[str] = msgspec.field(default_factory=list)  # the one before the first change, then each new one
+    software: str = ""  # of the last line
+
+    def note(self, previous: str, current: str, software: str) -> None:
+        if not self.versions:
+            self.versions.append(previous)
+        if len(self.versions) < MAX_VERSIONS:
+            self.versions.append(current)
+        self.software = software[:100]
+
+
+class SshVersions(Detection[NoConfig, VersionsTally]):
     """A host's SSH client or server version changed."""
 
     id = "ssh_versions"
     channels = ("new_software",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
+    # A late line still joins the host's version history, which the lines
+    # after it are compared with (its own change is not reported: its window is settled).
+    late_records = True
     evidence = (MULTIPLE_SSH_VERSIONS,)
 
     def handle(self, msg: Message[SoftwareRecord]) -> None:
@@ -95,33 +112,19 @@ class SshVersions(Detection):
         previous = earlier[-1] if earlier else None
         if previous is None or previous == current:
             return
-        flow = payload.flow
-        self.tally(payload, role, 1, update=lambda tally: _note(tally, previous, current, flow.software_name))
+        software = payload.flow.software_name
+        # software.log has no uid: the evidence has none.
+        self.tally(payload, role, 1, uid="", update=lambda tally: tally.note(previous, current, software))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        versions = list(tally.extra["versions"])
-        software = tally.extra["software"]
+    def report_tally(self, profile: str, twid: int, key: str, tally: VersionsTally) -> Finding:
+        versions = list(tally.versions)
+        software = tally.software
         name = f" ({escape_text(software, limit=100)})" if software else ""
-        self.report(
-            MULTIPLE_SSH_VERSIONS,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
-            uids=(),
+        return Finding(
+            victim=None,
             details=SshVersionsDetails(role=key, changes=tally.count, versions=versions, software=software),
             description=(
                 f"SSH {key} version of {profile} changed: "
                 f"{' -> '.join(escape_text(v, limit=100) for v in versions)}{name}"
             ),
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(MULTIPLE_SSH_VERSIONS, profile, twid, key),
         )
-
-
-def _note(tally: Tally, previous: str, current: str, software: str) -> None:
-    versions = tally.extra.setdefault("versions", [previous])
-    if len(versions) < MAX_VERSIONS:
-        versions.append(current)
-    tally.extra["software"] = software[:100]

@@ -44,7 +44,7 @@ from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, SshRecord
 from flowalerts.engine.detection import Detection
-from flowalerts.learners.conn import CONN_BY_UID_TTL, ConnByUid, ConnSummary, conn_summary
+from flowalerts.learners.conn import CONN_BY_UID_TTL, ConnByUid, ConnsByUid, ConnSummary, conn_summary
 
 MAX_UIDS = 1_000
 # How long the per-server sums are kept after their last login (seconds of flow time).
@@ -69,6 +69,29 @@ class PendingSsh(msgspec.Struct, gc=False):
     by_zeek: bool = False
 
 
+class Logins(msgspec.Struct):
+    """The successful logins of one (profile, window) to one server, kept
+    while later decisions can still update its evidence."""
+
+    first_ts: float
+    saddr: str  # the client (from the first login's conn record when known)
+    zeek: int = 0  # decided by Zeek's auth_success
+    bytes: int = 0  # decided by the byte count
+    largest: int = -1  # the largest byte count seen (-1: none)
+    uids: list[str] = msgspec.field(default_factory=list)  # sorted, at most MAX_UIDS
+
+    def add(self, ts: float, uid: str, method: str, size: int) -> None:
+        self.first_ts = min(self.first_ts, ts)
+        if method == "zeek":
+            self.zeek += 1
+        else:
+            self.bytes += 1
+        self.largest = max(self.largest, size)
+        if uid and uid not in self.uids and len(self.uids) < MAX_UIDS:
+            self.uids.append(uid)
+            self.uids.sort()
+
+
 class SshSuccessfulDetails(Details):
     server: str
     sessions: int  # successful logins to this server in this window
@@ -88,26 +111,28 @@ SSH_SUCCESSFUL = EvidenceKind(
 )
 
 
-class SshSuccessful(Detection):
+class SshSuccessful(Detection[SshSuccessfulConfig]):
     """SSH connections that authenticated (Zeek's verdict or the byte count)."""
 
     id = "ssh_successful"
     # conn records decide the sessions waiting for them (see the docstring).
     channels = ("new_ssh", "new_flow")
-    late_records = True  # TRANSITIONAL: as before the base gated late records
-    Config = SshSuccessfulConfig
+    # Late records too: a conn record is written when its session ends, often
+    # after the login's window closed, and still decides it; the decisions use
+    # no window state (reported by id, as updates).
+    late_records = True
     evidence = (SSH_SUCCESSFUL,)
     needs = (ConnByUid,)
     logs = ("ssh",)  # without conn.log the Zeek method still works
 
     def handle(self, msg: Message[SshRecord | ConnRecord]) -> None:
         flow = msg.flow
-        if type(flow) is ConnRecord:
+        if isinstance(flow, ConnRecord):
             self._connection(flow)
             return
         if not is_ip(flow.saddr) or not is_ip(flow.daddr):
             return
-        conn = self.facts.conn_of_uid(flow.uid) if flow.uid else None
+        conn = self.facts_of(ConnsByUid).conn_of_uid(flow.uid) if flow.uid else None
         entry = PendingSsh(profile=msg.profile, twid=msg.twid, ts=flow.starttime, saddr=flow.saddr, daddr=flow.daddr)
         if flow.auth_success is True:
             self._success(entry, flow.uid, "zeek", conn)
@@ -117,8 +142,9 @@ class SshSuccessful(Detection):
         if conn is None and flow.uid:
             self.schedule(flow.uid, flow.starttime, entry)
 
-    def on_timer(self, uid: str, entry: PendingSsh) -> None:
-        conn = self.facts.conn_of_uid(uid)
+    def on_timer(self, key: str, payload: PendingSsh) -> None:
+        uid, entry = key, payload
+        conn = self.facts_of(ConnsByUid).conn_of_uid(uid)
         if conn is not None:
             if entry.by_zeek:
                 self._add_bytes(entry, conn)
@@ -150,10 +176,10 @@ class SshSuccessful(Detection):
 
     def _add_bytes(self, entry: PendingSsh, conn: ConnSummary) -> None:
         """A login Zeek already reported: its conn record adds the byte count (an update)."""
-        known = self.table("sessions").get((entry.profile, entry.twid, entry.daddr))
+        known: Logins | None = self.table("sessions").get((entry.profile, entry.twid, entry.daddr))
         size = conn.sbytes + conn.dbytes
-        if known is not None and size > known["largest"]:
-            known["largest"] = size
+        if known is not None and size > known.largest:
+            known.largest = size
             self._report(entry, known, size, "zeek")
 
     def _success(self, entry: PendingSsh, uid: str, method: str, conn: ConnSummary | None) -> None:
@@ -161,21 +187,16 @@ class SshSuccessful(Detection):
         size = conn.sbytes + conn.dbytes if conn is not None else -1
         sums = self.table("sessions")
         key = (entry.profile, entry.twid, entry.daddr)
-        known = sums.get(key)
+        known: Logins | None = sums.get(key)
         if known is None:
-            known = {"first_ts": entry.ts, "zeek": 0, "bytes": 0, "largest": -1, "uids": [], "saddr": saddr}
-        known["first_ts"] = min(known["first_ts"], entry.ts)
-        known[method] += 1
-        known["largest"] = max(known["largest"], size)
-        if uid and uid not in known["uids"] and len(known["uids"]) < MAX_UIDS:
-            known["uids"].append(uid)
-            known["uids"].sort()
+            known = Logins(first_ts=entry.ts, saddr=saddr)
+        known.add(entry.ts, uid, method, size)
         sums.set(key, known, entry.ts + SUMS_TTL)
         self._report(entry, known, size, method)
 
-    def _report(self, entry: PendingSsh, known: dict, size: int, method: str) -> None:
-        saddr, daddr = known["saddr"], entry.daddr
-        sessions = known["zeek"] + known["bytes"]
+    def _report(self, entry: PendingSsh, known: Logins, size: int, method: str) -> None:
+        saddr, daddr = known.saddr, entry.daddr
+        sessions = known.zeek + known.bytes
         size_text = f"{size} bytes exchanged" if size >= 0 else "byte count unknown (no conn record)"
         how = "Zeek's auth_success" if method == "zeek" else f"its byte count (above {self.config.threshold})"
         many = f"; {sessions} successful logins to {daddr} in this time window" if sessions > 1 else ""
@@ -183,12 +204,12 @@ class SshSuccessful(Detection):
             SSH_SUCCESSFUL,
             profile=entry.profile,
             twid=entry.twid,
-            ts=known["first_ts"],
-            attacker=src_ip(known["saddr"]),
+            ts=known.first_ts,
+            attacker=src_ip(known.saddr),
             victim=dst_ip(daddr),
-            uids=known["uids"],
-            details=SshSuccessfulDetails(server=daddr, sessions=sessions, by_zeek=known["zeek"],
-                                         by_bytes=known["bytes"], largest_bytes=known["largest"],
+            uids=known.uids,
+            details=SshSuccessfulDetails(server=daddr, sessions=sessions, by_zeek=known.zeek,
+                                         by_bytes=known.bytes, largest_bytes=known.largest,
                                          threshold=self.config.threshold),
             description=f"successful SSH login from {saddr} to {daddr}, {size_text}; decided by {how}{many}",
             count=sessions,

@@ -50,7 +50,7 @@ One evidence pair per (client profile, window, type, server), as the
 reference's pair: the client (SRC saddr, profile saddr) and the server (DST
 daddr, profile daddr), LOW, no victim, linked; it carries the count, every
 uid, the statuses and server names seen. Confidence (0.5) grows with the
-count (``scale_with_count``, threshold 1); the level stays LOW, since more
+count (the kinds grow their confidence only); the level stays LOW, since more
 visits to a badly configured server do not make it more dangerous, while
 ``occurrences`` keeps each visit's weight for alerts.
 """
@@ -65,17 +65,17 @@ from flowalerts.core.config import SectionConfig
 from flowalerts.core.evidence import (
     Details,
     EvidenceKind,
+    Growth,
     ThreatLevel,
     dst_ip,
     escape_text,
     iso_timestamp,
-    scale_with_count,
     src_ip,
 )
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import NoticeRecord, SslRecord, X509Record
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import CountedOnce, Detection, Finding, Tally
 from flowalerts.traffic.tls_names import (
     MAX_TEXT,
     is_failed_status,
@@ -89,9 +89,6 @@ from flowalerts.traffic.tls_names import (
 PLAUSIBLE_SINCE = 946684800.0
 INVALID_CERT_NOTE = "SSL::Invalid_Server_Cert"
 MAX_LISTED = 10
-# Most (evidence key, uid) pairs remembered per window to count a connection
-# once when ssl.log and notice.log both report it.
-MAX_COUNTED = 10000
 
 
 class CertificateValidationConfig(SectionConfig):
@@ -110,12 +107,16 @@ class CertificateValidationDetails(Details):
     sources: list[str]  # "ssl.log", "notice.log"
 
 
+# A weak finding: more connections make it surer, never more severe.
+CONFIDENCE_ONLY = Growth(level=False)
+
 SELF_SIGNED_CERTIFICATE = EvidenceKind(
     "SELF_SIGNED_CERTIFICATE",
     ThreatLevel.LOW,
     confidence=0.5,
     details=CertificateValidationDetails,
     category="Vulnerable.System",
+    grows=CONFIDENCE_ONLY,
     summary="Zeek found the server's certificate self-signed (ssl.log or notice.log); one pair per server",
 )
 INVALID_CERTIFICATE = EvidenceKind(
@@ -125,6 +126,7 @@ INVALID_CERTIFICATE = EvidenceKind(
     details=CertificateValidationDetails,
     slips="SELF_SIGNED_CERTIFICATE",
     category="Vulnerable.System",
+    grows=CONFIDENCE_ONLY,
     summary="the server's certificate failed Zeek's validation (expired, not yet valid, revoked ...); not when Zeek "
     "only lacked an issuer to build the chain ('unable to get local issuer certificate': one note instead) or the "
     "capture clock is implausible (one warning instead); one pair per server",
@@ -152,25 +154,29 @@ def status_of_notice(text: str) -> str:
     return text[start + 1 : end].strip()
 
 
-def _note(tally: Tally, status: str, sni: str, source: str, dport: int) -> None:
-    extra = tally.extra
-    extra["time_only"] = extra.get("time_only", True) and is_time_status(status)
-    extra.setdefault("dport", dport)
-    for field, value in (("statuses", status[:MAX_TEXT]), ("names", sni[:253]), ("sources", source)):
-        values = extra.setdefault(field, [])
-        if value and value not in values and len(values) < MAX_LISTED:
-            values.append(value)
+class FailureTally(Tally):
+    time_only: bool = True  # every status was about time (expired, not yet valid)
+    dport: int = -1  # the server port of the first connection (-1: none yet)
+    statuses: list[str] = msgspec.field(default_factory=list)  # first MAX_LISTED
+    names: list[str] = msgspec.field(default_factory=list)  # SNIs, first MAX_LISTED
+    sources: list[str] = msgspec.field(default_factory=list)  # "ssl.log", "notice.log"
+
+    def note(self, status: str, sni: str, source: str, dport: int) -> None:
+        self.time_only = self.time_only and is_time_status(status)
+        if self.dport < 0:
+            self.dport = dport
+        for values, value in ((self.statuses, status[:MAX_TEXT]), (self.names, sni[:253]), (self.sources, source)):
+            if value and value not in values and len(values) < MAX_LISTED:
+                values.append(value)
 
 
-class CertificateValidation(Detection):
+class CertificateValidation(Detection[CertificateValidationConfig, FailureTally]):
     """A TLS server whose certificate failed Zeek's validation."""
 
     id = "certificate_validation"
     channels = ("new_ssl", "new_notice", "new_x509")
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     # ssl.log or notice.log alone is enough; x509.log only informs the clock check.
     logs = ()
-    Config = CertificateValidationConfig
     evidence = (SELF_SIGNED_CERTIFICATE, INVALID_CERTIFICATE)
 
     def handle(self, msg: Message[Any]) -> None:
@@ -225,39 +231,30 @@ class CertificateValidation(Detection):
             return
         kind = SELF_SIGNED_CERTIFICATE if is_self_signed_status(status) else INVALID_CERTIFICATE
         key = (kind.name, flow.daddr)
-        if flow.uid:
-            counted = self.window(msg).setdefault("counted", set())
-            if (key, flow.uid) in counted:
-                return
-            if len(counted) < MAX_COUNTED:
-                counted.add((key, flow.uid))
-        entry = self.tally(msg, key, 1, update=lambda tally: _note(tally, status, sni, source, flow.dport))
-        if msg.late and not entry.reported:
-            # A late record's window is gone: nothing will settle it, decide now.
-            self.report_tally(msg.profile, msg.twid, key, entry)
-            entry.reported = entry.count
+        if flow.uid and not self.window(msg, CountedOnce).first(key, flow.uid):
+            return
+        self.tally(msg, key, 1, update=lambda tally: tally.note(status, sni, source, flow.dport))
 
-    def hold_tally(self, key: Any, tally: Tally) -> bool:
+    def hold_tally(self, key: Any, tally: FailureTally) -> bool:
         # Failures that are all about time wait for the window's end, when the
         # clock check has seen the window's certificates.
-        return bool(tally.extra.get("time_only"))
+        return tally.time_only
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: FailureTally) -> list[Finding] | None:
         kind_name, server = key
         kind = SELF_SIGNED_CERTIFICATE if kind_name == SELF_SIGNED_CERTIFICATE.name else INVALID_CERTIFICATE
-        extra = tally.extra
-        if extra.get("time_only"):
+        if tally.time_only:
             problem = self.clock_problem(tally.first_ts)
             if problem:
                 check = self._clock()
                 check.skipped_failures += tally.count
                 check.skipped_servers += 1
                 check.reason = check.reason or problem
-                return
-        statuses = list(extra.get("statuses", []))
-        names = list(extra.get("names", []))
+                return None
+        statuses = list(tally.statuses)
+        names = list(tally.names)
         details = CertificateValidationDetails(server=server, statuses=statuses, server_names=names,
-                                               sources=sorted(extra.get("sources", [])))
+                                               sources=sorted(tally.sources))
         what = "self-signed certificate" if kind is SELF_SIGNED_CERTIFICATE else "INVALID_CERTIFICATE: invalid certificate"
         shown = "; ".join(escape_text(status, 200) for status in statuses)
         sni = f" (SNI {', '.join(escape_text(name, 100) for name in names)})" if names else ""
@@ -265,15 +262,12 @@ class CertificateValidation(Detection):
             f"{what} on server {server}{sni} contacted by {profile}: validation status '{shown}', "
             f"{tally.count} connection(s) in this time window"
         )
-        _, confidence = scale_with_count(kind, tally.count, 1)
-        common = dict(twid=twid, ts=tally.first_ts, uids=tally.uids, details=details, description=description,
-                      confidence=confidence, dst_port=extra.get("dport") or None, proto="tcp",
-                      count=tally.count, occurrences=tally.count, send=False)
-        client = self.report(kind, profile=profile, attacker=src_ip(profile),
-                             evidence_id=self.tally_id(kind, profile, twid, key), **common)
-        server_side = self.report(kind, profile=server, attacker=dst_ip(server),
-                                  evidence_id=self.tally_id(kind, profile, twid, (*key, "server")), **common)
-        self.report_linked(client, server_side)
+        dst_port = tally.dport if tally.dport > 0 else None
+        client = Finding(kind=kind, attacker=src_ip(profile), victim=None, details=details, description=description,
+                         dst_port=dst_port, proto="tcp")
+        server_side = Finding(kind=kind, profile=server, attacker=dst_ip(server), victim=None, details=details,
+                              description=description, dst_port=dst_port, proto="tcp", id_key=(*key, "server"))
+        return [client, server_side]
 
     def finish(self) -> None:
         check = self.table("clock").get("check")

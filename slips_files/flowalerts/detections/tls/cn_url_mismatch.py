@@ -34,27 +34,29 @@ Evidence, as the reference's pair: the client (SRC saddr, victim the SNI as
 DOMAIN, LOW, profile saddr) and the name (DST DOMAIN SNI, victim SRC saddr,
 MEDIUM, profile daddr), confidence 0.8, linked. One pair per (client profile,
 window, SNI, server), with the count and every uid. The confidence grows with
-the count (``scale_with_count``, threshold 1) but the levels stay: the usual
+the count (the kind grows its confidence only) but the levels stay: the usual
 false positive is a misconfigured server, and visiting it often does not make
 it more dangerous; ``occurrences`` keeps each connection's weight for alerts.
 """
 
 from __future__ import annotations
 
+import msgspec
+
 from flowalerts.core.evidence import (
     Details,
     EvidenceKind,
+    Growth,
     ThreatLevel,
     dst_domain,
     escape_text,
-    scale_with_count,
     src_ip,
 )
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord
 from flowalerts.detections.shared.cert_join import CertificateJoin
-from flowalerts.engine.detection import Tally
+from flowalerts.engine.detection import Finding, NoConfig, Tally
 from flowalerts.traffic.tls_names import (
     CertView,
     any_matches,
@@ -85,23 +87,30 @@ CN_URL_MISMATCH = EvidenceKind(
     confidence=0.8,
     details=CnUrlMismatchDetails,
     category="Fraud.Masquerade",
+    # A misconfigured server visited often is not more dangerous: only the confidence grows.
+    grows=Growth(level=False),
     summary="the SNI is covered by neither the certificate's CN nor its SANs, nor related to them (RFC 6125); "
     "without x509.log (inside Slips too) judged from the CN alone, confidence 0.4; paired client (low) and name "
     "(medium) evidence",
 )
 
 
-def _note(tally: Tally, flow: SslRecord, cn: str, san_count: int, cn_only: bool) -> None:
-    cns = tally.extra.setdefault("cns", [])
-    if cn not in cns and len(cns) < MAX_CNS:
-        cns.append(cn)
-    tally.extra["san_count"] = max(tally.extra.get("san_count", 0), san_count)
-    tally.extra.setdefault("dport", flow.dport)
-    # Judged from the CN alone only while no connection had the SANs.
-    tally.extra["cn_only"] = tally.extra.get("cn_only", True) and cn_only
+class MismatchTally(Tally):
+    cns: list[str] = msgspec.field(default_factory=list)  # first MAX_CNS
+    san_count: int = 0  # most SAN names compared
+    dport: int = -1  # the server port of the first connection (-1: none yet)
+    cn_only: bool = True  # judged from the CN alone (only while no connection had the SANs)
+
+    def note(self, flow: SslRecord, cn: str, san_count: int, cn_only: bool) -> None:
+        if cn not in self.cns and len(self.cns) < MAX_CNS:
+            self.cns.append(cn)
+        self.san_count = max(self.san_count, san_count)
+        if self.dport < 0:
+            self.dport = flow.dport
+        self.cn_only = self.cn_only and cn_only
 
 
-class CnUrlMismatch(CertificateJoin):
+class CnUrlMismatch(CertificateJoin[NoConfig, MismatchTally]):
     """A server name not covered by the certificate's CN or SANs, nor related to it."""
 
     id = "cn_url_mismatch"
@@ -141,13 +150,13 @@ class CnUrlMismatch(CertificateJoin):
             return  # a SAN covers the name
         san_count = len(view.san_dns)
         cn_only = not view.from_x509
-        self.tally(msg, (sni, flow.daddr), 1, update=lambda tally: _note(tally, flow, cn, san_count, cn_only))
+        self.tally(msg, (sni, flow.daddr), 1, update=lambda tally: tally.note(flow, cn, san_count, cn_only))
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: MismatchTally) -> list[Finding]:
         sni, server = key
-        cns = list(tally.extra.get("cns", []))
-        san_count = tally.extra.get("san_count", 0)
-        cn_only = tally.extra.get("cn_only", False)
+        cns = list(tally.cns)
+        san_count = tally.san_count
+        cn_only = tally.cn_only
         sans = f" nor any of its {san_count} SAN names" if san_count else ""
         shown_cns = ", ".join(f"'{escape_text(cn, 200)}'" for cn in cns)
         description = (
@@ -158,30 +167,12 @@ class CnUrlMismatch(CertificateJoin):
                if cn_only else "")
         )
         details = CnUrlMismatchDetails(server_name=sni, server=server, cns=cns, san_count=san_count, cn_only=cn_only)
-        common = dict(twid=twid, ts=tally.first_ts, uids=tally.uids, details=details, description=description,
-                      dst_port=tally.extra.get("dport") or None, proto="tcp", count=tally.count,
-                      occurrences=tally.count, send=False)
-        # Only the confidence grows: a misconfigured server visited often is not more dangerous.
-        _, confidence = scale_with_count(CN_URL_MISMATCH, tally.count, 1,
-                                         confidence=CN_ONLY_CONFIDENCE if cn_only else None)
-        client = self.report(
-            CN_URL_MISMATCH,
-            profile=profile,
-            attacker=src_ip(profile),
-            victim=dst_domain(sni),
-            threat_level=ThreatLevel.LOW,
-            confidence=confidence,
-            evidence_id=self.tally_id(CN_URL_MISMATCH, profile, twid, key),
-            **common,
-        )
-        name = self.report(
-            CN_URL_MISMATCH,
-            profile=server,
-            attacker=dst_domain(sni),
-            victim=src_ip(profile),
-            threat_level=ThreatLevel.MEDIUM,
-            confidence=confidence,
-            evidence_id=self.tally_id(CN_URL_MISMATCH, profile, twid, (*key, "name")),
-            **common,
-        )
-        self.report_linked(client, name)
+        confidence = CN_ONLY_CONFIDENCE if cn_only else None
+        dst_port = tally.dport if tally.dport > 0 else None
+        client = Finding(attacker=src_ip(profile), victim=dst_domain(sni), level=ThreatLevel.LOW,
+                         confidence=confidence, details=details, description=description, dst_port=dst_port,
+                         proto="tcp")
+        name = Finding(profile=server, attacker=dst_domain(sni), victim=src_ip(profile), level=ThreatLevel.MEDIUM,
+                       confidence=confidence, details=details, description=description, dst_port=dst_port,
+                       proto="tcp", id_key=(*key, "name"))
+        return [client, name]

@@ -28,11 +28,22 @@ count and every uid (INFO: the level does not grow).
 
 from __future__ import annotations
 
-from flowalerts.core.evidence import NOT_IN_SLIPS, Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
+import msgspec
+
+from flowalerts.core.evidence import (
+    FIXED,
+    NOT_IN_SLIPS,
+    Details,
+    EvidenceKind,
+    ThreatLevel,
+    dst_ip,
+    escape_text,
+    src_ip,
+)
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 from flowalerts.traffic.tls_names import is_doh, normalise_host
 
 MAX_NAMES = 10
@@ -50,6 +61,7 @@ DNS_OVER_HTTPS = EvidenceKind(
     confidence=0.9,
     details=DnsOverHttpsDetails,
     slips=NOT_IN_SLIPS,
+    grows=FIXED,
     summary="TLS to a DNS-over-HTTPS resolver (ssl.log is_DoH, or a well-known DoH name); one per server",
 )
 DNS_OVER_TLS = EvidenceKind(
@@ -58,27 +70,32 @@ DNS_OVER_TLS = EvidenceKind(
     confidence=0.9,
     details=DnsOverHttpsDetails,
     slips=NOT_IN_SLIPS,
+    grows=FIXED,
     summary="the same, to port 853: DNS over TLS (RFC 7858), not over HTTPS; one per server",
 )
 # TCP port of DNS over TLS (IANA domain-s).
 DOT_PORT = 853
 
 
-def _note(tally: Tally, flow: SslRecord) -> None:
-    names = tally.extra.setdefault("names", [])
-    name = normalise_host(flow.server_name)[:253]
-    if name and name not in names and len(names) < MAX_NAMES:
-        names.append(name)
-    tally.extra["zeek"] = tally.extra.get("zeek", False) or bool(flow.is_DoH)
-    tally.extra.setdefault("dport", flow.dport)
+class ResolverTally(Tally):
+    names: list[str] = msgspec.field(default_factory=list)  # SNIs, first MAX_NAMES
+    marked_by_zeek: bool = False  # a connection had ssl.log is_DoH
+    dport: int = -1  # the first connection's server port (-1: none yet)
+
+    def note(self, flow: SslRecord) -> None:
+        name = normalise_host(flow.server_name)[:253]
+        if name and name not in self.names and len(self.names) < MAX_NAMES:
+            self.names.append(name)
+        self.marked_by_zeek = self.marked_by_zeek or bool(flow.is_DoH)
+        if self.dport < 0:
+            self.dport = flow.dport
 
 
-class DnsOverHttps(Detection):
+class DnsOverHttps(Detection[NoConfig, ResolverTally]):
     """A client resolving names over HTTPS."""
 
     id = "dns_over_https"
     channels = ("new_ssl",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (DNS_OVER_HTTPS, DNS_OVER_TLS)
 
     def handle(self, msg: Message[SslRecord]) -> None:
@@ -86,30 +103,22 @@ class DnsOverHttps(Detection):
         if not is_doh(flow) or not is_ip(flow.daddr) or not is_ip(flow.saddr):
             return
         key = (flow.daddr, DOT_PORT) if flow.dport == DOT_PORT else flow.daddr
-        self.tally(msg, key, 1, update=lambda tally: _note(tally, flow))
+        self.tally(msg, key, 1, update=lambda tally: tally.note(flow))
 
-    def report_tally(self, profile: str, twid: int, key: str | tuple[str, int], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: str | tuple[str, int], tally: ResolverTally) -> Finding:
         kind, server = (DNS_OVER_TLS, key[0]) if isinstance(key, tuple) else (DNS_OVER_HTTPS, key)
         protocol = "TLS" if kind is DNS_OVER_TLS else "HTTPS"
-        names = list(tally.extra.get("names", []))
+        names = list(tally.names)
         shown = f" ({', '.join(escape_text(name, 100) for name in names)})" if names else ""
-        self.report(
-            kind,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
+        return Finding(
+            kind=kind,
             attacker=dst_ip(server),
             victim=src_ip(profile),
-            uids=tally.uids,
-            details=DnsOverHttpsDetails(server=server, server_names=names,
-                                        marked_by_zeek=tally.extra.get("zeek", False)),
+            details=DnsOverHttpsDetails(server=server, server_names=names, marked_by_zeek=tally.marked_by_zeek),
             description=(
                 f"DNS over {protocol} from {profile} to resolver {server}{shown}: {tally.count} connection(s) in this "
                 "time window"
             ),
-            dst_port=tally.extra.get("dport") or None,
+            dst_port=tally.dport if tally.dport > 0 else None,
             proto="tcp",
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(kind, profile, twid, key),
         )

@@ -43,7 +43,7 @@ server (DST daddr), the victim the client (SRC saddr); the evidence stays in
 the client's profile, where the connection was seen. One evidence per
 (profile, window, server, claimed organisation), with the count and every
 connection's uid; threat level (MEDIUM) and confidence (0.9) grow with the
-count (``scale_with_count``, threshold 1).
+count (the kind's growth, threshold 1).
 """
 
 from __future__ import annotations
@@ -51,12 +51,12 @@ from __future__ import annotations
 import msgspec
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, src_ip
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord
 from flowalerts.detections.shared.cert_join import CertificateJoin
-from flowalerts.engine.detection import Tally
+from flowalerts.engine.detection import Finding, Tally
 from flowalerts.traffic.tls_names import (
     MAX_TEXT,
     CertView,
@@ -125,22 +125,25 @@ def _asked_for(view: CertView, sni: str) -> bool:
     return bool(domain) and domain == registrable_domain(sni)
 
 
-def _note(tally: Tally, flow: SslRecord, subject: str, attribute: str, sni: str) -> None:
+class ClaimTally(Tally):
     # The first connection's certificate and port describe the evidence.
-    tally.extra.setdefault("subject", subject[:MAX_TEXT])
-    tally.extra.setdefault("attribute", attribute)
-    tally.extra.setdefault("dport", flow.dport)
-    names = tally.extra.setdefault("names", [])
-    sni = sni[:MAX_NAME]
-    if sni not in names and len(names) < MAX_NAMES:
-        names.append(sni)
+    subject: str = ""
+    attribute: str = ""  # "O" or "CN"
+    dport: int = -1  # -1: none yet
+    names: list[str] = msgspec.field(default_factory=list)  # SNIs ("" for none), first MAX_NAMES
+
+    def note(self, flow: SslRecord, subject: str, attribute: str, sni: str) -> None:
+        if self.dport < 0:
+            self.subject, self.attribute, self.dport = subject[:MAX_TEXT], attribute, flow.dport
+        sni = sni[:MAX_NAME]
+        if sni not in self.names and len(self.names) < MAX_NAMES:
+            self.names.append(sni)
 
 
-class IncompatibleCn(CertificateJoin):
+class IncompatibleCn(CertificateJoin[IncompatibleCnConfig, ClaimTally]):
     """A certificate claiming a well-known organisation on a server outside it."""
 
     id = "incompatible_cn"
-    Config = IncompatibleCnConfig
     evidence = (INCOMPATIBLE_CN,)
 
     def _candidate(self, flow: SslRecord, view: CertView | None) -> tuple[str, str] | None:
@@ -183,34 +186,22 @@ class IncompatibleCn(CertificateJoin):
         sni = normalise_host(flow.server_name)
         if self._cdn_of_org(flow, org) and _asked_for(view, sni):
             return
-        self.tally(msg, (flow.daddr, org), 1, update=lambda tally: _note(tally, flow, view.subject, attribute, sni))
+        self.tally(msg, (flow.daddr, org), 1, update=lambda tally: tally.note(flow, view.subject, attribute, sni))
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: ClaimTally) -> Finding:
         server, org = key
-        level, confidence = scale_with_count(INCOMPATIBLE_CN, tally.count, 1)
-        subject = tally.extra.get("subject", "")
-        names = list(tally.extra.get("names", []))
-        attribute = tally.extra.get("attribute", "")
+        subject = tally.subject
+        names = list(tally.names)
         shown = ", ".join(escape_text(name, 100) for name in names if name) or "no SNI"
-        self.report(
-            INCOMPATIBLE_CN,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
+        return Finding(
             attacker=dst_ip(server),
             victim=src_ip(profile),
-            uids=tally.uids,
-            threat_level=level,
-            confidence=confidence,
-            details=IncompatibleCnDetails(org=org, claimed_by=attribute, subject=subject, server_names=names),
+            details=IncompatibleCnDetails(org=org, claimed_by=tally.attribute, subject=subject, server_names=names),
             description=(
                 f"server {server} ({shown}) presented a certificate claiming to belong to {org.capitalize()} "
                 f"(subject '{escape_text(subject, 200)}'), but neither its IP nor the requested name belongs to "
                 f"{org.capitalize()}: {tally.count} connection(s) from {profile} in this time window"
             ),
-            dst_port=tally.extra.get("dport") or None,
+            dst_port=tally.dport if tally.dport > 0 else None,
             proto="tcp",
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(INCOMPATIBLE_CN, profile, twid, key),
         )

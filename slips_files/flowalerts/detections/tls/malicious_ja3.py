@@ -21,7 +21,8 @@ newer fingerprint).
 
 One evidence (or pair) per (client profile, window, fingerprint, server),
 with the count and every uid; the threat level and confidence grow from the
-feed's level with the count (``scale_with_count``, threshold 1).
+feed's level (a paired client's from LOW) with the count, by the kind's growth
+(threshold 1).
 """
 
 from __future__ import annotations
@@ -32,13 +33,12 @@ from flowalerts.core.evidence import (
     ThreatLevel,
     dst_ip,
     escape_text,
-    scale_with_count,
     src_ip,
 )
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import SslRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 from flowalerts.knowledge.feeds import FeedEntry
 
 
@@ -72,12 +72,16 @@ KINDS = {"JA3": MALICIOUS_JA3, "JA3S": MALICIOUS_JA3S, "JA4": MALICIOUS_JA4, "JA
 SERVER_METHODS = frozenset({"JA3S", "JA4S"})
 
 
-class MaliciousJa3(Detection):
+class FingerprintTally(Tally):
+    entry: FeedEntry | None = None  # the feed's entry for the fingerprint
+    dport: int = 0  # the server port of the first connection
+
+
+class MaliciousJa3(Detection[NoConfig, FingerprintTally]):
     """JA3/JA4 client and JA3S/JA4S server fingerprints listed in the feed."""
 
     id = "malicious_ja3"
     channels = ("new_ssl",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (MALICIOUS_JA3, MALICIOUS_JA3S, MALICIOUS_JA4, MALICIOUS_JA4S)
 
     def handle(self, msg: Message[SslRecord]) -> None:
@@ -93,49 +97,48 @@ class MaliciousJa3(Detection):
                 continue
             fingerprint = value.strip().lower()
 
-            def note(tally: Tally, entry: FeedEntry = entry) -> None:
-                tally.extra.setdefault("entry", entry)
-                tally.extra.setdefault("dport", flow.dport)
+            self.tally(msg, (method, fingerprint, flow.daddr), 1, update=lambda tally, e=entry: _note(tally, e, flow))
 
-            self.tally(msg, (method, fingerprint, flow.daddr), 1, update=note)
-
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str, str], tally: Tally) -> None:
+    def report_tally(
+        self, profile: str, twid: int, key: tuple[str, str, str], tally: FingerprintTally
+    ) -> Finding | list[Finding] | None:
         method, fingerprint, server = key
         kind = KINDS[method]
-        entry: FeedEntry = tally.extra["entry"]
+        entry = tally.entry
+        if entry is None:  # pragma: no cover - _note sets it with the first occurrence
+            return None
         details = MaliciousFingerprintDetails(fingerprint=fingerprint, method=method, server=server,
                                               feed_description=entry.description, feed_source=entry.source,
                                               feed_tags=list(entry.tags))
-        level, confidence = scale_with_count(kind, tally.count, 1, base=entry.threat_level)
-        common = dict(twid=twid, ts=tally.first_ts, uids=tally.uids, details=details,
-                      dst_port=tally.extra.get("dport") or None, proto="tcp", count=tally.count,
-                      occurrences=tally.count)
+        dst_port = tally.dport or None
         if method not in SERVER_METHODS:
-            self.report(
-                kind,
-                profile=profile,
+            return Finding(
+                kind=kind,
                 attacker=src_ip(profile),
                 victim=dst_ip(server),
-                threat_level=level,
-                confidence=confidence,
+                level=entry.threat_level,
                 description=(
                     f"client TLS fingerprint {method} {escape_text(fingerprint, 100)} listed as malicious, used from "
                     f"{profile} to {server}: {tally.count} connection(s) in this time window.{entry.describe()}"
                 ),
-                evidence_id=self.tally_id(kind, profile, twid, key),
-                **common,
+                details=details,
+                dst_port=dst_port,
+                proto="tcp",
             )
-            return
         description = (
             f"server TLS fingerprint {method} {escape_text(fingerprint, 100)} listed as malicious (possible C&C "
             f"server) on {server}, contacted by {profile}: {tally.count} connection(s) in this time window."
             f"{entry.describe()}"
         )
-        server_side = self.report(kind, profile=server, attacker=dst_ip(server), threat_level=level,
-                                  confidence=confidence, description=description, send=False,
-                                  evidence_id=self.tally_id(kind, profile, twid, (*key, "server")), **common)
-        client_level, client_confidence = scale_with_count(kind, tally.count, 1, base=ThreatLevel.LOW)
-        client = self.report(kind, profile=profile, attacker=src_ip(profile), threat_level=client_level,
-                             confidence=client_confidence, description=description, send=False,
-                             evidence_id=self.tally_id(kind, profile, twid, key), **common)
-        self.report_linked(server_side, client)
+        server_side = Finding(kind=kind, profile=server, attacker=dst_ip(server), victim=None, level=entry.threat_level,
+                              description=description, details=details, dst_port=dst_port, proto="tcp",
+                              id_key=(*key, "server"))
+        client = Finding(kind=kind, attacker=src_ip(profile), victim=None, level=ThreatLevel.LOW,
+                         description=description, details=details, dst_port=dst_port, proto="tcp")
+        return [server_side, client]
+
+
+def _note(tally: FingerprintTally, entry: FeedEntry, flow: SslRecord) -> None:
+    if tally.entry is None:
+        tally.entry = entry
+        tally.dport = flow.dport

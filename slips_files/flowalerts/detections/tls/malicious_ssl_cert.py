@@ -22,13 +22,15 @@ The *server* is the attacker (DST, the feed's threat level, profile the
 server); the client gets a linked LOW evidence (SRC, profile the client). The
 reference swaps the two roles (spec 5 item 17). One pair per (client
 profile, window, server, SHA1), with the count and every uid; the threat
-level and confidence grow from the feed's level with the count
-(``scale_with_count``, threshold 1).
+level and confidence grow from the feed's level (the client's from LOW) with
+the count, by the kind's growth (threshold 1).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import msgspec
 
 from flowalerts.core.evidence import (
     Details,
@@ -37,17 +39,14 @@ from flowalerts.core.evidence import (
     ThreatLevel,
     dst_ip,
     escape_text,
-    scale_with_count,
     src_ip,
 )
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import FilesRecord, SslRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import CountedOnce, Detection, Finding, NoConfig, Tally
 from flowalerts.knowledge.feeds import FeedEntry
 from flowalerts.traffic.tls_names import MAX_CHAIN
-
-MAX_COUNTED = 10000
 
 
 class MaliciousSslCertDetails(Details):
@@ -70,12 +69,25 @@ MALICIOUS_SSL_CERT = EvidenceKind(
 )
 
 
-class MaliciousSslCert(Detection):
+class MaliciousSslCertTally(Tally):
+    entry: FeedEntry | None = None  # the feed's entry for the SHA1
+    sources: list[str] = msgspec.field(default_factory=list)  # the logs that showed it
+
+    def note(self, entry: FeedEntry, source: str, conn_uid: str, uid: str) -> None:
+        if self.entry is None:
+            self.entry = entry
+        if source not in self.sources:
+            self.sources.append(source)
+        # files.log names the certificate file; the connection's uid is what an analyst looks up.
+        if conn_uid and conn_uid != uid and conn_uid not in self.uids and len(self.uids) < Evidence.MAX_UIDS:
+            self.uids.append(conn_uid)
+
+
+class MaliciousSslCert(Detection[NoConfig, MaliciousSslCertTally]):
     """A certificate SHA1 listed in the SSL blacklist feed."""
 
     id = "malicious_ssl_cert"
     channels = ("new_downloaded_file", "new_ssl")
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     logs = ()  # files.log or ssl.log
     evidence = (MALICIOUS_SSL_CERT,)
 
@@ -103,42 +115,27 @@ class MaliciousSslCert(Detection):
         # Counted in the client's window (files.log records are the server's).
         client_msg = Message(profile=client, twid=msg.twid, flow=msg.flow, late=msg.late)
         key = (server, sha1)
-        if conn_uid:
-            counted = self.window(client_msg).setdefault("counted", set())
-            if (key, conn_uid) in counted:
-                return
-            if len(counted) < MAX_COUNTED:
-                counted.add((key, conn_uid))
+        if conn_uid and not self.window(client_msg, CountedOnce).first(key, conn_uid):
+            return
 
-        def note(tally: Tally) -> None:
-            tally.extra.setdefault("entry", entry)
-            sources = tally.extra.setdefault("sources", [])
-            if source not in sources:
-                sources.append(source)
-            if conn_uid and conn_uid != uid and conn_uid not in tally.uids and len(tally.uids) < Evidence.MAX_UIDS:
-                tally.uids.append(conn_uid)
+        self.tally(client_msg, key, 1, uid=uid, update=lambda tally: tally.note(entry, source, conn_uid, uid))
 
-        self.tally(client_msg, key, 1, uid=uid, update=note)
-
-    def report_tally(self, profile: str, twid: int, key: tuple[str, str], tally: Tally) -> None:
+    def report_tally(
+        self, profile: str, twid: int, key: tuple[str, str], tally: MaliciousSslCertTally
+    ) -> list[Finding] | None:
         server, sha1 = key
-        entry: FeedEntry = tally.extra["entry"]
-        details = MaliciousSslCertDetails(sha1=sha1, server=server, sources=sorted(tally.extra.get("sources", [])),
+        entry = tally.entry
+        if entry is None:  # pragma: no cover - note() sets it with the first occurrence
+            return None
+        details = MaliciousSslCertDetails(sha1=sha1, server=server, sources=sorted(tally.sources),
                                           feed_description=entry.description, feed_source=entry.source,
                                           feed_tags=list(entry.tags))
         description = (
             f"malicious TLS certificate (SHA1 {escape_text(sha1, 64)}) presented by server {server} to {profile}: "
             f"{tally.count} connection(s) in this time window.{entry.describe()}"
         )
-        common = dict(twid=twid, ts=tally.first_ts, uids=tally.uids, details=details, description=description,
-                      count=tally.count, occurrences=tally.count, send=False)
-        level, confidence = scale_with_count(MALICIOUS_SSL_CERT, tally.count, 1, base=entry.threat_level)
-        server_side = self.report(MALICIOUS_SSL_CERT, profile=server, attacker=dst_ip(server), threat_level=level,
-                                  confidence=confidence,
-                                  evidence_id=self.tally_id(MALICIOUS_SSL_CERT, profile, twid, (*key, "server")),
-                                  **common)
-        client_level, client_confidence = scale_with_count(MALICIOUS_SSL_CERT, tally.count, 1, base=ThreatLevel.LOW)
-        client = self.report(MALICIOUS_SSL_CERT, profile=profile, attacker=src_ip(profile),
-                             threat_level=client_level, confidence=client_confidence,
-                             evidence_id=self.tally_id(MALICIOUS_SSL_CERT, profile, twid, key), **common)
-        self.report_linked(server_side, client)
+        server_side = Finding(victim=None, details=details, description=description, profile=server,
+                              attacker=dst_ip(server), level=entry.threat_level, id_key=(*key, "server"))
+        client = Finding(victim=None, details=details, description=description, attacker=src_ip(profile),
+                         level=ThreatLevel.LOW)
+        return [server_side, client]

@@ -35,23 +35,23 @@ every uid (INFO: the level does not grow).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
 
 from flowalerts.core.config import SectionConfig
-from flowalerts.core.evidence import escape_text, src_ip
+from flowalerts.core.evidence import escape_text
 from flowalerts.core.ips import is_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import ConnRecord, SslRecord
 from flowalerts.detections.shared.pastebin import PASTEBIN_DOWNLOAD, PastebinDetails
-from flowalerts.engine.detection import Detection, Tally
-from flowalerts.learners.conn import ConnByUid, ConnSummary, conn_summary
+from flowalerts.engine.detection import Detection, Finding, Tally
+from flowalerts.learners.conn import ConnByUid, ConnsByUid, ConnSummary, conn_summary
 from flowalerts.traffic.tls_names import normalise_host
 
 CONN_WAIT = 300.0
 CONN_RECHECK = 1800.0
-WAITING_MARK = "__waiting_for_conn__"
 
 
 class PastebinTlsConfig(SectionConfig):
@@ -68,23 +68,38 @@ class WaitingDownload(msgspec.Struct, array_like=True, gc=False):
     flow: SslRecord
 
 
-def _note(tally: Tally, dbytes: int, dport: int, threshold: int) -> None:
-    tally.extra["bytes"] = tally.extra.get("bytes", 0) + dbytes
-    tally.extra["largest"] = max(tally.extra.get("largest", 0), dbytes)
-    tally.extra.setdefault("dport", dport)
-    tally.extra.setdefault("threshold_bytes", threshold)
+@dataclasses.dataclass
+class AwaitingConn:
+    """Window state: a record of the window waits for its conn record (so the
+    window is kept until it closes, and the join can tell whether it closed)."""
+
+    records: int = 0
 
 
-class PastebinTls(Detection):
+class DownloadTally(Tally):
+    total_bytes: int = 0
+    largest_bytes: int = 0
+    dport: int = -1  # the first download's server port (-1: none yet)
+    threshold_bytes: int = 0  # the threshold it was judged by
+
+    def note(self, dbytes: int, dport: int, threshold: int) -> None:
+        self.total_bytes += dbytes
+        self.largest_bytes = max(self.largest_bytes, dbytes)
+        if self.dport < 0:
+            self.dport, self.threshold_bytes = dport, threshold
+
+
+class PastebinTls(Detection[PastebinTlsConfig, DownloadTally]):
     """A download of at least the threshold from a pastebin host over TLS."""
 
     id = "pastebin_tls"
     # conn records decide the downloads waiting for them (see the docstring).
     channels = ("new_ssl", "new_flow")
-    late_records = True  # TRANSITIONAL: as before the base gated late records
+    # A conn record that arrives after its window closed still ends the wait of
+    # a download (its window's evidence is settled: the join then counts it as late).
+    late_records = True
     logs = ("ssl", "conn")
     needs = (ConnByUid,)
-    Config = PastebinTlsConfig
     evidence = (PASTEBIN_DOWNLOAD,)
 
     def handle(self, msg: Message[SslRecord | ConnRecord]) -> None:
@@ -94,21 +109,23 @@ class PastebinTls(Detection):
             if waiting is not None:
                 self._joined(waiting, conn_summary(flow))
             return
+        if not isinstance(flow, SslRecord):
+            return
         if "pastebin" not in flow.server_name.lower() or not flow.uid or not is_ip(flow.saddr):
             return
-        conn = self.facts.conn_of_uid(flow.uid)
+        conn = self.facts_of(ConnsByUid).conn_of_uid(flow.uid)
         if conn is not None:
-            self._decide(msg, conn)
+            self._decide(Message(profile=msg.profile, twid=msg.twid, flow=flow, late=msg.late), conn)
             return
         if not msg.late:
-            self.window(msg)[WAITING_MARK] = True
+            self.window(msg, AwaitingConn).records += 1
         waiting = WaitingDownload(profile=msg.profile, twid=msg.twid, late=msg.late, flow=flow)
         self.schedule(("conn", flow.uid), flow.starttime + CONN_WAIT, waiting)
 
     def on_timer(self, key: Any, payload: Any) -> None:
         waiting: WaitingDownload = payload
         flow = waiting.flow
-        conn = self.facts.conn_of_uid(flow.uid)
+        conn = self.facts_of(ConnsByUid).conn_of_uid(flow.uid)
         if conn is None:
             # Check again later, unless input ended or the wait is over.
             due = self.watermark + CONN_RECHECK
@@ -127,27 +144,18 @@ class PastebinTls(Detection):
         flow = msg.flow
         threshold = self.config.threshold
         self.tally(msg, normalise_host(flow.server_name)[:253], 1,
-                   update=lambda tally: _note(tally, conn.dbytes, flow.dport, threshold))
+                   update=lambda tally: tally.note(conn.dbytes, flow.dport, threshold))
 
-    def report_tally(self, profile: str, twid: int, key: str, tally: Tally) -> None:
-        total = tally.extra.get("bytes", 0)
-        self.report(
-            PASTEBIN_DOWNLOAD,
-            profile=profile,
-            twid=twid,
-            ts=tally.first_ts,
-            attacker=src_ip(profile),
-            uids=tally.uids,
+    def report_tally(self, profile: str, twid: int, key: str, tally: DownloadTally) -> Finding:
+        total = tally.total_bytes
+        return Finding(
+            victim=None,
             details=PastebinDetails(host=key, downloads=tally.count, total_bytes=total,
-                                    largest_bytes=tally.extra.get("largest", 0),
-                                    threshold=tally.extra["threshold_bytes"], path="tls"),
+                                    largest_bytes=tally.largest_bytes, threshold=tally.threshold_bytes, path="tls"),
             description=(
                 f"download from pastebin over TLS: {profile} received {total / 1e6:g} MB from "
                 f"{escape_text(key, 200)} in {tally.count} connection(s) in this time window"
             ),
-            dst_port=tally.extra.get("dport") or None,
+            dst_port=tally.dport if tally.dport > 0 else None,
             proto="tcp",
-            count=tally.count,
-            occurrences=tally.count,
-            evidence_id=self.tally_id(PASTEBIN_DOWNLOAD, profile, twid, key),
         )

@@ -23,11 +23,13 @@ the seed is about GRE.
 
 from __future__ import annotations
 
-from flowalerts.core.evidence import Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count, src_ip
+import msgspec
+
+from flowalerts.core.evidence import FIXED, Details, EvidenceKind, ThreatLevel, dst_ip, escape_text, scale_with_count
 from flowalerts.core.ips import canonical_ip
 from flowalerts.core.messages import Message
 from flowalerts.core.records import TunnelRecord
-from flowalerts.engine.detection import Detection, Tally
+from flowalerts.engine.detection import Detection, Finding, NoConfig, Tally
 from flowalerts.engine.samples import keep_earliest, values
 
 GRE = "Tunnel::GRE"
@@ -53,6 +55,7 @@ GRE_TUNNEL = EvidenceKind(
     confidence=1.0,
     details=GreTunnelDetails,
     summary="a GRE tunnel closed or expired (tunnel.log); one per endpoint and window",
+    grows=FIXED,  # LOW 1.0 whatever the count; weighs as each record
 )
 
 GRE_SCAN = EvidenceKind(
@@ -62,15 +65,29 @@ GRE_SCAN = EvidenceKind(
     details=GreScanDetails,
     category="Recon.Scanning",
     summary="GRE tunnels discovered (tunnel.log DISCOVER); one per window, growing with the destinations",
+    grows=FIXED,  # grown by the distinct destinations in report_tally; weighs as each record
 )
 
 
-class GreTunnel(Detection):
+class GreTally(Tally):
+    """The actions (GRE_TUNNEL) or the destinations (GRE_SCAN) seen."""
+
+    sample: list[tuple[float, str]] = msgspec.field(default_factory=list)  # (ts, value), the earliest MAX_DESTINATIONS
+    seen: set[str] = msgspec.field(default_factory=set)  # at most MAX_SEEN
+    distinct: int = 0
+
+    def note(self, ts: float, value: str) -> None:
+        if value not in self.seen and len(self.seen) < MAX_SEEN:
+            self.seen.add(value)
+            self.distinct += 1
+        keep_earliest(self.sample, ts, value, MAX_DESTINATIONS)
+
+
+class GreTunnel(Detection[NoConfig, GreTally]):
     """GRE tunnels that were used, and GRE tunnels being discovered."""
 
     id = "gre"
     channels = ("new_tunnel",)
-    late_records = True  # TRANSITIONAL: as before the base gated late records
     evidence = (GRE_TUNNEL, GRE_SCAN)
 
     def handle(self, msg: Message[TunnelRecord]) -> None:
@@ -81,45 +98,34 @@ class GreTunnel(Detection):
         if daddr is None:
             return
         if flow.action == DISCOVER:
-            self.tally(msg, (GRE_SCAN.name,), 1, update=lambda tally: _add(tally, "destinations", flow.starttime, daddr))
+            self.tally(msg, (GRE_SCAN.name,), 1, update=lambda tally: tally.note(flow.starttime, daddr))
         else:
-            self.tally(msg, (GRE_TUNNEL.name, daddr), 1,
-                       update=lambda tally: _add(tally, "actions", flow.starttime, flow.action[:50]))
+            self.tally(msg, (GRE_TUNNEL.name, daddr), 1, update=lambda tally: tally.note(flow.starttime,
+                                                                                          flow.action[:50]))
 
-    def report_tally(self, profile: str, twid: int, key: tuple[str, ...], tally: Tally) -> None:
+    def report_tally(self, profile: str, twid: int, key: tuple[str, ...], tally: GreTally) -> Finding:
         many = f" ({tally.count} records in this time window)" if tally.count > 1 else ""
         if key[0] == GRE_TUNNEL.name:
             daddr = key[1]
-            actions = values(tally.extra["actions"])
-            self.report(
-                GRE_TUNNEL, profile=profile, twid=twid, ts=tally.first_ts, attacker=src_ip(profile),
-                victim=dst_ip(daddr), uids=tally.uids,
+            actions = values(tally.sample)
+            return Finding(
+                kind=GRE_TUNNEL,
+                victim=dst_ip(daddr),
                 details=GreTunnelDetails(records=tally.count, actions=actions),
                 description=f"GRE tunnel from {profile} to {daddr}, tunnel action: "
                             f"{', '.join(escape_text(a, limit=50) for a in actions)}{many}",
-                count=tally.count, occurrences=tally.count,
-                evidence_id=self.tally_id(GRE_TUNNEL, profile, twid, key),
             )
-            return
-        destinations = values(tally.extra["destinations"])
-        distinct = tally.extra["distinct"]
+        destinations = values(tally.sample)
+        distinct = tally.distinct
+        # Grown by the distinct destinations, not the records (the kind is FIXED:
+        # the base would grow by the tally's count).
         level, confidence = scale_with_count(GRE_SCAN, distinct, 1)
         target = destinations[0] if distinct == 1 else f"{distinct} hosts"
-        self.report(
-            GRE_SCAN, profile=profile, twid=twid, ts=tally.first_ts, attacker=src_ip(profile),
-            victim=dst_ip(destinations[0]) if distinct == 1 else None, uids=tally.uids,
-            threat_level=level, confidence=confidence,
+        return Finding(
+            kind=GRE_SCAN,
+            victim=dst_ip(destinations[0]) if distinct == 1 else None,
+            level=level,
+            confidence=confidence,
             details=GreScanDetails(discoveries=tally.count, destinations=destinations, distinct_destinations=distinct),
             description=f"GRE scan from {profile} to {target} (Tunnel::DISCOVER){many}",
-            count=tally.count, occurrences=tally.count,
-            evidence_id=self.tally_id(GRE_SCAN, profile, twid, key),
         )
-
-
-def _add(tally: Tally, name: str, ts: float, value: str) -> None:
-    sample = tally.extra.setdefault(name, [])
-    seen = tally.extra.setdefault("seen", set())
-    if value not in seen and len(seen) < MAX_SEEN:
-        seen.add(value)
-        tally.extra["distinct"] = tally.extra.get("distinct", 0) + 1
-    keep_earliest(sample, ts, value, MAX_DESTINATIONS)

@@ -52,6 +52,7 @@ from typing import Any
 
 import msgspec
 import redis
+from redis.typing import EncodableT, FieldT
 
 from flowalerts import __version__
 from flowalerts.catalog import load_components
@@ -262,7 +263,7 @@ class DistributedPipeline:
         # a worker's write never creates it: a missing one means "lost".
         ensure_group(call, client, keys.evidence, "producer")
         lease = max(1.0, self.config.redis.lease_seconds)
-        meta: dict[Any, Any] = {
+        meta: dict[FieldT, EncodableT] = {
             "version": __version__,
             "partitions": self.partitions,
             "workers": workers or self.partitions,

@@ -52,9 +52,11 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+import redis.connection
 
 from flowalerts.core.config import Config
 from flowalerts.core.evidence import Evidence, escape_text
+from flowalerts.core.urls import redact_url
 from flowalerts.hosts.slips.encode import (
     EVIDENCE_ADDED,
     FLOWS_CAUSING_EVIDENCE,
@@ -125,28 +127,6 @@ def _quiet() -> dict[str, Any]:
 
 
 QUIET = _quiet()
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password (and a lone username-as-password) replaced by ***."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<unparsable Redis URL>"
-    if parts.password is None and not (parts.username and "@" in parts.netloc):
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is not None:
-        host = f"{host}:{port}"
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}" if parts.password is not None else f"***@{host}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _secrets(url: str) -> list[str]:

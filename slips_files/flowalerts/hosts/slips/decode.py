@@ -40,14 +40,15 @@ from flowalerts.core.evidence import escape_text
 from flowalerts.core.ips import parse_ip
 from flowalerts.core.messages import TW_CLOSED, Message, TwClosed
 from flowalerts.core.records import BY_CHANNEL, ArpRecord, DhcpRecord, FilesRecord, NoticeRecord, Record
+from flowalerts.core.validation import MAX_TS, validate
 
 # A Slips message is a few hundred bytes; anything above this is not one of
 # Slips's (and parsing it would only cost memory).
 MAX_MESSAGE_BYTES = 1 << 20
-# Counts (bytes, packets, sizes): above this they are not real traffic.
+# Counts (bytes, packets, sizes) in Slips's JSON: above this they are not real
+# traffic (and not exact as JSON numbers). Times are bounded by
+# flowalerts.core.validation.MAX_TS, as in the Zeek readers.
 MAX_COUNT = 1 << 53
-# Seconds since the epoch: Zeek's own upper bound (year 5000), as the readers use.
-MAX_TS = 95_617_584_000.0
 # Window numbers: Slips numbers them from 1 (0 for a flow slightly older than
 # the first one); a billion hours is far beyond any capture.
 MAX_TWID = 10**12
@@ -340,20 +341,17 @@ def _record(record_type: type[Record], fields: tuple[_Field, ...], flow: dict[st
             value = [part for item in value for part in item.split(",") if part]
         values[spec.name] = value
     record = record_type(**values)
-    if record_type is NoticeRecord:
+    if isinstance(record, NoticeRecord):
         # Port-scan notices name the scanner and port in their own fields.
         record.saddr = record.saddr or record.scanning_ip
         record.daddr = record.daddr or record.dst or record.saddr
         record.dport = record.dport or record.scanned_port
-    elif record_type is FilesRecord:
+    elif isinstance(record, FilesRecord):
         record.saddr = record.saddr or (record.tx_hosts[0] if record.tx_hosts else "")
         record.daddr = record.daddr or (record.rx_hosts[0] if record.rx_hosts else "")
-    for name, required in (("saddr", record_type.needs_saddr), ("daddr", record_type.needs_daddr)):
-        address = getattr(record, name)
-        if address and parse_ip(address) is None:
-            raise Rejected(name, "not an IP address", address)
-        if required and not address:
-            raise Rejected(name, "missing", address)
+    problem = validate(record, record_type, zeek_names=False)
+    if problem is not None:
+        raise Rejected(problem.field, problem.reason.removeprefix("is "), getattr(record, problem.field, None))
     return record
 
 

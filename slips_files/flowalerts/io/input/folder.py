@@ -7,10 +7,20 @@ of order within the allowed lateness give the same evidence
 (``flowalerts.core.clock`` explains the lateness policy). Each file is read lazily; ``heapq.merge`` keeps one
 record per file in memory. Ties keep file order (files are sorted by name), so
 a replay is deterministic.
+
+Which log a file holds is read from the file first (the ``_path`` of its
+first JSON record, the ``#path`` header of a TSV log) and from its name
+second: ``conn.log``, ``conn.json``, ``conn.log.labeled``, ``dns.json.gz``,
+``json_streaming_conn.log`` (the JSON Streaming Logs package), and Zeek's
+rotated and archived names (``conn.00:00:00-01:00:00.log.gz``,
+``conn.2024-01-01-00-00-00.log``). A folder is read with its sub-folders
+(Zeek's archive, one folder per day): every file in it is one input, merged
+in time order. Symbolic links to folders are not followed.
 """
 
 from __future__ import annotations
 
+import gzip
 import heapq
 import os
 import re
@@ -18,13 +28,22 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 
+import msgspec
+
 from flowalerts.core.config import InputSection
 from flowalerts.core.records import BY_LOG_TYPE, Record
 from flowalerts.io.input.warnings import InputWarnings
-from flowalerts.io.input.zeek import ZeekFileReader, bounded_lines, file_is_readable, open_binary
+from flowalerts.io.input.zeek import DEFAULT_LIMITS, ZeekFileReader, file_is_readable, json_too_deep
 
-# conn.log, conn.log.gz, conn.00:00:00-01:00:00.log.gz, conn.2024-01-01-10-00-00.log
-_LOG_NAME = re.compile(r"^(?P<type>[A-Za-z0-9_]+)(\.[^/]*)?\.log(\.gz)?$")
+# conn.log, conn.json, conn.log.labeled, conn.log.gz, dns.json.gz, json_streaming_conn.log,
+# conn.00:00:00-01:00:00.log.gz, conn.2024-01-01-10-00-00.log
+_LOG_NAME = re.compile(
+    r"^(?:json_streaming_)?(?P<type>[A-Za-z0-9_]+)(?:\.[^/]*)?\.(?:log|json)(?:\.labeled)?(?:\.gz)?$"
+)
+# The live names Zeek writes to (rotated copies have a time stamp or .gz).
+_LIVE_NAME = re.compile(r"^(?:json_streaming_)?(?P<type>[A-Za-z0-9_]+)\.(?:log|json)$")
+# The header lines read to find a log's #path, or its first record.
+_SNIFF_LINES = 20
 
 
 class InputError(Exception):
@@ -36,8 +55,55 @@ class InputUnusable(InputError):
 
 
 def log_type_of(filename: str) -> str | None:
+    """The log type a file name says (``conn`` for ``conn.00:00:00-01:00:00.log.gz``), or None."""
     match = _LOG_NAME.match(filename)
     return match.group("type") if match else None
+
+
+def live_log_type(filename: str) -> str | None:
+    """The log type of a name Zeek writes to live (``conn.log``, ``conn.json``), or None."""
+    match = _LIVE_NAME.match(filename)
+    return match.group("type") if match else None
+
+
+class _PathOnly(msgspec.Struct):
+    path: str | None = msgspec.field(default=None, name="_path")
+
+
+def sniff_log_type(path: str, limits: InputSection | None = None) -> str | None:
+    """The log a file says it holds: its ``#path`` header (TSV) or the
+    ``_path`` of its first JSON record; None if it does not say (bounded reads)."""
+    limits = limits or DEFAULT_LIMITS
+    try:
+        # Small reads (not the reader's 256 KiB chunks): every file of a
+        # year of archives is sniffed; readline's limit bounds a gzip bomb.
+        with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as handle:
+            for _ in range(_SNIFF_LINES):
+                raw = handle.readline(limits.max_line_bytes + 1)
+                if not raw or len(raw) > limits.max_line_bytes:
+                    return None
+                line = raw.strip()
+                if not line:
+                    continue
+                if line.startswith(b"#"):
+                    if line.startswith(b"#path"):
+                        parts = line.split()
+                        return parts[1].decode("utf-8", errors="replace") if len(parts) > 1 else None
+                    continue
+                if not line.startswith(b"{") or json_too_deep(line, limits.max_json_depth):
+                    return None
+                return msgspec.json.decode(line, type=_PathOnly).path or None
+    except (OSError, EOFError, zlib.error, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    return None
+
+
+def log_type_of_file(path: str, name_type: str | None, limits: InputSection | None = None) -> str | None:
+    """The log type of a file: what its records say if we read that log, else its name's."""
+    said = sniff_log_type(path, limits)
+    if said in BY_LOG_TYPE or name_type not in BY_LOG_TYPE:
+        return said or name_type
+    return name_type
 
 
 def discover(path: str, warnings: InputWarnings) -> list[tuple[str, str]]:
@@ -50,12 +116,14 @@ def discover(path: str, warnings: InputWarnings) -> list[tuple[str, str]]:
         problem = file_is_readable(path)
         if problem:
             raise InputUnusable(f"cannot read {path}: {problem}")
-        log_type = log_type_of(os.path.basename(path))
-        if log_type is None or log_type not in BY_LOG_TYPE:
-            # A single file with an unusual name: guess from its contents later.
-            log_type = _sniff_type(path) or log_type
+        said = sniff_log_type(path)
+        if said is not None and said not in BY_LOG_TYPE:
+            raise InputError(f"{path} is a Zeek {said} log, which Flowalerts does not read")
+        log_type = said or log_type_of(os.path.basename(path))
         if log_type not in BY_LOG_TYPE:
-            raise InputError(f"cannot tell which Zeek log {path} is (expected a name like conn.log)")
+            raise InputError(
+                f"cannot tell which Zeek log {path} is (no #path header or _path field, and not a name like conn.log)"
+            )
         return [(log_type, path)]
     if not os.path.isdir(path):
         raise InputError(f"input path is neither a file nor a folder: {path}")
@@ -68,9 +136,10 @@ def discover(path: str, warnings: InputWarnings) -> list[tuple[str, str]]:
     for root, dirs, files in os.walk(path, onerror=unlistable):
         dirs.sort()
         for name in sorted(files):
-            log_type = log_type_of(name)
-            if log_type is None:
+            name_type = log_type_of(name)
+            if name_type is None:
                 continue
+            log_type = log_type_of_file(os.path.join(root, name), name_type) or name_type
             if log_type not in BY_LOG_TYPE:
                 unknown[log_type] += 1
                 continue
@@ -82,18 +151,6 @@ def discover(path: str, warnings: InputWarnings) -> list[tuple[str, str]]:
             raise InputUnusable(f"cannot read folder {path}: permission denied")
         raise InputError(f"no Zeek logs found in {path}")
     return found
-
-
-def _sniff_type(path: str) -> str | None:
-    """The ``#path`` header of a TSV log, if it has one (bounded reads)."""
-    try:
-        with open_binary(path) as handle:
-            for _, raw in zip(range(20), bounded_lines(handle, 4096)):
-                if raw is not None and raw.startswith(b"#path"):
-                    return raw.split()[1].decode("ascii", errors="replace")
-    except (OSError, EOFError, IndexError, zlib.error):
-        return None
-    return None
 
 
 class FolderReader:

@@ -1,7 +1,8 @@
 """Live input: follow a folder Zeek is writing (``flowalerts run --follow``).
 
 Only Zeek's live names at the top of the folder are followed (``conn.log``,
-``dns.log``, ...); rotated copies (other names, dated sub-folders, ``.gz``)
+``dns.log``, ``conn.json``, ``json_streaming_conn.log`` ...; which log a file
+holds is read from its ``#path`` or ``_path`` first, its name second); rotated copies (other names, dated sub-folders, ``.gz``)
 hold data already read and are never read again. Each poll:
 
 * new bytes of every followed file are read, at most ``POLL_BUDGET`` per
@@ -43,7 +44,7 @@ from collections.abc import Iterator
 
 from flowalerts.core.config import InputSection
 from flowalerts.core.records import BY_LOG_TYPE, Record
-from flowalerts.io.input.folder import InputError, log_type_of
+from flowalerts.io.input.folder import InputError, live_log_type, log_type_of, log_type_of_file
 from flowalerts.io.input.warnings import InputWarnings
 from flowalerts.io.input.zeek import DEFAULT_LIMITS, ZeekFileReader
 
@@ -161,6 +162,9 @@ class FollowReader:
         # Inodes already read (live files), and the start time (wall clock,
         # live mode only) that tells rotated files written during the run.
         self._seen_inodes: set[tuple[int, int]] = set()
+        # Log type by file (path and inode) once its records said it ("" for a log we do not read).
+        self._types: dict[tuple[str, int, int], str] = {}
+        self._unsupported_noted: set[str] = set()
         self._started_wall = time.time()
         for rotated_path in self._log_files()[1]:
             try:
@@ -180,7 +184,7 @@ class FollowReader:
 
     # -- files -------------------------------------------------------------------
     def _log_files(self) -> tuple[dict[str, str], dict[str, str]]:
-        """(live files, rotated plain files) at the top of the folder."""
+        """(live files, rotated plain files) at the top of the folder, with the log type their name says."""
         live: dict[str, str] = {}
         rotated: dict[str, str] = {}
         try:
@@ -189,13 +193,35 @@ class FollowReader:
             return live, rotated
         for name in names:
             log_type = log_type_of(name)
-            if log_type is None or log_type not in BY_LOG_TYPE:
+            if log_type is None:
                 continue
-            if name == f"{log_type}.log":
-                live[os.path.join(self.path, name)] = log_type
+            live_type = live_log_type(name)
+            if live_type is not None:
+                live[os.path.join(self.path, name)] = live_type
             elif not name.endswith(".gz"):
                 rotated[os.path.join(self.path, name)] = log_type
         return live, rotated
+
+    def _type_of(self, path: str, name_type: str) -> str | None:
+        """The log type of a file (its records first, its name second); None
+        for a log we do not read, or an empty file whose name says nothing we read."""
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+        key = (path, status.st_dev, status.st_ino)
+        known = self._types.get(key)
+        if known is not None:
+            return known or None
+        said = log_type_of_file(path, None, self.limits)
+        if said is not None:
+            # The records said it: final for this file.
+            self._types[key] = said if said in BY_LOG_TYPE else ""
+            if said not in BY_LOG_TYPE and said not in self._unsupported_noted:
+                self._unsupported_noted.add(said)
+                self.warnings.note(f"skipping {path}: unsupported log type '{said}'")
+            return said if said in BY_LOG_TYPE else None
+        return name_type if name_type in BY_LOG_TYPE else None
 
     def _open(self, path: str, log_type: str) -> None:
         try:
@@ -232,16 +258,20 @@ class FollowReader:
                 lines_read += self._parse(tail, tail.read_lines())
         draining_types = {tail.log_type for tail in self.draining}
         live, rotated = self._log_files()
-        for path, log_type in sorted(live.items()):
+        for path, name_type in sorted(live.items()):
+            if path in self.tails:
+                continue
+            log_type = self._type_of(path, name_type)
             # A new file of a type whose previous file is still being read
             # waits for it: records keep Zeek's order across a rotation.
-            if path not in self.tails and log_type not in draining_types:
+            if log_type is not None and log_type not in draining_types:
                 self._open(path, log_type)
                 tail = self.tails.get(path)
                 if tail is not None:
                     lines_read += self._parse(tail, tail.read_lines())
-        for path, log_type in sorted(rotated.items()):
-            if log_type in renamed:
+        for path, name_type in sorted(rotated.items()):
+            log_type = self._type_of(path, name_type) if renamed else None
+            if log_type is not None and log_type in renamed:
                 lines_read += self._catch_up(path, log_type)
         return lines_read
 

@@ -24,6 +24,11 @@ bytes:
 Zeek's ISO-8601 timestamps (``redef LogAscii::json_timestamps =
 JSON::TS_ISO8601``, e.g. ``"ts":"2024-05-01T10:00:00.123456Z"``) are read
 like epoch timestamps, in every time field.
+
+Field names are the file's own: a ``_`` scope separator (``id_orig_h``) is
+detected from the ``#fields`` header or the first JSON record, and
+``input.field_names`` renames fields (``flowalerts.io.input.fields``); each
+file gets a decoder for its names, so the records are the same.
 """
 
 from __future__ import annotations
@@ -31,30 +36,29 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
-import math
-import operator
 import re
-import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
 from flowalerts.core.config import InputSection
-from flowalerts.core.ips import parse_ip
-from flowalerts.core.records import RECORD_TYPES, FilesRecord, NoticeRecord, Record, zeek_json_type
+from flowalerts.core.records import FilesRecord, NoticeRecord, Record, zeek_json_type
+from flowalerts.core.validation import validate
+from flowalerts.io.input.fields import (
+    file_names,
+    has_dotted_names,
+    normalise_field_names,
+    scope_separator,
+    shows_separator,
+)
 from flowalerts.io.input.warnings import InputWarnings
 
 # Defaults of the ``input`` config section (see flowalerts.core.config.InputSection).
 DEFAULT_LIMITS = InputSection()
 MAX_LINE_BYTES = DEFAULT_LIMITS.max_line_bytes
-# Flow timestamps must be finite, non-negative, and before year 5000.
-MAX_TS = 95_617_584_000.0
-# Zeek's count type is an unsigned 64-bit integer: anything larger cannot be
-# real (and cannot be encoded for Slips or the bus).
-MAX_COUNT = 2**64 - 1
 # Zeek fields of type ``time`` (written as ISO-8601 strings with
 # json_timestamps); intervals such as ``duration`` stay numbers.
 TIME_FIELDS = frozenset({"ts", "certificate.not_valid_before", "certificate.not_valid_after"})
@@ -267,15 +271,19 @@ def _converter(field_type: Any, set_separator: str, zeek_name: str) -> tuple[Cal
 class _TsvLayout:
     """Column positions of one ``#fields`` header for one record type."""
 
-    def __init__(self, record_type: type[Record], names: list[str], set_separator: str) -> None:
+    def __init__(
+        self, record_type: type[Record], names: list[str], set_separator: str, field_names: dict[str, str]
+    ) -> None:
         field_types = {f.name: f.type for f in msgspec.structs.fields(record_type)}
-        by_zeek = {zeek: attr for attr, zeek in record_type.zeek.items()}
+        in_file = file_names(record_type, scope_separator(names), field_names)
+        by_name = {in_file[zeek]: (attr, zeek) for attr, zeek in record_type.zeek.items()}
         self.columns: list[tuple[int, str, Callable[[str], Any], bool, str]] = []
         for index, name in enumerate(names):
-            attr = by_zeek.get(name)
-            if attr is None:
+            found = by_name.get(name)
+            if found is None:
                 continue
-            conv, type_name = _converter(field_types[attr], set_separator, name)
+            attr, zeek = found
+            conv, type_name = _converter(field_types[attr], set_separator, zeek)
             is_text = conv is str or repr(field_types[attr]).startswith("list")
             problem = f"{name} is not a valid {type_name}"
             self.columns.append((index, attr, conv, is_text, problem))
@@ -283,15 +291,20 @@ class _TsvLayout:
 
 
 @functools.cache
-def decoding_twin(record_type: type[Record]) -> type[msgspec.Struct]:
+def decoding_twin(record_type: type[Record], renames: tuple[tuple[str, str], ...] = ()) -> type[msgspec.Struct]:
     """The Zeek-named twin of ``record_type`` whose time fields also accept
-    ISO-8601 strings (converted to epoch seconds by the reader)."""
+    ISO-8601 strings (converted to epoch seconds by the reader).
+
+    ``renames``: (Zeek's name, the name in the file) for the fields a file
+    names otherwise (``flowalerts.io.input.fields``).
+    """
     twin = zeek_json_type(record_type)
+    in_file = dict(renames)
     fields: list[tuple[Any, ...]] = []
     rename: dict[str, str] = {}
     for f in msgspec.structs.fields(twin):
         field_type = float | dt.datetime if f.encode_name in TIME_FIELDS and f.type is float else f.type
-        rename[f.name] = f.encode_name
+        rename[f.name] = in_file.get(f.encode_name, f.encode_name)
         if f.default_factory is not msgspec.NODEFAULT:
             fields.append((f.name, field_type, msgspec.field(default_factory=f.default_factory)))
         elif f.default is not msgspec.NODEFAULT:
@@ -334,10 +347,15 @@ class ZeekFileReader:
     ) -> None:
         self.path = path
         self.record_type = record_type
-        self.twin = decoding_twin(record_type)
-        self.decoder = msgspec.json.Decoder(self.twin, strict=False)
         self.warnings = warnings
         self.limits = limits or DEFAULT_LIMITS
+        self.field_names = normalise_field_names(self.limits.field_names)
+        # The twin and decoder for this file's field names: decided by the
+        # first JSON record that shows the scope separator (None until then).
+        self.twin: type[msgspec.Struct] = decoding_twin(record_type)
+        self.decoder: msgspec.json.Decoder[Any] | None = None
+        self._separator_matters = has_dotted_names(record_type)
+        self._decoders: dict[str, tuple[type[msgspec.Struct], msgspec.json.Decoder[Any]]] = {}
         self.max_line_bytes = self.limits.max_line_bytes
         self.max_json_depth = self.limits.max_json_depth
         self.too_long = f"line longer than {self.max_line_bytes:,} bytes (input.max_line_bytes)"
@@ -420,7 +438,10 @@ class ZeekFileReader:
                 depth = self.max_json_depth
                 if line.count(b"[") + line.count(b"{") > depth and json_too_deep(line, depth):
                     return self._bad(self.too_deep)
-                record = self.decoder.decode(line)
+                decoder = self.decoder
+                if decoder is None:
+                    decoder = self._json_decoder(line)
+                record = decoder.decode(line)
             else:
                 record = self._tsv(line)
             problem = _check(record)
@@ -441,6 +462,30 @@ class ZeekFileReader:
         # The twin has Zeek's field names; everything downstream gets the record class.
         return msgspec.convert(record, self.record_type, from_attributes=True)
 
+    def _json_decoder(self, line: bytes) -> msgspec.json.Decoder[Any]:
+        """The decoder for this file's field names, judged from this record's keys.
+
+        Kept for the whole file once a record shows the scope separator (a
+        record without any dotted field, e.g. a weird without ``id``, does not).
+        """
+        keys: list[str] = []
+        if self._separator_matters:
+            try:
+                # Only the keys: values stay raw (a bad value is the record decoder's to report).
+                keys = list(msgspec.json.decode(line, type=dict[str, msgspec.Raw]))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                keys = []
+        separator = scope_separator(keys)
+        found = self._decoders.get(separator)
+        if found is None:
+            in_file = file_names(self.record_type, separator, self.field_names)
+            renames = tuple(sorted((zeek, name) for zeek, name in in_file.items() if zeek != name))
+            twin = decoding_twin(self.record_type, renames)
+            found = self._decoders[separator] = (twin, msgspec.json.Decoder(twin, strict=False))
+        if not self._separator_matters or shows_separator(keys):
+            self.twin, self.decoder = found
+        return found[1]
+
     def _bad(self, reason: str) -> None:
         self.skipped[reason] += 1
         self.warnings.bad_line(self.path, self.line_no, reason)
@@ -460,7 +505,8 @@ class ZeekFileReader:
         elif key == "#empty_field":
             self.empty = value or "(empty)"
         elif key == "#fields":
-            self.layout = _TsvLayout(self.record_type, value.split(self.separator), self.set_separator)
+            names = value.split(self.separator)
+            self.layout = _TsvLayout(self.record_type, names, self.set_separator, self.field_names)
 
     def _tsv(self, line: bytes) -> Record:
         layout = self.layout
@@ -490,7 +536,8 @@ class ZeekFileReader:
                 raise BadLine(problem) from None
         if "starttime" not in kwargs:
             raise BadLine("ts is missing")
-        return self.twin(**kwargs)
+        # The twin has the record's fields and class facts: it stands for the record.
+        return cast("Record", self.twin(**kwargs))
 
 
 def _exc_text(exc: BaseException) -> str:
@@ -498,121 +545,22 @@ def _exc_text(exc: BaseException) -> str:
 
 
 # -- semantic checks -------------------------------------------------------------------
-class _Checks:
-    """Per record type: the numeric fields to check, with their Zeek names.
-
-    The common case (every number fine) is decided in C with ``attrgetter``,
-    ``min``/``max`` and ``math.isfinite``; only a failing record walks the
-    fields one by one to name the one at fault.
-    """
-
-    def __init__(self, record_type: type[Record]) -> None:
-        zeek = record_type.zeek
-        self.record_type = record_type
-        self.ts_name = zeek.get("starttime", "ts")
-        self.saddr_name = zeek.get("saddr", "source address")
-        self.daddr_name = zeek.get("daddr", "destination address")
-        self.sport_name = zeek.get("sport", "source port")
-        self.dport_name = zeek.get("dport", "destination port")
-        self.numbers: list[tuple[str, str, bool]] = []  # (attr, zeek name, is an integer)
-        for f in msgspec.structs.fields(record_type):
-            if f.name in ("starttime", "sport", "dport"):
-                continue
-            text = repr(f.type)
-            if f.type is int or text in ("int | None", "typing.Optional[int]"):
-                self.numbers.append((f.name, zeek.get(f.name, f.name), True))
-            elif f.type is float:
-                self.numbers.append((f.name, zeek.get(f.name, f.name), False))
-        ints = [attr for attr, _, is_int in self.numbers if is_int]
-        floats = [attr for attr, _, is_int in self.numbers if not is_int]
-        # attrgetter of one name returns the value, of several a tuple: always ask for two or more.
-        self.get_ints = operator.attrgetter(*ints, "sport") if ints else None
-        self.get_floats = operator.attrgetter(*floats, "starttime") if floats else None
-        self.has_duration = record_type.__name__ == "ConnRecord"
-
-    def which(self, record: Any) -> str | None:
-        """The first numeric field at fault, named as in Zeek."""
-        for attr, name, is_int in self.numbers:
-            value = getattr(record, attr)
-            if value is None:
-                continue
-            if is_int:
-                if value < 0:
-                    return f"{name} is negative"
-                if value > MAX_COUNT:
-                    return f"{name} is above 2^64-1"
-            elif not math.isfinite(value):
-                return f"{name} is not a finite number"
-            elif value < 0:
-                return f"{name} is negative"
-        return None
-
-
-_CHECKS: dict[type[Record], _Checks] = {record_type: _Checks(record_type) for record_type in RECORD_TYPES}
-isfinite = math.isfinite
-_intern = sys.intern
-
-
 def _check(record: Any) -> str | None:
-    """Semantic checks every record must pass; also normalises a few fields.
-
-    Reasons name the Zeek field (``orig_bytes is negative``), not ours.
-    """
-    record_type = record.record_type
-    checks = _CHECKS[record_type]
-    ts = record.starttime
-    if ts.__class__ is not float or len(record.time_attrs) > 1:
+    """Zeek's time fields as epoch, Zeek's files/notice layouts as ours, then
+    the checks every record passes (``flowalerts.core.validation``); the
+    reason names the Zeek field (``orig_bytes is negative``)."""
+    if record.starttime.__class__ is not float or len(record.time_attrs) > 1:
         for attr in record.time_attrs:
             value = getattr(record, attr)
             if isinstance(value, dt.datetime):
                 setattr(record, attr, iso_to_epoch(value))
-        ts = record.starttime
-    if not isinstance(ts, (float, int)) or not 0 <= ts <= MAX_TS:  # NaN fails the comparison too
-        return f"{checks.ts_name} is not a valid time"
+    record_type = record.record_type
     if record_type is FilesRecord:
         _normalise_files(record)
     elif record_type is NoticeRecord:
         _normalise_notice(record)
-    saddr = record.saddr
-    if saddr:
-        ip = parse_ip(saddr)
-        if ip is None:
-            return f"{checks.saddr_name} is not an IP address"
-        # One string object per address, shared by every record and every
-        # table keyed by it (contacts, windows, sightings...), instead of one
-        # per record kept alive by whichever entry it created.
-        record.saddr = _intern(str(ip) if ip.version == 4 and ":" in saddr else saddr)
-    elif record_type.needs_saddr:
-        return f"{checks.saddr_name} is missing"
-    daddr = record.daddr
-    if daddr:
-        ip = parse_ip(daddr)
-        if ip is None:
-            return f"{checks.daddr_name} is not an IP address"
-        # An IPv4-mapped IPv6 address (::ffff:10.0.2.15) is that IPv4 host.
-        record.daddr = _intern(str(ip) if ip.version == 4 and ":" in daddr else daddr)
-    elif record_type.needs_daddr:
-        return f"{checks.daddr_name} is missing"
-    if not 0 <= record.sport <= 65535:
-        return f"{checks.sport_name} is not a port number (0-65535)"
-    if not 0 <= record.dport <= 65535:
-        return f"{checks.dport_name} is not a port number (0-65535)"
-    # Every number fine is the common case: decided in C (see _Checks).
-    get_ints = checks.get_ints
-    if get_ints is not None:
-        values = get_ints(record)
-        if None in values or min(values) < 0 or max(values) > MAX_COUNT:
-            problem = checks.which(record)
-            if problem:
-                return problem
-    get_floats = checks.get_floats
-    if get_floats is not None:
-        values = get_floats(record)
-        if min(values) < 0 or not all(map(isfinite, values)):
-            return checks.which(record)
-    if checks.has_duration and ts + record.dur > MAX_TS:
-        return "duration is too large"
-    return None
+    problem = validate(record, record_type)
+    return None if problem is None else str(problem)
 
 
 def _normalise_files(record: Any) -> None:

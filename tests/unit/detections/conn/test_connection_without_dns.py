@@ -184,6 +184,17 @@ def test_live_mode_warmup_and_confidence(elapsed_s, expected):
     assert [e.confidence for e in h.feed(conn()).evidence()] == expected
 
 
+def test_live_low_confidence_does_not_grow_with_the_count():
+    clock = {"now": 1000.0}
+    h = harness(live=True, wall_clock=lambda: clock["now"])
+    clock["now"] += 31 * 60
+    records = [conn(uid=f"C{i}", starttime=T0 + i) for i in range(9)]
+    assert [(e.count, e.confidence) for e in h.feed(*records).evidence()] == [(9, 0.1)]
+    h = harness(live=True, wall_clock=lambda: clock["now"])
+    clock["now"] += 5 * 3600 + 1
+    assert [(e.count, e.confidence) for e in h.feed(*records).evidence()] == [(9, 1.0)]
+
+
 def test_live_warmup_slips_key():
     clock = {"now": 1000.0}
     h = harness(config(flow_alerts={"live_warmup_minutes": 1}), live=True, wall_clock=lambda: clock["now"])
@@ -237,3 +248,20 @@ def test_a_host_whose_dns_queries_are_in_conn_log_but_not_in_dns_log_is_not_judg
     assert [e.victim.value for e in harness().feed(*in_zeek_order(with_log)).evidence()] == ["195.113.214.219"]
     # No DNS at all, in either log: judged as before.
     assert [e.victim.value for e in harness().feed(horizontal_web()).evidence()] == ["195.113.214.219"]
+
+
+def test_a_dns_query_arriving_after_its_window_was_settled_still_counts_for_later_connections():
+    # Window 1 is settled while a connection of window 2 waits for its grace;
+    # conn.log showed the host asking port 53 and dns.log's record of that query
+    # (in window 1) arrives late: the host's queries are in dns.log, so the
+    # connection is judged.
+    query = conn(uid="Cq", starttime=T0 + 3590, daddr="8.8.8.8", dport=53, proto="udp", appproto="dns",
+                 dbytes=46, state="SF", history="Dd")
+    records = [conn(uid="C0", starttime=T0, daddr="192.168.1.1"), query, conn(uid="Cweb", starttime=T0 + 3650)]
+    h = harness().feed(*records)
+    h.advance(T0 + 3600 + 3640)
+    assert h.so_far() == []
+    h.feed(dns(starttime=T0 + 3590, uid="Cq", daddr="8.8.8.8", query="www.example.net", answers=["93.184.216.99"]))
+    assert h.driver.health.late_records["new_dns"] == 1
+    assert [(e.timewindow, e.uids) for e in h.evidence()] == [(2, ["Cweb"])]
+    assert h.notes == []

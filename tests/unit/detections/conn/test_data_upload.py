@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from flowalerts.core.evidence import Direction
-from flowalerts.detections.conn.data_upload import DataUpload, DataUploadDetails
+from flowalerts.core.evidence import Direction, uuid_shaped
+from flowalerts.detections.conn.data_upload import DataUpload, DataUploadDetails, WindowSums
 from tests.harness import CLIENT, T0, Harness, config, conn, in_zeek_order
 
 MB = 1_000_000
@@ -131,10 +131,24 @@ def test_small_flows_keep_no_uids_until_the_destination_is_a_candidate():
     harness = Harness(DataUpload).feed(*[upload(f"Cs{i}", sbytes=1000, daddr=f"93.184.216.{i % 50 + 1}")
                                          for i in range(200)])
     window = harness.driver.state.peek_window("data_upload", CLIENT, 1)
-    assert "__tallies__" not in window and len(window) == 50 and set(window.values()) == {4000}
+    assert list(window) == [WindowSums]
+    assert len(window[WindowSums].by_destination) == 50 and set(window[WindowSums].by_destination.values()) == {4000}
 
 
 def test_single_flow_threshold_from_the_slips_key():
     cfg = config(flow_alerts={"single_flow_upload_threshold": 20})
     assert run(upload("Cup", 25), cfg=cfg) == [(DST, "high", 0.6, ["Cup"], d(25, singles=1, single=20.0))]
     assert run(upload("Cup", 19), cfg=cfg) == []
+
+
+def test_each_half_of_the_pair_keeps_its_id_from_first_report_to_update():
+    # Crossed by the second upload, updated at the window close by the third:
+    # two evidence ids in all, each owned by its profile (the receiver's is the
+    # destination's, keyed by the uploader).
+    harness = Harness(DataUpload).feed(upload("C1", 60), upload("C2", 60, at=10), upload("C3", 30, at=20))
+    emitted = harness.evidence() and harness.emitted
+    assert [(e.profile, e.count) for e in emitted] == [(CLIENT, 2), (DST, 2), (CLIENT, 3), (DST, 3)]
+    uploader, receiver = emitted[2:]
+    assert [e.id for e in emitted] == [uploader.id, receiver.id] * 2
+    assert uploader.id == uuid_shaped("DATA_UPLOAD", CLIENT, "1", repr(DST))
+    assert receiver.id == uuid_shaped("DATA_UPLOAD", DST, "1", repr(("received", CLIENT)))

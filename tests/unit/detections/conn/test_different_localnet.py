@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowalerts.core.evidence import Direction
+from flowalerts.core.evidence import Direction, uuid_shaped
 from flowalerts.detections.conn.different_localnet import DifferentLocalnet
 from tests.harness import T0, Harness, config, conn, dns, in_zeek_order, summary
 
@@ -61,6 +61,17 @@ def test_directions_ports_and_uids():
     (evidence,) = harness().feed(conn(uid="Cln", saddr="192.168.1.1", daddr="10.0.0.1", dport=443)).evidence()
     assert (evidence.attacker.direction, evidence.victim.direction) == (Direction.DST, Direction.SRC)
     assert (evidence.uids, evidence.dst_port, evidence.proto, evidence.ts) == (["Cln"], 443, "tcp", T0)
+
+
+def test_evidence_id_is_its_owners():
+    # Owned by the outside address (here the destination, not the record's
+    # profile): its id derives from that owner, the window and the key.
+    records = [conn(uid=f"C{i}", saddr="192.168.1.1", daddr="10.0.0.1", starttime=T0 + i) for i in range(3)]
+    h = harness().feed(*records)
+    (evidence,) = h.evidence()
+    assert evidence.count == 3 and {e.id for e in h.emitted} == {evidence.id}
+    assert evidence.id == uuid_shaped("DIFFERENT_LOCALNET", "10.0.0.1", "1",
+                                      repr(("dst", "10.0.0.1", "192.168.1.1", 80, "tcp")))
 
 
 def test_no_local_network_known_no_evidence():

@@ -70,3 +70,13 @@ def test_a_long_tls_session_of_a_windows_host_is_context_not_a_finding():
     assert (evidence.threat_level, evidence.confidence, evidence.details) == (
         ThreatLevel.INFO, 0.27, LongConnectionDetails(duration=23597.228024, threshold=1500.0, dport=443,
                                                       proto="tcp", service="ssl"))
+
+
+def test_a_long_connection_arriving_after_its_window_was_settled_is_still_reported():
+    records = [conn(uid="C0", dur=1.0)] + [conn(uid=f"S{i}", starttime=T0 + 3600 + i * 300, dur=1.0) for i in range(30)]
+    harness = Harness(LongConnection).feed(*records)
+    assert harness.so_far() == []  # (releases the records held while T0 is chosen)
+    harness.feed(conn(uid="Clate", starttime=T0 + 10, dur=5000.0))  # window 1 closed long ago
+    assert harness.driver.health.late_records["new_flow"] == 1
+    assert [(e.uids, e.timewindow, e.details) for e in harness.evidence()] == [
+        (["Clate"], 1, LongConnectionDetails(duration=5000.0, threshold=1500.0, dport=80, proto="tcp"))]

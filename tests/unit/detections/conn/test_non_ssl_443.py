@@ -154,3 +154,15 @@ def test_zeek_write_order_gives_the_same_evidence():
     assert zeek == [ev(3, confidence=0.9, payload=90)]
     assert Harness(NonSsl443).feed(*in_zeek_order(records)).evidence()[0].details == NonSsl443Details(
         connections=3, services=[""], window=300.0, bytes=90)
+
+
+def test_tls_arriving_after_its_window_was_settled_still_clears_a_candidate_of_the_next():
+    # Window 1 is settled (watermark past its end + 300 s) while a candidate of
+    # window 2, 60 s after TLS between the same hosts in window 1, waits; that
+    # TLS record then arrives late: it still clears the candidate.
+    harness = Harness(NonSsl443).feed(candidate(starttime=T0), candidate(uid="C2", starttime=T0 + 3650))
+    harness.advance(T0 + 3600 + 3600 + 301)
+    assert [(e.timewindow, e.uids) for e in harness.so_far()] == [(1, ["Cplain"])]
+    harness.feed(ssl(starttime=T0 + 3590))
+    assert harness.driver.health.late_records["new_ssl"] == 1
+    assert [(e.timewindow, e.uids) for e in harness.evidence()] == [(1, ["Cplain"])]

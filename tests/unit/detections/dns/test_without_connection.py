@@ -384,3 +384,12 @@ def test_names_resolved_over_ipv6_and_contacted_over_ipv4_by_the_same_host():
     # One name followed once is not enough to call two addresses one host.
     alone = Harness(DnsWithoutConnection).feed(*in_zeek_order([records[0], records[2]])).evidence()
     assert [e.details.query for e in alone] == ["qetyfuv.com"]
+
+
+def test_a_query_arriving_after_its_window_was_settled_is_still_decided():
+    # The decision uses no window state and is reported from its timer anyway.
+    harness = Harness(DnsWithoutConnection).feed(*other_traffic(T0, T0 + 4 * 3600))
+    harness.feed(query(ts=T0 + 10, uid="Clate"))
+    assert harness.driver.health.late_records["new_dns"] == 1
+    (evidence,) = harness.evidence()
+    assert (summary(evidence), evidence.uids, evidence.ts) == (ev(), ["Clate"], T0 + 10)

@@ -63,3 +63,16 @@ def test_test9_software_log_shape():
                         unparsed_version="OpenSSH_9.1")]
     assert [(e.attacker.value, e.details.versions) for e in Harness(SshVersions).feed(*records).evidence()] == [
         ("192.168.1.247", ["8.1", "9.1"])]
+
+
+def test_a_late_line_joins_the_history_the_next_line_is_compared_with():
+    # 8.1 at T0, 8.1 again three hours later (its decision waits for flow time),
+    # then a line of 7.4 at T0 + 10 arrives after window 1 was settled: the
+    # later 8.1 is a change back from 7.4 (the late line's own change is not
+    # reported: its window is settled).
+    harness = Harness(SshVersions).feed(v(8, 1), v(8, 1, offset=3 * 3600))
+    assert harness.so_far() == []  # (releases the lines held while T0 is chosen)
+    harness.feed(v(7, 4, offset=10))
+    assert harness.driver.health.late_records["new_software"] == 1
+    assert [(e.timewindow, e.ts, e.details.versions) for e in harness.evidence()] == [
+        (4, T0 + 3 * 3600, ["7.4", "8.1"])]

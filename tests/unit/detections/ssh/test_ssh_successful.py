@@ -135,3 +135,18 @@ def test_the_conn_record_decides_on_arrival_even_once_the_bounded_conn_table_for
     others = [conn(starttime=T0 + 1000 + i, uid=f"Cx{i}", dport=22, appproto="ssh") for i in range(40)]
     found = [summary(e) for e in harness.feed(*others).evidence()]
     assert found == [ev(by_zeek=1, largest=4291) if auth else ev(by_bytes=1, largest=4291)]
+
+
+def test_a_conn_record_arriving_after_the_logins_window_was_settled_still_decides_it(monkeypatch):
+    # The session's conn record comes after window 1 closed (it is late), and
+    # the bounded conn table forgets it before the next check: only the
+    # record itself can decide the login.
+    import flowalerts.learners.conn as facts
+
+    monkeypatch.setattr(facts, "CONN_BY_UID_MAX", 8)
+    harness = Harness(SshSuccessful).feed(login(None, uid="Clong"), *other_traffic(T0 + 60, T0 + 3 * 3600))
+    harness.feed(session(50_000, 900_000, dur=3 * 3600, uid="Clong"))
+    assert harness.driver.health.late_records["new_flow"] == 1
+    others = [conn(starttime=T0 + 3 * 3600 + i, uid=f"Cx{i}", dport=22, appproto="ssh") for i in range(40)]
+    found = harness.feed(*others).evidence()
+    assert [(summary(e), e.uids) for e in found] == [(ev(by_bytes=1, largest=950_000), ["Clong"])]
