@@ -402,6 +402,35 @@ def test_eviction_of_the_runs_keys_is_one_line_and_exit_2(tmp_path: pathlib.Path
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def test_a_full_redis_without_eviction_is_one_line_and_exit_2(tmp_path: pathlib.Path, data: Any) -> None:
+    """noeviction: a full Redis refuses writes; the producer says so in one
+    line naming the refusal, its workers print nothing of their own (before:
+    a worker's traceback)."""
+    folder, _ = data
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="flowalerts-faults-"))
+    server = Server(workdir, "--maxmemory", "200mb", "--maxmemory-policy", "noeviction")
+    try:
+        client = server.client()
+        run = Run(folder, tmp_path / "out", server.url)
+        keys = Keys(PREFIX, run.run_id())
+        wait_until(lambda: checkpointed(client, keys, 0), "a checkpoint of partition 0")
+        client.config_set("maxmemory", max(1, int(client.info("memory")["used_memory"]) // 2))
+        fault_at = time.monotonic()
+        code = run.wait(BOUND + 30)
+        # The producer's own write refused (exit 2), or its workers' writes
+        # refused until the watchdog stops the run (exit 1) naming the error.
+        line = assert_one_line(
+            run, code, LOST + "|^flowalerts: error: Redis refused a write|^flowalerts: error: no worker left", fault_at
+        )
+        assert code in (1, 2) and ("maxmemory" in line or "is gone" in line), line
+        assert "warning: Redis maxmemory-policy" not in run.stderr
+        client.config_set("maxmemory", 0)
+        assert_no_key_without_ttl(server)
+    finally:
+        server.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def test_a_deleted_partition_stream_is_one_line_and_exit_2(data: Any, server: Server, tmp_path: pathlib.Path) -> None:
     folder, _ = data
     run = Run(folder, tmp_path / "out", server.url)

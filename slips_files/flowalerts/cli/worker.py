@@ -48,7 +48,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
     from flowalerts.core.urls import RedisUrlError, check_redis_url
     from flowalerts.core.urls import redact as redact_text
     from flowalerts.core.urls import redact_url as redact
-    from flowalerts.hosts.distributed.producer import DATA_DIR_ENV, LOCAL_ENV, URL_ENV
+    from flowalerts.hosts.distributed.producer import DATA_DIR_ENV, ERROR_FILE_ENV, LOCAL_ENV, URL_ENV
     from flowalerts.hosts.distributed.streams import BusError
     from flowalerts.hosts.distributed.worker import Worker, install_stop_handlers
 
@@ -85,8 +85,15 @@ def main(args: argparse.Namespace, config: Config) -> int:
     except (BusError, redis.RedisError) as exc:
         # Redis failed mid-run (unreachable, refused a write under noeviction,
         # lost data): one line, no traceback.
+        message = escape_text(redact_text(str(exc)))
         if not local:
-            print(f"flowalerts: error: {escape_text(redact_text(str(exc)))}", file=sys.stderr)
+            print(f"flowalerts: error: {message}", file=sys.stderr)
+        elif os.environ.get(ERROR_FILE_ENV):
+            try:
+                with open(os.environ[ERROR_FILE_ENV], "w", encoding="utf-8") as file:
+                    file.write(message[:2000] + "\n")
+            except OSError:
+                pass
         return 1
     if not args.quiet:
         stats = worker.stats

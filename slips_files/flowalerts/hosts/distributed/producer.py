@@ -42,8 +42,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from collections import Counter
@@ -100,8 +102,10 @@ URL_ENV = "FLOWALERTS_REDIS_URL"
 # Local workers resolve the config's relative data paths (feeds, whitelist)
 # against the producer's config folder, not their own working directory.
 DATA_DIR_ENV = "FLOWALERTS_DATA_DIR"
-# Set for local workers: they leave the run's one error line to the producer.
+# Set for local workers: they leave the run's one error line to the producer,
+# and write their fatal error to the file named by ERROR_FILE_ENV instead.
 LOCAL_ENV = "FLOWALERTS_LOCAL_WORKER"
+ERROR_FILE_ENV = "FLOWALERTS_WORKER_ERROR_FILE"
 # How often (seconds) the producer reads evidence and refreshes its heartbeat
 # (and the TTLs of every key of the run: META_TTL_SECONDS).
 PUMP_SECONDS = 0.2
@@ -242,6 +246,8 @@ class DistributedPipeline:
         self._create_run(workers)
         self.procs: list[subprocess.Popen[bytes] | None] = []
         self.restarts: Counter[int] = Counter()
+        # Where local workers leave their last error (for the watchdog's line).
+        self._error_dir = tempfile.mkdtemp(prefix="flowalerts-workers-") if workers else ""
         for slot in range(workers):
             self.procs.append(self._spawn(slot))
         where = redact(options.url)
@@ -311,10 +317,23 @@ class DistributedPipeline:
         args = [*command, "worker", "--run", self.run_id, "--prefix", self.keys.prefix]
         if self.options.quiet:
             args.append("-q")
-        env = {**os.environ, URL_ENV: self.options.url, DATA_DIR_ENV: self.config.base_dir, LOCAL_ENV: "1"}
+        env = {
+            **os.environ, URL_ENV: self.options.url, DATA_DIR_ENV: self.config.base_dir, LOCAL_ENV: "1",
+            ERROR_FILE_ENV: self._error_file(slot),
+        }
         # Own session: a Ctrl-C in the terminal reaches the producer only, which
         # settles the run; workers leave when the run's keys are gone.
         return subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def _error_file(self, slot: int) -> str:
+        return os.path.join(self._error_dir, f"worker-{slot}.err")
+
+    def _worker_error(self, slot: int) -> str:
+        try:
+            with open(self._error_file(slot), encoding="utf-8", errors="replace") as file:
+                return file.read(2000).strip()
+        except OSError:
+            return ""
 
     # -- the Pipeline interface (flowalerts.hosts.standalone) ----------------------------------------------
     def feed(self, record: Any, where: str = "", wall_now: float | None = None) -> None:
@@ -376,6 +395,8 @@ class DistributedPipeline:
             self.client.close()
         except (redis.RedisError, OSError):
             pass
+        if self._error_dir:
+            shutil.rmtree(self._error_dir, ignore_errors=True)
 
     # -- items -> partitions ------------------------------------------------------------------
     def _partition(self, profile: str) -> int:
@@ -657,7 +678,8 @@ class DistributedPipeline:
                 continue
             code = proc.returncode
             self._dead_pids.add(proc.pid)
-            self._last_exit = f"local worker {slot} exited ({code})"
+            said = self._worker_error(slot)
+            self._last_exit = f"local worker {slot} exited ({code})" + (f": {said}" if said else "")
             if self.restarts[slot] >= MAX_RESTARTS:
                 self.emit(f"warning: local worker {slot} exited ({code}) {MAX_RESTARTS} times; not restarting it")
                 self.procs[slot] = None
