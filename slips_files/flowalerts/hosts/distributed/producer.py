@@ -237,6 +237,7 @@ class DistributedPipeline:
         # Watchdog: when each open partition was first seen without progress.
         self._stall_since: dict[int, float] = {}
         self._stall_signature: dict[int, Any] = {}
+        self._error_when_fine: dict[int, Any] = {}
         self._ever_live = False
         self._dead_pids: set[int] = set()
         self._last_exit = ""
@@ -592,12 +593,14 @@ class DistributedPipeline:
         if fatal:
             raise Stalled(_text(fatal))
 
-    def _live_names(self) -> dict[str, float]:
-        """Workers with a fresh heartbeat (ms), local workers that exited excluded."""
+    def _live_names(self, horizon_ms: int | None = None) -> dict[str, float]:
+        """Workers with a heartbeat younger than ``horizon_ms`` (default 3 x
+        the lease), local workers that exited excluded."""
         now_ms = int(time.time() * 1000)
         lease_ms = int(max(1.0, self.config.redis.lease_seconds) * 1000)
+        horizon_ms = 3 * lease_ms if horizon_ms is None else horizon_ms
         try:
-            members = self.client.zrangebyscore(self.keys.workers, now_ms - 3 * lease_ms, "+inf", withscores=True)
+            members = self.client.zrangebyscore(self.keys.workers, now_ms - horizon_ms, "+inf", withscores=True)
         except (redis.RedisError, OSError):
             return {}
         live: dict[str, float] = {}
@@ -615,7 +618,13 @@ class DistributedPipeline:
     def _watchdog(self) -> None:
         """Stop the run when no live worker made progress on an open partition
         for 2 x lease_seconds + WATCHDOG_MARGIN_SECONDS (all dead, crash-looping
-        or stuck). With no worker ever seen (``--workers 0``), wait."""
+        or stuck). With no worker ever seen (``--workers 0``), wait.
+
+        A partition is fine while it progresses, has nothing to do, is held by
+        a worker that renewed its heartbeat within a lease, or waits for a
+        worker while such workers exist and none reported an error on it since
+        it was last fine (workers take partitions gradually: at most their
+        share, and fewer in a run's first 20 s)."""
         open_partitions = [index for index in range(self.partitions) if index not in self._done]
         if not open_partitions:
             return
@@ -629,17 +638,23 @@ class DistributedPipeline:
             )
         if not self._ever_live:
             return
+        lease_seconds = max(1.0, self.config.redis.lease_seconds)
+        # Recent: renewed within a lease (a worker that did not has lost its leases).
+        recent = self._live_names(int(lease_seconds * 1000) + int(HEARTBEAT_SECONDS * 1000))
         pipe = self.client.pipeline(transaction=False)
         for index in open_partitions:
             part = self.keys.partition(index)
             pipe.xinfo_groups(part.stream)
             pipe.hget(part.ckpt, "last")
             pipe.get(part.lease)
+        pipe.hgetall(self.keys.errors)
         replies = self.call(pipe.execute, raise_on_error=False)
+        errors = replies[-1] if isinstance(replies[-1], dict) else {}
         now = time.monotonic()
-        limit = 2 * max(1.0, self.config.redis.lease_seconds) + WATCHDOG_MARGIN_SECONDS
+        limit = 2 * lease_seconds + WATCHDOG_MARGIN_SECONDS
         for number, index in enumerate(open_partitions):
             groups, last, lease = replies[3 * number : 3 * number + 3]
+            error = errors.get(f"p{index}".encode())
             group = _group_of(groups) or {}
             delivered = _delivered(groups)
             pending = int(group.get("pending") or 0)
@@ -648,9 +663,11 @@ class DistributedPipeline:
             progressing = signature != self._stall_signature.get(index)
             self._stall_signature[index] = signature
             idle = delivered >= self._batches[index] and pending == 0
-            if progressing or idle or holder in live:
+            waiting = not holder and bool(recent) and error == self._error_when_fine.get(index)
+            if progressing or idle or holder in recent or waiting:
                 # The last time the partition was fine.
                 self._stall_since[index] = now
+                self._error_when_fine[index] = error
                 continue
             since = self._stall_since.setdefault(index, now)
             if now - since >= limit:

@@ -263,17 +263,17 @@ class Worker:
             return time.monotonic() - self.started > RUN_APPEAR_SECONDS
         return self.seen_run and not self.runs
 
-    def _report_error(self, message: str, fatal_index: int | None = None, lost: bool = False) -> None:
-        """Leave an error where the producer finds it (its watchdog names it).
-        Best effort: Redis may be what failed."""
-        tasks = list(self.tasks.values())
-        targets = [(task.run.keys, f"p{task.index}") for task in tasks] or [
+    def _report_error(self, message: str, task: Task | None = None, fatal: bool = False, lost: bool = False) -> None:
+        """Leave an error where the producer finds it (its watchdog names it):
+        under ``task``'s partition, else under every partition this worker
+        holds (or its runs). Best effort: Redis may be what failed."""
+        tasks = [task] if task is not None else list(self.tasks.values())
+        targets = [(held.run.keys, f"p{held.index}") for held in tasks] or [
             (info.keys, "worker") for info in self.runs.values()
         ]
         for keys, field in targets:
-            fatal = fatal_index is not None and field == f"p{fatal_index}"
             # 1: the partition cannot be recovered (exit 1); 2: Redis lost data (exit 2).
-            level = (2 if lost else 1) if fatal else 0
+            level = (2 if lost else 1) if fatal and task is not None else 0
             try:
                 self.scripts.report(keys=[keys.meta, keys.errors], args=[field, f"{self.name}: {message}"[:2000], level])
             except (redis.RedisError, OSError):
@@ -479,14 +479,14 @@ class Worker:
                     # The stream still holds the partition's start: replay it all.
                     self.emit(f"warning: the checkpoint of {where} failed its check ({problem}): "
                               "replaying the partition from the start of its stream")
-                    self._report_error(f"checkpoint failed its check ({problem}); replayed")
+                    self._report_error(f"checkpoint failed its check ({problem}); replayed", task)
                     replay = True
                 else:
                     message = (f"the checkpoint of {where} failed its check ({problem}) and its stream no longer "
                                "holds the partition's start: the partition cannot be recovered")
                     if not self.local:
                         self.emit(f"error: {message}")
-                    self._report_error(message, fatal_index=task.index)
+                    self._report_error(message, task, fatal=True)
                     info.poisoned.add(task.index)
                     self.call(self.scripts.release, keys=[task.keys.lease], args=[task.token])
                     return False
@@ -554,7 +554,7 @@ class Worker:
                     message = f"batch {gap.expected} of {task.keys.stream} is gone ({gap})"
                     if not self.local:
                         self.emit(f"error: {message}: Redis lost data of run {key[0]}")
-                    self._report_error(message, fatal_index=task.index, lost=True)
+                    self._report_error(message, task, fatal=True, lost=True)
                     task.run.poisoned.add(task.index)
                     self.call(self.scripts.release, keys=[task.keys.lease], args=[task.token])
                     self.tasks.pop(key, None)
