@@ -168,6 +168,26 @@ def parse_stats(text: str) -> dict[str, int]:
     return {}
 
 
+def leftover_keys(client: Any, prefix: str) -> list[str]:
+    """Keys under ``prefix`` a finished run must not leave: all but the end
+    markers (``P:{R}:end``, which expire by themselves)."""
+    left = []
+    for raw in client.scan_iter(f"{prefix}:*"):
+        key = raw.decode()
+        if key.endswith("}:end") and 0 < client.ttl(key) <= 600:
+            continue
+        left.append(key)
+    return left
+
+
+def keys_without_ttl(client: Any, prefix: str) -> list[str]:
+    """Keys under ``prefix`` that would stay forever (``P:runs`` excepted)."""
+    return [
+        raw.decode() for raw in client.scan_iter(f"{prefix}:*")
+        if raw.decode() != f"{prefix}:runs" and client.ttl(raw) == -1
+    ]
+
+
 def read_alerts(outdir: pathlib.Path) -> list[bytes]:
     path = outdir / "alerts.json"
     return [line for line in path.read_bytes().split(b"\n") if line.strip()]

@@ -30,6 +30,7 @@ from flowalerts.io.summary import RunSummary
 from flowalerts.knowledge import Knowledge
 from tests.integration.distributed_support import (
     all_detections,
+    leftover_keys,
     parse_stats,
     read_alerts,
     start_worker,
@@ -125,7 +126,7 @@ def test_n_workers_give_the_evidence_of_one_process(
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    assert list(client.scan_iter(f"{key_prefix}:*")) == []
+    assert leftover_keys(client, key_prefix) == []
 
 
 # -- the benchmark data: larger, and a worker killed mid-run -------------------------------
@@ -407,4 +408,4 @@ def test_interrupting_a_run_that_waits_for_absent_workers_ends_it(
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    assert list(client.scan_iter(f"{key_prefix}:*")) == []
+    assert leftover_keys(client, key_prefix) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 import time
@@ -20,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="analyse a Zeek log folder or file (or follow a live folder) and write alerts",
         description="Analyse Zeek logs (TSV or JSON, optionally .gz) and write the evidence and alerts.",
     )
-    run.add_argument("-f", "--file", dest="path", required=True, help="Zeek log folder, or one log file (TSV or JSON, optionally .gz)")
-    run.add_argument("-o", "--output", dest="outdir", required=True, help="output folder for alerts.json, alerts.log, alerts_summary.json (created if missing)")
+    run.add_argument("-f", "--file", dest="path", default=None, help="Zeek log folder, or one log file (TSV or JSON, optionally .gz)")
+    run.add_argument("-o", "--output", dest="outdir", default=None, help="output folder for alerts.json, alerts.log, alerts_summary.json (created if missing)")
     add_config_argument(run)
     run.add_argument("--offline", action="store_true", help="no network lookups at all (whois/RDAP, rDNS, feed downloads)")
     run.add_argument(
@@ -49,6 +50,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="worker processes to start on this machine (default 1 with --redis; 0: only workers "
         "started elsewhere with 'flowalerts worker')",
+    )
+    scale.add_argument(
+        "--cleanup",
+        metavar="RUN_ID",
+        default=None,
+        help="delete every key a killed producer left of run RUN_ID on --redis (no -f/-o), then exit",
     )
     scale.add_argument(
         "--partitions",
@@ -149,10 +156,46 @@ def estimate_records(path: str, sample_bytes: int = 1 << 16) -> int | None:
     return int(total) or None
 
 
+def cleanup(args: argparse.Namespace, config: Config) -> int:
+    """``run --redis URL --cleanup RUN_ID``: what a killed producer left."""
+    import redis
+
+    from flowalerts.core.urls import RedisUrlError, check_redis_url, redact_url
+    from flowalerts.hosts.distributed.streams import BusError, connect
+    from flowalerts.hosts.distributed.streams import cleanup as delete_run
+
+    url = args.redis or config.redis.url
+    if not url:
+        print("flowalerts: error: --cleanup needs a Redis: --redis URL (or redis.url in the config)", file=sys.stderr)
+        return 2
+    if not re.fullmatch(r"[0-9a-f]{12}", args.cleanup):
+        print(f"flowalerts: error: --cleanup: {args.cleanup!r} is no run id (12 hex digits)", file=sys.stderr)
+        return 2
+    try:
+        check_redis_url(url)
+        client = connect(url, timeout=10)
+        deleted = delete_run(client, config.redis.key_prefix, args.cleanup)
+    except (RedisUrlError, BusError) as exc:
+        print(f"flowalerts: error: {exc}", file=sys.stderr)
+        return 2
+    except (redis.RedisError, OSError) as exc:
+        print(f"flowalerts: error: cleanup of run {args.cleanup} on {redact_url(url)} failed: {exc}", file=sys.stderr)
+        return 2
+    stderr_emit(f"run {args.cleanup}: deleted {deleted} key(s) on {redact_url(url)}")
+    return 0
+
+
 def main(args: argparse.Namespace, config: Config) -> int:
     from flowalerts.hosts.standalone import RunOptions, run
     from flowalerts.io.sink import prepare_outdir
     from flowalerts.io.summary import format_summary
+
+    if args.cleanup is not None:
+        return cleanup(args, config)
+    missing = [name for name, value in (("-f/--file", args.path), ("-o/--output", args.outdir)) if value is None]
+    if missing:
+        print(f"flowalerts run: error: the following arguments are required: {', '.join(missing)}", file=sys.stderr)
+        return 2
 
     # A bad -o is a usage error, said before anything is read (run() checks again).
     prepare_outdir(args.outdir)
@@ -208,10 +251,15 @@ def main(args: argparse.Namespace, config: Config) -> int:
         emit(f"following {args.path} (Ctrl-C or SIGTERM to stop)")
     import redis
 
-    from flowalerts.hosts.distributed.streams import BusError
+    from flowalerts.hosts.distributed.streams import BusError, Stalled
 
     try:
         summary = run(options)
+    except Stalled as exc:
+        # No live worker made progress (all dead, crash-looping, stuck), or a
+        # partition cannot be recovered: the run is incomplete.
+        stderr_emit(f"flowalerts: error: {exc}: stopping; the outputs are incomplete")
+        return 1
     except BusError as exc:
         stderr_emit(f"flowalerts: error: {exc}")
         return 2
@@ -223,6 +271,10 @@ def main(args: argparse.Namespace, config: Config) -> int:
             raise
         from flowalerts.core.urls import redact
 
+        if str(exc).startswith("OOM"):
+            stderr_emit(f"flowalerts: error: Redis refused a write ({redact(str(exc))}): stopping; the outputs are "
+                        "incomplete (give Redis more maxmemory)")
+            return 2
         stderr_emit(f"flowalerts: error: Redis lost this run's keys mid-run ({redact(str(exc))}): stopping; "
                     "the outputs are incomplete (run Redis without eviction, keep it up for the run)")
         return 2

@@ -43,13 +43,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace, config: Config) -> int:
+    import redis
+
     from flowalerts.core.urls import RedisUrlError, check_redis_url
+    from flowalerts.core.urls import redact as redact_text
     from flowalerts.core.urls import redact_url as redact
-    from flowalerts.hosts.distributed.producer import DATA_DIR_ENV, URL_ENV
+    from flowalerts.hosts.distributed.producer import DATA_DIR_ENV, ERROR_FILE_ENV, LOCAL_ENV, URL_ENV
     from flowalerts.hosts.distributed.streams import BusError
     from flowalerts.hosts.distributed.worker import Worker, install_stop_handlers
 
     url = args.redis or os.environ.get(URL_ENV) or config.redis.url
+    # A local worker of a producer: the producer prints the run's one error line.
+    local = os.environ.get(LOCAL_ENV) == "1"
     if not url:
         print("flowalerts: error: no Redis: give --redis URL (or set redis.url in the config)", file=sys.stderr)
         return 2
@@ -67,6 +72,7 @@ def main(args: argparse.Namespace, config: Config) -> int:
             reconnect_seconds=config.redis.reconnect_seconds,
             emit=stderr_emit,
             base_dir=os.environ.get(DATA_DIR_ENV) or config.base_dir,
+            local=local,
         )
     except BusError as exc:
         print(f"flowalerts: error: {escape_text(str(exc))}", file=sys.stderr)
@@ -76,8 +82,18 @@ def main(args: argparse.Namespace, config: Config) -> int:
         stderr_emit(f"worker {worker.name} serving {'run ' + args.run if args.run else 'every run'} on {redact(url)}")
     try:
         code = worker.serve()
-    except BusError as exc:
-        print(f"flowalerts: error: {escape_text(str(exc))}", file=sys.stderr)
+    except (BusError, redis.RedisError) as exc:
+        # Redis failed mid-run (unreachable, refused a write under noeviction,
+        # lost data): one line, no traceback.
+        message = escape_text(redact_text(str(exc)))
+        if not local:
+            print(f"flowalerts: error: {message}", file=sys.stderr)
+        elif os.environ.get(ERROR_FILE_ENV):
+            try:
+                with open(os.environ[ERROR_FILE_ENV], "w", encoding="utf-8") as file:
+                    file.write(message[:2000] + "\n")
+            except OSError:
+                pass
         return 1
     if not args.quiet:
         stats = worker.stats

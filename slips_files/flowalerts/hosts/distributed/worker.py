@@ -25,6 +25,14 @@ pending entries (XAUTOCLAIM) and processes every batch after the checkpoint
 again. Processing is deterministic, so it finds the same evidence with the
 same numbers, and the producer drops the numbers it already has.
 
+**Finished or lost.** A key of a run gone (meta, a stream, a checkpoint,
+the evidence stream) ends the run for this worker: quietly when the run's
+end marker is there, else as "lost" (a warning; a local worker leaves the
+one error line to its producer). Evidence is written by a script that checks
+the lease, and a checkpoint carries a checksum checked before its state is
+unpickled: a failing one is replayed from the stream's start when the stream
+holds it, else reported as fatal (``P:{R}:errors``) - never a crash loop.
+
 **Balance.** A worker takes at most ``ceil(P / live workers)`` partitions
 (live = heartbeat in the run's ``workers`` set), one per round, and hands
 surplus partitions back (checkpoint, release) when more workers join.
@@ -33,6 +41,7 @@ surplus partitions back (checkpoint, release) when more workers join.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import resource
 import signal
@@ -62,6 +71,7 @@ from flowalerts.hosts.distributed.streams import (
     batch_number,
     checkpoint_next_key,
     connect,
+    lost_reply,
     worker_name,
 )
 from flowalerts.hosts.distributed.wire import (
@@ -98,6 +108,28 @@ _encoder = msgspec.msgpack.Encoder()
 class _Gap(Exception):
     """A batch is missing (another consumer took it): reload from the checkpoint."""
 
+    def __init__(self, expected: int, got: int) -> None:
+        super().__init__(f"expected batch {expected}, got {got}")
+        self.expected = expected
+
+
+# The same batch missing after this many reloads in a row: Redis lost it.
+MAX_GAPS = 3
+
+
+class _Gone(Exception):
+    """A key of the run vanished: the run ended (end marker) or Redis lost it."""
+
+
+def checkpoint_sum(last: int, seq: int, counters: bytes, done: int, pieces: list[bytes]) -> str:
+    """The checksum a checkpoint carries (checked before its state is unpickled)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{last}:{seq}:{done}:{len(counters)}:".encode())
+    digest.update(counters)
+    for piece in pieces:
+        digest.update(piece)
+    return digest.hexdigest()
+
 
 @dataclasses.dataclass
 class RunInfo:
@@ -115,6 +147,8 @@ class RunInfo:
     knowledge: Knowledge
     lookups: Lookups
     done: set[int] = dataclasses.field(default_factory=set)
+    # Partitions whose checkpoint failed its check and cannot be replayed.
+    poisoned: set[int] = dataclasses.field(default_factory=set)
 
 
 @dataclasses.dataclass
@@ -155,6 +189,7 @@ class Worker:
         stop: threading.Event | None = None,
         name: str | None = None,
         base_dir: str | None = None,
+        local: bool = False,
     ) -> None:
         self.url = url
         self.prefix = prefix
@@ -166,6 +201,11 @@ class Worker:
         self.stop = stop or threading.Event()
         self.name = name or worker_name()
         self.base_dir = base_dir
+        # A local worker (started by the producer) leaves the run's one error
+        # line to the producer.
+        self.local = local
+        # Runs found gone: (run id, "finished" or "lost").
+        self.gone: dict[str, str] = {}
         self.client = connect(url)
         # The raw XAUTOCLAIM reply (redis-py's parser drops the cursor of JUSTID).
         self.client.set_response_callback("XAUTOCLAIM", lambda response, **options: response)
@@ -177,19 +217,24 @@ class Worker:
         self.started = time.monotonic()
         self.stats: Counter[str] = Counter()
         self._knowledge: dict[bytes, Knowledge] = {}
+        # (run, partition) -> (the batch found missing, times in a row).
+        self._gaps: dict[tuple[str, int], tuple[int, int]] = {}
 
     # -- main loop ------------------------------------------------------------------------------
     def serve(self) -> int:
         try:
             self._serve_loop()
-        except BaseException:
+        except BaseException as exc:
             # The state of a partition may be half-way through a batch: no
             # checkpoint; release the leases so another worker resumes from
             # the last checkpoint at once.
+            if isinstance(exc, Exception):
+                self._report_error(f"{type(exc).__name__}: {exc}")
             self._release_all()
             raise
         self._hand_back_all()
-        return 0
+        # A worker of one run (--run) says whether that run was lost.
+        return 1 if self.run_id is not None and self.gone.get(self.run_id) == "lost" else 0
 
     def _serve_loop(self) -> None:
         next_housekeeping = 0.0
@@ -204,7 +249,10 @@ class Worker:
             tasks = list(self.tasks.values())
             block = 100 if len(tasks) == 1 else None
             for task in tasks:
-                worked |= self._step(task, block)
+                try:
+                    worked |= self._step(task, block)
+                except _Gone as exc:
+                    self._gone(task, str(exc))
             if not worked and len(tasks) != 1:
                 self.stop.wait(0.05 if tasks else 0.2)
 
@@ -214,6 +262,22 @@ class Worker:
         if self.run_id is not None and not self.seen_run:
             return time.monotonic() - self.started > RUN_APPEAR_SECONDS
         return self.seen_run and not self.runs
+
+    def _report_error(self, message: str, task: Task | None = None, fatal: bool = False, lost: bool = False) -> None:
+        """Leave an error where the producer finds it (its watchdog names it):
+        under ``task``'s partition, else under every partition this worker
+        holds (or its runs). Best effort: Redis may be what failed."""
+        tasks = [task] if task is not None else list(self.tasks.values())
+        targets = [(held.run.keys, f"p{held.index}") for held in tasks] or [
+            (info.keys, "worker") for info in self.runs.values()
+        ]
+        for keys, field in targets:
+            # 1: the partition cannot be recovered (exit 1); 2: Redis lost data (exit 2).
+            level = (2 if lost else 1) if fatal and task is not None else 0
+            try:
+                self.scripts.report(keys=[keys.meta, keys.errors], args=[field, f"{self.name}: {message}"[:2000], level])
+            except (redis.RedisError, OSError):
+                pass
 
     def _release_all(self) -> None:
         for task in list(self.tasks.values()):
@@ -228,7 +292,7 @@ class Worker:
         for task in list(self.tasks.values()):
             try:
                 self._hand_back(task)
-            except (BusError, redis.RedisError, OSError):
+            except (BusError, _Gone, redis.RedisError, OSError):
                 pass
 
     # -- runs, leases, balance ----------------------------------------------------------------------
@@ -239,17 +303,19 @@ class Worker:
             for value in self.call(self.client.smembers, f"{self.prefix}:runs")
         }
         for run_id in sorted(run_ids):
-            if run_id not in self.runs:
+            if run_id not in self.runs and run_id not in self.gone:
                 info = self._load_run(run_id)
                 if info is not None:
                     self.runs[run_id] = info
                     self.seen_run = True
         for run_id, info in list(self.runs.items()):
-            if not self.call(self.client.exists, info.keys.meta):
-                self._drop_run(run_id, info)
-                continue
-            interval = min(interval, info.lease_ms / 3000.0)
-            self._balance(run_id, info)
+            try:
+                if not self.call(self.client.exists, info.keys.meta):
+                    raise _Gone("meta")
+                interval = min(interval, info.lease_ms / 3000.0)
+                self._balance(run_id, info)
+            except _Gone as exc:
+                self._drop_run(run_id, info, str(exc))
         # Idle: look for new runs and free partitions often.
         return interval if self.tasks else min(interval, 0.2)
 
@@ -287,28 +353,27 @@ class Worker:
             lookups=make_lookups(config, offline),
         )
 
-    def _drop_run(self, run_id: str, info: RunInfo) -> None:
-        """The run's meta key is gone: it finished, or its producer died."""
+    def _drop_run(self, run_id: str, info: RunInfo, what: str) -> None:
+        """A key of the run is gone: it finished (its end marker is there), or
+        Redis lost it / its producer died. Either way this worker writes
+        nothing more for it (every key of the run expires by itself)."""
         for key in [key for key in self.tasks if key[0] == run_id]:
-            task = self.tasks.pop(key)
-            # Producer gone: nobody will delete this partition's keys.
-            try:
-                self.client.delete(*task.keys.all())
-            except (redis.RedisError, OSError):
-                pass
+            self.tasks.pop(key)
+        finished = bool(self.call(self.client.exists, info.keys.end))
+        self.gone[run_id] = "finished" if finished else "lost"
+        if not finished and not self.local:
+            self.emit(f"warning: run {run_id} lost its keys in Redis ({what} gone, no end marker): dropped it")
         info.lookups.close()
         del self.runs[run_id]
 
     def _balance(self, run_id: str, info: RunInfo) -> None:
-        def heartbeat() -> list[Any]:
-            now_ms = int(time.time() * 1000)
-            pipe = self.client.pipeline(transaction=False)
-            pipe.zadd(info.keys.workers, {self.name: now_ms})
-            pipe.zremrangebyscore(info.keys.workers, 0, now_ms - 3 * info.lease_ms)
-            pipe.zcard(info.keys.workers)
-            return pipe.execute()
-
-        live = int(self.call(heartbeat)[2])
+        now_ms = int(time.time() * 1000)
+        live = int(self.call(
+            self.scripts.heartbeat, keys=[info.keys.meta, info.keys.workers],
+            args=[self.name, now_ms, now_ms - 3 * info.lease_ms],
+        ))
+        if live < 0:
+            raise _Gone("meta")
         owned = [task for key, task in self.tasks.items() if key[0] == run_id]
         for task in owned:
             if not self.call(self.scripts.renew, keys=[task.keys.lease], args=[task.token, info.lease_ms]):
@@ -327,7 +392,7 @@ class Worker:
             return
         mine = {task.index for task in owned}
         for index in range(info.partitions):
-            if index in mine or index in info.done:
+            if index in mine or index in info.done or index in info.poisoned:
                 continue
             if self._acquire(run_id, info, index):
                 return
@@ -342,17 +407,21 @@ class Worker:
         status = int(reply[0])
         if status == -2:
             info.done.add(index)
+        if status == -1:
+            raise _Gone(f"partition {index}'s stream, epoch or checkpoint")
         if status != 1:
             return False
         token = reply[1].decode() if isinstance(reply[1], bytes) else str(reply[1])
         checkpoint = self.call(self.client.hgetall, keys.ckpt)
         task = Task(run=info, keys=keys, token=token)
         try:
-            self._load(task, checkpoint)
+            loaded = self._load(task, checkpoint)
         except redis.ResponseError as exc:
-            if "NOGROUP" not in str(exc) and "no such key" not in str(exc).lower():
+            if not lost_reply(exc):
                 raise
-            return False  # deleted under our feet: the run ended
+            raise _Gone(f"partition {index}'s stream") from None
+        if not loaded:
+            return False
         self.tasks[(run_id, index)] = task
         self.stats["acquired"] += 1
         return True
@@ -370,17 +439,58 @@ class Worker:
             "notify": self.emit,
         }
 
-    def _load(self, task: Task, checkpoint: dict[bytes, bytes]) -> None:
-        """Restore the partition's checkpoint and take its pending entries."""
+    def _restore(self, task: Task, checkpoint: dict[bytes, bytes]) -> str | None:
+        """Restore the checkpoint into ``task``: None, or why it cannot be
+        (its checksum, checked before unpickling, or its content)."""
         info = task.run
-        blob = checkpoint.get(b"blob")
-        if blob:
-            counters = _checkpoint_decoder.decode(checkpoint[b"counters"])
+        try:
+            blob = checkpoint[b"blob"]
+            last = int(checkpoint[b"last"])
+            seq = int(checkpoint[b"seq"])
+            done = int(checkpoint.get(b"done", b"0"))
+            raw_counters = checkpoint[b"counters"]
+            expected = checkpoint.get(b"sum", b"").decode(errors="replace")
+        except (KeyError, ValueError) as exc:
+            return f"incomplete: {exc}"
+        if checkpoint_sum(last, seq, raw_counters, done, [blob]) != expected:
+            return "checksum mismatch"
+        try:
+            counters = _checkpoint_decoder.decode(raw_counters)
             task.driver = ModuleDriver.restored(blob, counters, info.config, **self._driver_options(info))
-            task.last = int(checkpoint[b"last"])
-            task.seq = int(checkpoint[b"seq"])
-            self.stats["restored"] += 1
-        else:
+        except Exception as exc:  # a checksum-valid state that still does not load
+            return f"{type(exc).__name__}: {str(exc)[:200]}"
+        task.last, task.seq = last, seq
+        return None
+
+    def _load(self, task: Task, checkpoint: dict[bytes, bytes]) -> bool:
+        """Restore the partition's checkpoint and take its pending entries.
+        False: the checkpoint failed its check and the partition cannot be
+        replayed (reported once; the partition is left alone)."""
+        info = task.run
+        replay = False
+        if checkpoint.get(b"blob"):
+            problem = self._restore(task, checkpoint)
+            if problem is None:
+                self.stats["restored"] += 1
+            else:
+                first = self.call(self.client.xrange, task.keys.stream, "-", "+", count=1)
+                where = f"partition {task.index} of run {info.keys.run} (key {task.keys.ckpt})"
+                if first and batch_number(first[0][0]) == 1:
+                    # The stream still holds the partition's start: replay it all.
+                    self.emit(f"warning: the checkpoint of {where} failed its check ({problem}): "
+                              "replaying the partition from the start of its stream")
+                    self._report_error(f"checkpoint failed its check ({problem}); replayed", task)
+                    replay = True
+                else:
+                    message = (f"the checkpoint of {where} failed its check ({problem}) and its stream no longer "
+                               "holds the partition's start: the partition cannot be recovered")
+                    if not self.local:
+                        self.emit(f"error: {message}")
+                    self._report_error(message, task, fatal=True)
+                    info.poisoned.add(task.index)
+                    self.call(self.scripts.release, keys=[task.keys.lease], args=[task.token])
+                    return False
+        if replay or not checkpoint.get(b"blob"):
             task.driver = ModuleDriver(info.config, **self._driver_options(info))
             task.last = task.seq = 0
         task.unacked = []
@@ -397,8 +507,14 @@ class Worker:
             cursor = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
             if cursor == "0-0":
                 break
-        task.pending = True
+        if replay:
+            # Every entry again, through ">" (we hold the lease: the only consumer).
+            self.call(self.client.xgroup_setid, task.keys.stream, GROUP, "0")
+            task.pending = False
+        else:
+            task.pending = True
         task.cursor = "0"
+        return True
 
     # -- processing -------------------------------------------------------------------------------
     def _step(self, task: Task, block: int | None) -> bool:
@@ -419,21 +535,37 @@ class Worker:
                 )
                 entries = reply[0][1] if reply else []
         except redis.ResponseError as exc:
-            if "NOGROUP" in str(exc):
-                self._gone(task)
+            if lost_reply(exc):
+                self._gone(task, "stream")
                 return False
             raise
         if entries:
             try:
                 self._process(task, entries)
-            except _Gap:
+            except _Gap as gap:
                 self.stats["gaps"] += 1
+                key = (task.run.keys.run, task.index)
+                expected, count = self._gaps.get(key, (0, 0))
+                count = count + 1 if expected == gap.expected else 1
+                self._gaps[key] = (gap.expected, count)
+                if count >= MAX_GAPS:
+                    # Not another consumer's: the batch is gone (Redis lost
+                    # writes, e.g. restarted from a stale snapshot).
+                    message = f"batch {gap.expected} of {task.keys.stream} is gone ({gap})"
+                    if not self.local:
+                        self.emit(f"error: {message}: Redis lost data of run {key[0]}")
+                    self._report_error(message, task, fatal=True, lost=True)
+                    task.run.poisoned.add(task.index)
+                    self.call(self.scripts.release, keys=[task.keys.lease], args=[task.token])
+                    self.tasks.pop(key, None)
+                    return True
                 try:
-                    self._load(task, self.call(self.client.hgetall, task.keys.ckpt))
+                    if not self._load(task, self.call(self.client.hgetall, task.keys.ckpt)):
+                        self.tasks.pop((task.run.keys.run, task.index), None)
                 except redis.ResponseError as exc:
-                    if "NOGROUP" not in str(exc) and "no such key" not in str(exc).lower():
+                    if not lost_reply(exc):
                         raise
-                    self._gone(task)
+                    self._gone(task, "stream")
                 return True
         if task.finished:
             return True
@@ -445,11 +577,12 @@ class Worker:
             self._checkpoint(task)
         return bool(entries)
 
-    def _gone(self, task: Task) -> None:
-        """The stream vanished: the run ended (meta gone too) or Redis lost data."""
-        if self.call(self.client.exists, task.run.keys.meta):
-            raise BusError(f"the stream {task.keys.stream} vanished (Redis restarted without persistence, or flushed)")
-        self.tasks.pop((task.run.keys.run, task.index), None)
+    def _gone(self, task: Task, what: str) -> None:
+        """A key of the task's run vanished: drop the run (finished or lost)."""
+        run_id = task.run.keys.run
+        self.tasks.pop((run_id, task.index), None)
+        if run_id in self.runs:
+            self._drop_run(run_id, task.run, f"{task.keys.stream}: {what}")
 
     def _process(self, task: Task, entries: list[tuple[bytes, dict[bytes, bytes] | None]]) -> None:
         driver = task.driver
@@ -474,7 +607,7 @@ class Worker:
                     task.unacked.append(entry_id)  # already in the checkpoint
                     continue
                 if number != task.last + 1:
-                    raise _Gap(f"expected batch {task.last + 1}, got {number}")
+                    raise _Gap(task.last + 1, number)
                 if not fields:
                     raise BusError(f"batch {number} of {task.keys.stream} is gone before it was processed")
                 try:
@@ -510,6 +643,8 @@ class Worker:
         if found or done is not None:
             self._publish(task, found, done)
         if ended:
+            if (task.run.keys.run, task.index) not in self.tasks:
+                return  # lost the lease while publishing
             # The producer may have read `done` and removed the run's keys
             # already: then this checkpoint finds no lease, and nothing is lost.
             self._checkpoint(task, done=True, after_done=True)
@@ -521,7 +656,18 @@ class Worker:
     def _publish(self, task: Task, evidences: list[Any], done: Done | None) -> None:
         lines = [to_json(evidence) for evidence in evidences]
         entry = EvidenceEntry(partition=task.index, first_seq=task.seq + 1, lines=lines, done=done)
-        self.call(self.client.xadd, task.run.keys.evidence, {"e": encode_evidence(entry)})
+        # Only while we hold the lease (a zombie writes nothing), never
+        # re-creating the stream.
+        status = int(self.call(
+            self.scripts.publish, keys=[task.keys.lease, task.run.keys.evidence], args=[task.token, encode_evidence(entry)]
+        ))
+        if status == -1:
+            raise _Gone("evidence stream")
+        if status == 0:
+            if self.tasks.pop((task.run.keys.run, task.index), None) is not None:
+                self.emit(f"warning: lost the lease of partition {task.index}; its new owner resumes from its checkpoint")
+            task.seq += len(lines)
+            return
         task.seq += len(lines)
         self.stats["evidence"] += len(lines)
 
@@ -530,29 +676,43 @@ class Worker:
         # again): its last checkpoint keeps the counters, not the state.
         counters, pieces = task.driver.snapshot(final=done)
         encoded_counters = _encoder.encode(counters)
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(f"{task.last}:{task.seq}:{int(done)}:{len(encoded_counters)}:".encode())
+        digest.update(encoded_counters)
         # The blob goes piece by piece at explicit offsets (SETRANGE: a retried
         # write lands at the same place), then the script moves it in at once.
+        # Each piece is written with its TTL (a zombie's leftovers expire).
         next_key = checkpoint_next_key(task.keys.ckpt, task.token)
         self.call(self.client.delete, next_key)
         offset = 0
         for piece in pieces:
-            self.call(self.client.setrange, next_key, offset, piece)
-            if not offset:
-                self.call(self.client.pexpire, next_key, CHECKPOINT_UPLOAD_TTL_MS)
+            digest.update(piece)
+
+            def upload(piece: bytes = piece, offset: int = offset) -> Any:
+                pipe = self.client.pipeline(transaction=True)
+                pipe.setrange(next_key, offset, piece)
+                pipe.pexpire(next_key, CHECKPOINT_UPLOAD_TTL_MS)
+                return pipe.execute()
+
+            self.call(upload)
             offset += len(piece)
+        if not offset:
+            self.call(self.client.set, next_key, b"", px=CHECKPOINT_UPLOAD_TTL_MS)
         ok = self.call(
             self.scripts.checkpoint,
             keys=[task.keys.lease, task.keys.ckpt, task.keys.stream, next_key],
-            args=[task.token, task.last, task.seq, encoded_counters, int(done), *task.unacked],
+            args=[task.token, task.last, task.seq, encoded_counters, int(done), digest.hexdigest(), *task.unacked],
         )
+        if ok == -2:
+            raise _Gone("checkpoint or stream")
         if ok == -1:
             raise BusError(f"the checkpoint blob of {task.keys.ckpt} vanished before it was stored")
         if not ok:
-            if not after_done:
+            held = self.tasks.pop((task.run.keys.run, task.index), None) is not None
+            if held and not after_done:
                 self.emit(
                     f"warning: lost the lease of partition {task.index}; its new owner resumes from its checkpoint"
                 )
-            self.tasks.pop((task.run.keys.run, task.index), None)
             return False
         task.unacked = []
         task.batches = 0
