@@ -85,8 +85,6 @@ except ImportError as exc:  # pragma: no cover - only inside a Slips without our
 BATCH = 500
 # Seconds main() waits for a message when there is none.
 POLL_SECONDS = 0.05
-# Seconds between two reads of Slips's progress figures while idle.
-INPUT_DONE_POLL = 0.5
 _ENTITY_EXTRAS = ("TI", "AS", "rDNS", "SNI", "DNS_resolution", "queries", "CNAME")
 
 
@@ -133,8 +131,6 @@ class FlowAlerts(IModule):
         self._pubsub: Any = None
         self._store_errors = 0
         self._started = time.monotonic()
-        self._input_checked_at = 0.0
-        self._barrier_sent = False
 
     # -- Slips's hooks ----------------------------------------------------------------------
     def subscribe_to_channels(self) -> None:
@@ -196,26 +192,21 @@ class FlowAlerts(IModule):
     def _check_input_done(self) -> None:
         """Idle: has Slips published every record of its input? Then send the barrier."""
         host = self.host
-        now = time.monotonic()
-        if host is None or host.finished or self._barrier_sent or now - self._input_checked_at < INPUT_DONE_POLL:
+        if host is None:
             return
-        self._input_checked_at = now
+        db = self.db
         try:
-            reason = host.input_complete(
+            host.poll_input_end(
                 # The key itself (absent: not known to be complete); Slips's own
                 # will_slips_have_new_incoming_flows() reads it as a bool.
-                self.db.rdb.r.get(INPUT_DONE_KEY),
-                self.db.get_total_flows(),
-                self.db.rdb.get_flow_analyzed_by_the_profiler_so_far(),
-            )
-            if reason:
+                lambda: (db.rdb.r.get(INPUT_DONE_KEY), db.get_total_flows(),
+                         db.rdb.get_flow_analyzed_by_the_profiler_so_far()),
                 # Not Slips's publish (it counts and versions its own channels'
                 # messages): a plain PUBLISH on our own channel.
-                self.db.rdb.r.publish(BARRIER_CHANNEL, host.barrier_token)
-                host.barrier_sent(reason)
-                self._barrier_sent = True
+                lambda token: db.rdb.r.publish(BARRIER_CHANNEL, token),
+            )
         except Exception as exc:  # Slips's DB raised: the end comes at shutdown instead
-            self._barrier_sent = True
+            host.give_up_input_end()
             self.print(f"Flowalerts: cannot read Slips's progress ({type(exc).__name__}: {exc}); "
                        "settling at shutdown", 1, 1)
 

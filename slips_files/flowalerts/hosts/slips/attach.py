@@ -86,8 +86,6 @@ from flowalerts.knowledge.lookups import Lookups, NullLookups
 
 # Slips's count of the messages it published, per channel.
 MSGS_PUBLISHED = "msgs_published_at_runtime"
-# Seconds between two reads of Slips's progress figures while idle.
-INPUT_DONE_POLL = 0.5
 # Evidence kept while Slips's Redis is away (beyond it, they are counted as failed).
 MAX_PENDING = 100_000
 _REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
@@ -218,8 +216,6 @@ class Attachment:
         self.published_at_attach: dict[str, int] | None = None
         self.published_last: dict[str, int] | None = None
         self._published_read_at = 0.0
-        self._input_checked_at = 0.0
-        self._barrier_sent = False
         self.gone = False
         self.sink: Any = None
         if options.outdir:
@@ -257,7 +253,7 @@ class Attachment:
             # Authentication, wrong DB ...: retrying does not help.
             raise UsageError(f"Redis at {self.safe_url} refused us: {self.safe(str(exc))}") from None
         self.client, self.pubsub = client, pubsub
-        self._barrier_sent = False  # a barrier sent on a lost connection never comes back
+        self.host.barrier_lost()
         if self.published_at_attach is None:
             self.published_at_attach = published
         self.published_last = published
@@ -486,24 +482,24 @@ class Attachment:
 
     def _check_input_done(self) -> None:
         """Idle: is Slips's input complete (its progress figures)? Then send the barrier."""
-        now = time.monotonic()
-        if self.host.finished or self._barrier_sent or self.client is None or now - self._input_checked_at < INPUT_DONE_POLL:
+        client = self.client
+        if client is None:
             return
-        self._input_checked_at = now
-        try:
-            pipe = self.client.pipeline(transaction=False)
+
+        def read() -> tuple[Any, Any, Any]:
+            pipe = client.pipeline(transaction=False)
             pipe.get(INPUT_DONE_KEY)
             pipe.hget(ANALYSIS_KEY, TOTAL_FLOWS_FIELD)
             pipe.get(PROCESSED_FLOWS_KEY)
-            reason = self.host.input_complete(*pipe.execute())
-            if reason:
-                self.client.publish(self.prefix + BARRIER_CHANNEL, self.host.barrier_token)
-                self.host.barrier_sent(reason)
-                self._barrier_sent = True
+            more, total, processed = pipe.execute()
+            return more, total, processed
+
+        try:
+            self.host.poll_input_end(read, lambda token: client.publish(self.prefix + BARRIER_CHANNEL, token))
         except _REDIS_ERRORS:
             pass  # the read loop notices the lost connection
         except redis.RedisError:
-            self._barrier_sent = True  # not Slips's keys (wrong types): the end comes when it stops
+            self.host.give_up_input_end()  # not Slips's keys (wrong types): the end comes when it stops
 
     def run(self) -> None:
         host = self.host

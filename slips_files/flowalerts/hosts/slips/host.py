@@ -90,6 +90,8 @@ PROCESSED_FLOWS_KEY = "processed_flows_by_profiler_so_far"
 QUIET_SECONDS = 3.0
 # Our own channel for the end-of-input barrier (not one of Slips's).
 BARRIER_CHANNEL = "flowalerts_input_done"
+# Seconds between two readings of Slips's progress while idle.
+INPUT_DONE_POLL = 0.5
 # Closed (profile, window) pairs remembered for the late-record rule.
 MAX_CLOSED_WINDOWS = 200_000
 # Evidence ids remembered to tell an update from a new evidence.
@@ -194,6 +196,9 @@ class SlipsHost:
         self.after_end: Counter[str] = Counter()
         self._last_message_at = monotonic()
         self._progress: tuple[int, float] | None = None
+        # Idle polling of Slips's progress (poll_input_end).
+        self._input_checked_at = float("-inf")
+        self.barrier_published = False
 
     # -- input --------------------------------------------------------------------------------
     def input_complete(self, more_flows: Any, total_flows: Any, processed_flows: Any) -> str:
@@ -217,6 +222,34 @@ class SlipsHost:
             return ""
         return (f"Slips's profiler processed {processed} flows of the {total} its input counted, "
                 f"and nothing came for {QUIET_SECONDS:g} s")
+
+    def poll_input_end(
+        self, read: Callable[[], tuple[Any, Any, Any]], publish: Callable[[str], None]
+    ) -> None:
+        """While idle, both hosts call this: at most every ``INPUT_DONE_POLL``
+        seconds it reads Slips's progress (``read`` returns the
+        ``INPUT_DONE_KEY`` value, the total flows and the flows processed) and,
+        once the input is complete (``input_complete``), publishes the barrier
+        token (``publish``), once. Errors of ``read`` and ``publish`` reach the
+        caller, which knows its connection (``give_up_input_end``,
+        ``barrier_lost``)."""
+        now = self.monotonic()
+        if self.finished or self.barrier_published or now - self._input_checked_at < INPUT_DONE_POLL:
+            return
+        self._input_checked_at = now
+        reason = self.input_complete(*read())
+        if reason:
+            publish(self.barrier_token)
+            self.barrier_sent(reason)
+            self.barrier_published = True
+
+    def give_up_input_end(self) -> None:
+        """Slips's progress cannot be read: the end comes when Slips stops (``finish``)."""
+        self.barrier_published = True
+
+    def barrier_lost(self) -> None:
+        """The connection the barrier went out on was lost: it never comes back, poll again."""
+        self.barrier_published = False
 
     def on_message(self, channel: str, data: bytes | str) -> list[Evidence]:
         """One message as Slips published it (or our barrier) -> the evidence it produced."""

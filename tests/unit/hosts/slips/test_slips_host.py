@@ -13,7 +13,7 @@ from flowalerts.detections.conn.reconnection_attempts import (
     ReconnectionAttempts,
     ReconnectionDetails,
 )
-from flowalerts.hosts.slips.host import BARRIER_CHANNEL, DELIVERED, UPDATED, SlipsHost
+from flowalerts.hosts.slips.host import BARRIER_CHANNEL, DELIVERED, INPUT_DONE_POLL, UPDATED, SlipsHost
 from flowalerts.hosts.slips.settings import ENV_CONFIG, config_from_slips
 from flowalerts.knowledge import Knowledge
 from flowalerts.knowledge.ports import PortRegistry
@@ -298,3 +298,33 @@ def test_config_from_slips_wrong_type_and_own_file(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_CONFIG, str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match="no such file"):
         config_from_slips({})
+
+
+def test_both_hosts_poll_slips_progress_through_the_host_at_most_every_half_second_and_send_the_barrier_once():
+    now = [100.0]
+    h = host(monotonic=lambda: now[0])
+    reads: list[float] = []
+    published: list[str] = []
+    figures = [(b"yes", None, None)]
+
+    def read():
+        reads.append(now[0])
+        return figures[0]
+
+    h.poll_input_end(read, published.append)
+    h.poll_input_end(read, published.append)  # within INPUT_DONE_POLL: not read again
+    assert reads == [100.0] and published == []
+    now[0] += INPUT_DONE_POLL
+    figures[0] = (b"no", None, None)
+    h.poll_input_end(read, published.append)
+    assert published == [h.barrier_token] and h.end_reason == "Slips set will_slips_have_more_flows to 'no'"
+    now[0] += 10
+    h.poll_input_end(read, published.append)  # sent: not read again
+    assert len(reads) == 2 and published == [h.barrier_token]
+    h.barrier_lost()  # the connection it went out on was lost
+    h.poll_input_end(read, published.append)
+    assert len(reads) == 3 and published == [h.barrier_token] * 2
+    h.give_up_input_end()
+    now[0] += 10
+    h.poll_input_end(read, published.append)
+    assert len(reads) == 3
