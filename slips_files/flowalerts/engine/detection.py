@@ -116,6 +116,7 @@ class _Component(Generic[CfgT]):
     def __init__(self, ctx: ModuleContext, config: Any = None) -> None:
         self.ctx = ctx
         self.config = typing.cast("CfgT", config if config is not None else self.Config())
+        self._store_cache: dict[type[FactStore], tuple[Facts, Any]] = {}
         self.knowledge = ctx.knowledge
         self.lookups = ctx.lookups
         self._state = ctx.state
@@ -183,11 +184,17 @@ class _Component(Generic[CfgT]):
         ``self.facts_of(DnsNames).domains_of_ip(ip)``: only the stores that
         the learners this component ``needs`` (or, for a learner, itself)
         provide - in production as in the unit harness."""
+        facts = self.ctx.facts
+        cached = self._store_cache.get(store)
+        if cached is not None and cached[0] is facts:
+            return cached[1]  # on the hot path: checked and made once per registry
         if store not in self._readable_stores():
             raise LookupError(
                 f"{type(self).__name__} reads {store.__name__}, which none of the learners it needs provides"
             )
-        return self.ctx.facts.store(store)
+        found = facts.store(store)
+        self._store_cache[store] = (facts, found)
+        return found
 
     @classmethod
     def _readable_stores(cls) -> frozenset[type[FactStore]]:
