@@ -100,6 +100,8 @@ class DualStackLearner(Learner):
     id = "dual_stack"
     channels = ("new_dns", "new_flow")
     provides = (DualStacks,)
+    # Whether SEEN_TABLE has its entry: a conn record costs one attribute read until it has.
+    _seen = False
 
     def learn(self, msg: Message[DnsRecord | ConnRecord]) -> Iterable[Fact] | None:
         flow = msg.flow
@@ -116,7 +118,9 @@ class DualStackLearner(Learner):
             return None
         query = names.normalize(flow.query)
         ts = flow.starttime
-        self.table(SEEN_TABLE, 1).set(SEEN_TABLE, True, math.inf)
+        if not self._seen:
+            self.table(SEEN_TABLE, 1).set(SEEN_TABLE, True, math.inf)
+            self._seen = True
         answers = self.table("answers", MAX_IPS)
         connections = self.table("connections", MAX_IPS)
         found: list[Fact] = []
@@ -131,8 +135,10 @@ class DualStackLearner(Learner):
         return found or None
 
     def _connection(self, flow: ConnRecord) -> list[Fact] | None:
-        if SEEN_TABLE not in self.table(SEEN_TABLE, 1):
-            return None  # no host asked for the other IP version's addresses yet
+        if not self._seen:
+            if SEEN_TABLE not in self.table(SEEN_TABLE, 1):
+                return None  # no host asked for the other IP version's addresses yet
+            self._seen = True  # (restored from a checkpoint)
         source = canonical_ip(flow.saddr)
         target = canonical_ip(flow.daddr)
         if source is None or target is None:

@@ -36,11 +36,17 @@ class LocalNet(FactStore):
     def __init__(self, facts) -> None:
         super().__init__(facts)
         self._in_local: dict[str, bool] = {}
+        self._table: FlowTimeTable[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, float]] | None = None
+        self._table_of: object = None
 
     @property
     def _learned(self) -> FlowTimeTable[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, float]]:
-        # One entry that never expires: the state's tables are what a checkpoint keeps.
-        return self.state.table("facts.local_network", 1)
+        # One entry that never expires: the state's tables are what a checkpoint
+        # keeps. Read on every record: the table is looked up once per state.
+        state = self.state
+        if self._table is None or self._table_of is not state:
+            self._table, self._table_of = state.table("facts.local_network", 1), state
+        return self._table
 
     @property
     def local_network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
